@@ -1,0 +1,1 @@
+"""The REST service: translates HTTP to calls of ingest/, indexes/ and rag/."""

@@ -1,0 +1,1 @@
+"""Citation-checked evaluations: retrieval, exams, answers, and comparisons of runs."""

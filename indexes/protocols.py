@@ -1,0 +1,83 @@
+"""The contracts of the index stage: what ``rag/``, ``api/`` and ``evals/`` may rely on.
+
+``rag/`` only reads: it receives an :class:`IndexSnapshot` (one opened, immutable index version)
+and never writes to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ipqa.domain import Chunk, Document, Hit
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Metadata filters applied inside both indexes (not after the top-k cut)."""
+
+    jurisdictions: frozenset[str] | None = None  # {"CN", "US"}
+    kinds: frozenset[str] | None = None  # {"statute", "patent", ...}
+    document_ids: frozenset[str] | None = None
+    titles: frozenset[str] | None = None  # document titles (law names), exact
+    languages: frozenset[str] | None = None
+    version_from: str | None = None  # ISO date, inclusive
+    version_to: str | None = None  # ISO date, inclusive
+
+    def is_empty(self) -> bool:
+        return all(v is None for v in (self.jurisdictions, self.kinds, self.document_ids, self.titles,
+                                       self.languages, self.version_from, self.version_to))
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str  # identifies the model (recorded in the manifest; a mismatch refuses the index)
+    dimension: int
+    languages: frozenset[str]  # languages whose text this model embeds meaningfully
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 [n, dimension], L2-normalised."""
+
+    def encode_document(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 [n, dimension], L2-normalised."""
+
+
+@runtime_checkable
+class ChunkLookup(Protocol):
+    """What the citation resolver needs: chunks by the unit key of their canonical citation."""
+
+    def chunks_by_unit_key(self, key: str) -> list[Chunk]: ...
+
+    def document(self, document_id: str) -> Document | None: ...
+
+
+@runtime_checkable
+class ChunkStore(ChunkLookup, Protocol):
+    def chunk(self, chunk_id: str) -> Chunk | None: ...
+
+    def chunks(self, chunk_ids: Iterable[str]) -> list[Chunk]: ...
+
+    def documents(self, *, offset: int = 0, limit: int = 50,
+                  filters: SearchFilters | None = None) -> list[Document]: ...
+
+    def count_chunks(self) -> int: ...
+
+
+@runtime_checkable
+class IndexSnapshot(Protocol):
+    """One opened index version. Thread-safe for reads; kept open while a newer one is built."""
+
+    version: str
+    manifest: Mapping[str, object]
+    store: ChunkStore
+    embedder_languages: frozenset[str]
+
+    def search_bm25(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]: ...
+
+    def search_dense(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
+        """Empty when the query's language is not one the embedder serves."""
+        ...
+
+    def close(self) -> None: ...

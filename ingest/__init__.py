@@ -1,0 +1,1 @@
+"""Parsing sources (statutes, judgments, patents, other files) into citable chunks."""

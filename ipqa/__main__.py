@@ -1,0 +1,3 @@
+from ipqa.cli import main
+
+main()

@@ -1,0 +1,100 @@
+"""The one configuration object. Read once at the edge (CLI command, API lifespan), then passed down
+as plain typed arguments: nothing below the edge reads the environment.
+
+Every field can be set from the environment as ``IPQA_<FIELD>`` (lists and dicts as JSON), or from a
+``.env`` file in the working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_shared_data() -> Path:
+    """``../shared/data`` beside the repository root (overridden by IPQA_SHARED_DATA)."""
+    return REPO_ROOT.parent / "shared" / "data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IPQA_", env_file=".env", extra="ignore")
+
+    # --- where things live -------------------------------------------------------------------
+    data_dir: Path = Field(default=Path("var"), description="Index versions, uploads, job records.")
+    shared_data: Path = Field(default_factory=default_shared_data, description="The real corpora.")
+    keep_versions: int = Field(default=3, ge=1, description="Index versions kept when pruning.")
+
+    # --- ingestion ---------------------------------------------------------------------------
+    max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1, description="Bigger files are refused.")
+    ingest_jobs: int = Field(default=2, ge=1)
+
+    # --- embedding and dense index -----------------------------------------------------------
+    embedder: str = Field(default="minilm", description="Registry name or a local model directory.")
+    embedder_languages: list[str] | None = Field(
+        default=None, description="Languages a path-configured embedder serves (e.g. [\"zh\",\"en\"])."
+    )
+    embed_device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N")
+    embed_batch_size: int = Field(default=64, ge=1)
+    dense_index: Literal["flat", "hnsw", "ivf"] = "flat"
+    bm25_k1: float = Field(default=1.2, gt=0)
+    bm25_b: float = Field(default=0.75, ge=0, le=1)
+
+    # --- retrieval ---------------------------------------------------------------------------
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: int = Field(default=60, ge=1)
+    fusion_weights: dict[str, dict[str, float]] = Field(
+        default_factory=lambda: {"zh": {"bm25": 1.0, "dense": 0.0}, "en": {"bm25": 0.5, "dense": 0.5}},
+        description="Per query language: weight of each retriever in the fused score.",
+    )
+    top_k: int = Field(default=10, ge=1, le=200)
+    candidates: int = Field(default=100, ge=1, le=2000)
+    expand_references: bool = True
+    reranker: str = Field(default="auto", description="none | ltr | cross-encoder | auto")
+    reranker_path: Path | None = None
+    ltr_model_path: Path | None = Field(default=None, description="Output of `ipqa train reranker`.")
+
+    # --- generation and verification ---------------------------------------------------------
+    generator: str = Field(default="extractive", description="extractive | local | openai")
+    llm_path: Path | None = None
+    lora_path: Path | None = None
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    openai_api_key: str | None = None
+    max_new_tokens: int = Field(default=512, ge=1)
+    temperature: float = Field(default=0.0, ge=0)
+    support_judge: str = Field(default="lexical", description="lexical | cross-encoder | nli")
+    support_judge_path: Path | None = None
+    support_threshold: float = Field(default=0.3, ge=0, le=1)
+
+    # --- API ---------------------------------------------------------------------------------
+    api_keys: list[str] = Field(default_factory=list, description="Keys with read access.")
+    write_api_keys: list[str] = Field(default_factory=list, description="Keys with write access.")
+    read_requires_key: bool = False
+    max_question_chars: int = Field(default=2000, ge=1)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_upload_files: int = Field(default=20, ge=1)
+    upload_extensions: list[str] = Field(
+        default_factory=lambda: [".md", ".txt", ".xml", ".html", ".htm", ".pdf", ".docx"]
+    )
+
+    @field_validator("data_dir", "shared_data", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def index_root(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"

@@ -1,0 +1,1 @@
+"""Answering: hybrid retrieval, reranking, generation with citations, citation verification."""

@@ -1,0 +1,56 @@
+"""One protocol per stage of answering. Implementations are chosen by name from registries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Protocol, Sequence, runtime_checkable
+
+from indexes.protocols import SearchFilters
+from ipqa.domain import Answer, Hit, QuestionType
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    def retrieve(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]: ...
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    name: str
+
+    def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]: ...
+
+
+@dataclass(frozen=True)
+class Prompt:
+    system: str
+    user: str
+    sources: tuple[Hit, ...]  # source n in the prompt is sources[n-1]
+    language: str
+    question_type: QuestionType
+
+
+@runtime_checkable
+class Generator(Protocol):
+    name: str
+
+    def generate(self, prompt: Prompt) -> str: ...
+
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        """Yield text pieces (tokens) as they are produced."""
+        ...
+
+
+@runtime_checkable
+class SupportJudge(Protocol):
+    """Scores how well a cited text supports a statement, in [0, 1]."""
+
+    name: str
+
+    def support(self, statement: str, evidence: str) -> float: ...
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    def answer(self, question: str, *, question_type: QuestionType | None = None,
+               filters: SearchFilters | None = None, k: int | None = None) -> Answer: ...
