@@ -29,6 +29,10 @@ def build_app() -> typer.Typer:
     from ingest.cli import register as register_ingest
     from rag.cli import register as register_rag
 
+    @app.callback()
+    def root() -> None:
+        """Question answering over IP law with verified citations."""
+
     @app.command("version")
     def version() -> None:
         """Print the ipqa version."""
