@@ -1,0 +1,378 @@
+"""The ingest pipeline: paths (files or directories) -> parsed documents, one error per bad file.
+
+A batch never fails as a whole because of one file: every problem with a file (missing, unreadable,
+too big, binary, unsupported, malformed, a parser bug) becomes a :class:`FileError` naming the file and
+the cause, and the rest of the batch goes on. Only ``KeyboardInterrupt`` (and other BaseExceptions)
+stop it.
+
+Dispatch: XML files go to the streaming file parser whose ``sniff`` accepts their first bytes; every
+other file is extracted to text (:mod:`ingest.extract`) and handed to the first text parser whose
+``detect`` is true (the plain-text parser is last and accepts anything).
+"""
+
+from __future__ import annotations
+
+import copyreg
+import dataclasses
+import os
+import re
+import stat
+from collections import Counter
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Callable, Iterable, Iterator, Sequence
+
+from ingest.extract import TEXT_FORMATS, extract
+from ingest.protocols import FileParser, TextParser
+from ipqa.domain import Chunk, Document, ParsedDocument
+from ipqa.errors import ConfigError, InputError
+
+XML_SUFFIX = ".xml"
+SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(sorted({*TEXT_FORMATS, XML_SUFFIX}))
+HEAD_BYTES = 64 * 1024  # what FileParser.sniff sees
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be ingested (or only partly): its path as given and the cause."""
+
+    path: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.error}"
+
+
+@dataclass
+class IngestResult:
+    documents: list[ParsedDocument] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    files: int = 0  # files looked at, including those that failed
+
+    @property
+    def by_kind(self) -> dict[str, int]:
+        """Documents per kind (``statute``, ``patent``…), sorted by kind."""
+        counts = Counter(str(doc.document.kind) for doc in self.documents)
+        return dict(sorted(counts.items()))
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(len(doc.chunks) for doc in self.documents)
+
+
+@dataclass(frozen=True)
+class Parsers:
+    """The parsers a batch uses, loaded once per batch (and once per worker process)."""
+
+    file_parsers: tuple[FileParser, ...]
+    text_parsers: tuple[TextParser, ...]
+    extract_references: Callable[[Chunk, Document], tuple[str, ...]]
+
+
+def load_parsers() -> Parsers:
+    """The registered parsers. A parser module that fails to import is a broken installation, not a
+    bad file: it raises ConfigError here instead of turning every file of the batch into an error."""
+    try:
+        from ingest.citations import extract_references
+        from ingest.parsers import file_parsers, text_parsers
+
+        return Parsers(tuple(file_parsers()), tuple(text_parsers()), extract_references)
+    except ImportError as exc:
+        raise ConfigError(f"ingest parsers could not be loaded: {exc}") from exc
+
+
+# --- finding the files ---------------------------------------------------------------------------
+
+def discover(paths: Sequence[str | Path], errors: list[FileError]) -> list[Path]:
+    """The files named by ``paths``: files as given, directories recursed (sorted, hidden entries
+    skipped, symlinked directories not followed). Paths that cannot be files get a FileError."""
+    found: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        try:
+            if path.is_symlink() and not path.exists():
+                errors.append(FileError(str(given), "broken symbolic link"))
+            elif not path.exists():
+                errors.append(FileError(str(given), "no such file or directory"))
+            elif path.is_dir():
+                if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                    # A directory named like a file is almost always a mistake (an unpacked upload,
+                    # a wrong path); ingesting whatever it contains would hide that.
+                    errors.append(FileError(str(given), "is a directory named like a file, not a file"))
+                else:
+                    found.extend(_walk(path, errors))
+            else:
+                found.append(path)
+        except OSError as exc:  # e.g. a path component without search permission
+            errors.append(FileError(str(given), _os_error(exc)))
+    return found
+
+
+def _walk(directory: Path, errors: list[FileError]) -> Iterator[Path]:
+    def on_error(exc: OSError) -> None:
+        errors.append(FileError(exc.filename or str(directory), _os_error(exc)))
+
+    for root, dirnames, filenames in os.walk(directory, onerror=on_error):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+def _os_error(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower() if exc.errno else str(exc)
+
+
+# --- parsing one file ----------------------------------------------------------------------------
+
+def check_file(path: Path, *, max_file_bytes: int) -> None:
+    """Refuse, without reading it, a file that cannot or must not be read. Raises InputError."""
+    source = str(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(source, "broken symbolic link" if path.is_symlink()
+                         else "no such file or directory") from None
+    except OSError as exc:
+        raise InputError(source, _os_error(exc)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(source, "is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(source, "not a regular file (device, pipe or socket)")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        shown = suffix or "(no extension)"
+        raise InputError(source, f"unsupported file type {shown}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+    if info.st_size > max_file_bytes:
+        raise InputError(source, f"file too large: {info.st_size:,} bytes, the limit is {max_file_bytes:,}")
+    if info.st_size == 0:
+        raise InputError(source, "empty file")
+    if not os.access(path, os.R_OK):
+        raise InputError(source, "permission denied")
+
+
+def parse_file(path: Path, *, max_file_bytes: int, parsers: Parsers | None = None) -> Iterator[ParsedDocument]:
+    """The documents of one file, references filled in. Raises InputError for a bad file; may raise
+    anything else for a parser bug (the caller turns both into a FileError)."""
+    parsers = parsers or load_parsers()
+    check_file(path, max_file_bytes=max_file_bytes)
+    if path.suffix.lower() == XML_SUFFIX:
+        documents = _parse_xml(path, parsers.file_parsers)
+    else:
+        documents = _parse_text(path, parsers.text_parsers)
+    for parsed in documents:
+        yield with_references(parsed, parsers.extract_references)
+
+
+def _parse_xml(path: Path, file_parsers: Sequence[FileParser]) -> Iterator[ParsedDocument]:
+    source = str(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError as exc:
+        raise InputError(source, _os_error(exc)) from None
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(source, "binary data, not XML")
+    for parser in file_parsers:
+        if parser.sniff(path, head):
+            return parser.parse_file(path)
+    root = xml_root_name(head)
+    if root is None:
+        raise InputError(source, "not XML: no root element found")
+    raise InputError(source, f"XML of an unknown schema: root <{root}>")
+
+
+_XML_PROLOGUE = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)", re.DOTALL)
+_XML_ELEMENT = re.compile(rb"\s*<([A-Za-z_][\w.\-]*(?::[\w.\-]+)?)")
+
+
+def xml_root_name(head: bytes) -> str | None:
+    """Name of the first element after the XML declaration, comments, PIs and DOCTYPE."""
+    data = head.lstrip(b"\xef\xbb\xbf")
+    pos = 0
+    while match := _XML_PROLOGUE.match(data, pos):
+        if match.end() == pos:
+            break
+        pos = match.end()
+    match = _XML_ELEMENT.match(data, pos)
+    return match.group(1).decode("ascii", "replace") if match else None
+
+
+def _parse_text(path: Path, text_parsers: Sequence[TextParser]) -> Iterator[ParsedDocument]:
+    source = extract(path)
+    for parser in text_parsers:
+        if parser.detect(source):
+            return parser.parse_text(source)
+    raise InputError(str(path), "no parser accepts this text")  # unreachable while plain is last
+
+
+def with_references(parsed: ParsedDocument,
+                    extract_references: Callable[[Chunk, Document], tuple[str, ...]]) -> ParsedDocument:
+    """``parsed`` with each chunk's ``references`` set; a failing extraction becomes a warning (the
+    chunk stays citable without its outgoing references rather than losing the whole document)."""
+    chunks = []
+    warnings = list(parsed.warnings)
+    for chunk in parsed.chunks:
+        try:
+            refs = tuple(extract_references(chunk, parsed.document))
+        except Exception as exc:
+            warnings.append(f"{chunk.citation}: references not extracted ({type(exc).__name__}: {exc})")
+            refs = chunk.references
+        chunks.append(dataclasses.replace(chunk, references=refs) if refs != chunk.references else chunk)
+    return dataclasses.replace(parsed, chunks=tuple(chunks), warnings=tuple(warnings))
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, InputError):
+        return exc.problem
+    if isinstance(exc, OSError):
+        return _os_error(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory while parsing"
+    return f"parser failed: {type(exc).__name__}: {exc}"
+
+
+def _documents_of(path: Path, max_file_bytes: int, parsers: Parsers,
+                  errors: list[FileError]) -> Iterator[ParsedDocument]:
+    """Stream the documents of one file; at most one error for it goes to ``errors``. Documents
+    yielded before a failure stay yielded (a bulk file with one bad patent still ingests the others)
+    and the error says how far the file got."""
+    count = 0
+    try:
+        for parsed in parse_file(path, max_file_bytes=max_file_bytes, parsers=parsers):
+            count += 1
+            yield parsed
+    except Exception as exc:  # per file: one bad file never aborts the batch
+        message = _describe(exc)
+        if count:
+            message += f" (after {count} document(s), which were kept)"
+        errors.append(FileError(str(path), message))
+        return
+    if not count:
+        errors.append(FileError(str(path), "no documents found"))
+
+
+def _parse_file_safely(path: Path, max_file_bytes: int,
+                       parsers: Parsers | None = None) -> tuple[list[ParsedDocument], FileError | None]:
+    """All documents of one file and its error, if any. In a worker process ``parsers`` is None and
+    the worker's own (loaded by ``_init_worker``) are used."""
+    errors: list[FileError] = []
+    documents = list(_documents_of(path, max_file_bytes, parsers or _worker_parsers or load_parsers(),
+                                   errors))
+    return documents, (errors[0] if errors else None)
+
+
+# --- the batch -----------------------------------------------------------------------------------
+
+def iter_documents(paths: Sequence[str | Path], *, max_file_bytes: int,
+                   errors: list[FileError]) -> Iterator[ParsedDocument]:
+    """Stream the documents of ``paths`` in file order, each document once (by id). Problems are
+    appended to ``errors`` as they happen; nothing is raised for a bad file."""
+    parsers = load_parsers()
+    seen: set[str] = set()
+    for path in discover(paths, errors):
+        yield from _unseen(_documents_of(path, max_file_bytes, parsers, errors), seen)
+
+
+def _unseen(documents: Iterable[ParsedDocument], seen: set[str]) -> Iterator[ParsedDocument]:
+    for parsed in documents:
+        if parsed.document.id not in seen:
+            seen.add(parsed.document.id)
+            yield parsed
+
+
+def ingest(paths: Sequence[str | Path], *, max_file_bytes: int, jobs: int = 1) -> IngestResult:
+    """Parse everything under ``paths``. ``jobs > 1`` parses files in that many processes; the result
+    is the same (same documents, same order) as with ``jobs=1``."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    parsers = load_parsers()  # fails fast on a broken installation, before any file is parsed
+    result = IngestResult()
+    files = discover(paths, result.errors)
+    # Paths that never became files (missing, broken links) still count as files the user named.
+    result.files = len(files) + len(result.errors)
+    if jobs == 1 or len(files) < 2:
+        per_file: Iterable[tuple[list[ParsedDocument], FileError | None]] = (
+            _parse_file_safely(path, max_file_bytes, parsers) for path in files)
+    else:
+        per_file = _parse_in_processes(files, max_file_bytes, jobs)
+    seen: set[str] = set()
+    for documents, error in per_file:
+        result.documents.extend(_unseen(documents, seen))
+        if error:
+            result.errors.append(error)
+    return result
+
+
+def _parse_in_processes(files: list[Path], max_file_bytes: int,
+                        jobs: int) -> Iterator[tuple[list[ParsedDocument], FileError | None]]:
+    """Parse files in a process pool, yielding results in file order. A worker that dies (a crash in
+    a native library on a hostile file) costs only the file that killed it: see ``_after_crash``."""
+    import multiprocessing
+
+    # spawn, not fork: the caller may be a threaded server, and forking a threaded process can hang.
+    context = multiprocessing.get_context("spawn")
+
+    def new_pool(workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
+
+    window = jobs * 4  # files in flight: keeps memory bounded and the order cheap to restore
+    pool = new_pool(jobs)
+    try:
+        pending: list[tuple[Path, Future]] = []
+        next_index = 0
+        while next_index < len(files) or pending:
+            while next_index < len(files) and len(pending) < window:
+                path = files[next_index]
+                pending.append((path, pool.submit(_parse_file_safely, path, max_file_bytes)))
+                next_index += 1
+            path, future = pending.pop(0)
+            try:
+                yield future.result()
+                continue
+            except BrokenProcessPool:
+                pass
+            # The pool died and took every in-flight file with it; the culprit may be any of them.
+            # Parse this file alone to learn whether it is the one, then resubmit the others.
+            pool.shutdown(wait=False, cancel_futures=True)
+            yield _parse_alone(path, max_file_bytes, new_pool)
+            pool = new_pool(jobs)
+            pending = [(p, pool.submit(_parse_file_safely, p, max_file_bytes)) for p, _ in pending]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _parse_alone(path: Path, max_file_bytes: int,
+                 new_pool: Callable[[int], ProcessPoolExecutor]) -> tuple[list[ParsedDocument], FileError | None]:
+    pool = new_pool(1)
+    try:
+        return pool.submit(_parse_file_safely, path, max_file_bytes).result()
+    except BrokenProcessPool:
+        return [], FileError(str(path), "the parser process crashed on this file")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# Set once per worker process by _init_worker; the parent process never uses it.
+_worker_parsers: Parsers | None = None
+
+
+def _init_worker() -> None:
+    """Runs in each worker: loads the parsers once, and lets results (frozen dataclasses holding
+    MappingProxyType metadata) be pickled back to the parent, which rebuilds them as read-only."""
+    global _worker_parsers
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    copyreg.pickle(MappingProxyType, _reduce_mapping_proxy)
+    _worker_parsers = load_parsers()
+
+
+def _reduce_mapping_proxy(mapping: MappingProxyType) -> tuple:
+    # The mappingproxy type itself cannot be pickled by name, so a module-level function rebuilds it.
+    return _read_only_mapping, (dict(mapping),)
+
+
+def _read_only_mapping(items: dict) -> MappingProxyType:
+    return MappingProxyType(items)
