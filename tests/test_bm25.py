@@ -1,0 +1,191 @@
+"""BM25 index: scores, mixed languages, exact filters, persistence and the token cache."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import pytest
+
+from indexes.bm25 import Bm25Index
+from indexes.embedding_cache import TokenCache
+from indexes.tokenize import Tokenizer, tokenize
+from ipqa.errors import IndexUnavailableError
+
+CORPUS = [
+    (101, "zh", "专利法 第四十二条 发明专利权的期限为二十年，实用新型专利权的期限为十年，自申请日起计算。"),
+    (102, "zh", "专利法 第十一条 发明和实用新型专利权被授予后，任何单位或者个人未经专利权人许可，都不得实施其专利。"),
+    (103, "zh", "著作权法 第十条 著作权包括发表权、署名权、修改权、保护作品完整权。"),
+    (104, "zh", "商标法 第三十九条 注册商标的有效期为十年，自核准注册之日起计算。"),
+    (105, "zh", "专利法 第六十五条 侵犯专利权的赔偿数额按照权利人因被侵权所受到的实际损失确定。"),
+    (201, "en", "35 U.S.C. § 154 The term of a patent shall be 20 years from the date on which the application was filed."),
+    (202, "en", "35 U.S.C. § 271 Whoever without authority makes, uses, offers to sell, or sells any patented "
+                "invention infringes the patent."),
+    (203, "en", "17 U.S.C. § 106 The owner of copyright has the exclusive rights to reproduce the copyrighted work."),
+    (204, "en", "15 U.S.C. § 1058 A trademark registration shall remain in force for ten years."),
+    (205, "en", "35 U.S.C. § 284 Upon finding for the claimant the court shall award damages adequate to compensate "
+                "for the infringement of the patent."),
+]
+IDS = [row[0] for row in CORPUS]
+LANGUAGES = [row[1] for row in CORPUS]
+TEXTS = [row[2] for row in CORPUS]
+
+
+def build(**options) -> Bm25Index:
+    return Bm25Index.build(IDS, TEXTS, LANGUAGES, k1=1.2, b=0.75, **options)
+
+
+class CountingTokenizer(Tokenizer):
+    """Counts how many texts are tokenised (to prove the cache avoids it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def pieces(self, text: str, language: str) -> list[str]:
+        self.calls += 1
+        return super().pieces(text, language)
+
+
+def test_scores_equal_bm25s_lucene_on_the_same_tokens() -> None:
+    index = build()
+    reference = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    reference.index([tokenize(text, language) for text, language in zip(TEXTS, LANGUAGES)], show_progress=False)
+    for query, language in [("专利权的期限", "zh"), ("patent infringement damages", "en"), ("十年 注册商标", "zh")]:
+        expected = reference.get_scores(tokenize(query, language))
+        got = dict(index.search(query, len(IDS), language=language))
+        for row, score in enumerate(expected):
+            assert got.get(IDS[row], 0.0) == pytest.approx(float(score), rel=1e-5, abs=1e-6)
+
+
+def test_queries_find_their_unit_in_a_mixed_corpus() -> None:
+    index = build()
+    assert index.search("发明专利权的期限是多少年", 3)[0][0] == 101
+    assert index.search("未经专利权人许可实施其专利", 3)[0][0] == 102
+    assert index.search("how long is the term of a patent", 3)[0][0] == 201
+    assert index.search("who infringes a patented invention", 3)[0][0] == 202
+    results = index.search("著作权 发表权", 5)
+    assert [doc_id for doc_id, _ in results][0] == 103
+    assert all(doc_id < 200 for doc_id, _ in results)  # a Chinese query matches only Chinese units here
+    scores = [score for _, score in results]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_filter_that_excludes_the_best_match_still_returns_k_results() -> None:
+    index = build()
+    query = "shall patent copyright trademark"  # matches all five English units
+    unfiltered = index.search(query, 10)
+    assert len(unfiltered) == 5
+    best = unfiltered[0][0]
+    allowed = np.array([doc_id for doc_id in IDS if doc_id != best], dtype=np.int64)
+    filtered = index.search(query, 3, allowed_ids=allowed)
+    assert len(filtered) == 3
+    assert best not in [doc_id for doc_id, _ in filtered]
+    assert set(doc_id for doc_id, _ in filtered) <= set(allowed.tolist())
+    # the top-k is computed among the allowed units: their scores are unchanged
+    assert filtered == [pair for pair in unfiltered if pair[0] != best][:3]
+
+
+def test_filter_to_nothing_matching_returns_nothing() -> None:
+    index = build()
+    assert index.search("专利", 5, allowed_ids=np.array([201, 202], dtype=np.int64)) == []
+    assert index.search("专利", 5, allowed_ids=np.array([], dtype=np.int64)) == []
+
+
+def test_query_without_known_terms_returns_nothing() -> None:
+    index = build()
+    assert index.search("zzzz qqqq", 5) == []
+    assert index.search("the of and", 5) == []  # stop words only
+    with pytest.raises(ValueError, match="k must be positive"):
+        index.search("patent", 0)
+
+
+def test_language_argument_overrides_detection() -> None:
+    index = build()
+    assert index.query_tokens("patent 专利", language="zh") == ["patent", "专利"]
+    assert index.query_tokens("patents", language="en") == ["patent"]
+
+
+def test_save_and_load_give_the_same_results_without_pickle(tmp_path: Path) -> None:
+    index = build()
+    index.save(tmp_path / "bm25")
+    files = {path.name for path in (tmp_path / "bm25").iterdir()}
+    assert {"ids.npy", "ipqa_bm25.json", "vocab.index.json", "params.index.json", "data.csc.index.npy"} <= files
+    np.load(tmp_path / "bm25" / "ids.npy", allow_pickle=False)  # plain arrays only
+    loaded = Bm25Index.load(tmp_path / "bm25")
+    assert len(loaded) == len(IDS)
+    for query in ["专利权的期限", "patent damages", "商标"]:
+        assert loaded.search(query, 4) == index.search(query, 4)
+
+
+def test_incomplete_or_foreign_index_is_refused(tmp_path: Path) -> None:
+    build().save(tmp_path / "bm25")
+    meta_path = tmp_path / "bm25" / "ipqa_bm25.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "tokenizer": "some-other-tokenizer"}))
+    with pytest.raises(IndexUnavailableError, match="some-other-tokenizer"):
+        Bm25Index.load(tmp_path / "bm25")
+    meta_path.unlink()
+    with pytest.raises(IndexUnavailableError, match="ipqa_bm25.json"):
+        Bm25Index.load(tmp_path / "bm25")
+
+
+def test_bad_build_input_is_refused_with_the_problem_named() -> None:
+    with pytest.raises(ValueError, match="duplicate ids"):
+        Bm25Index.build([1, 1], ["a b", "c d"], ["en", "en"])
+    with pytest.raises(ValueError, match="2 ids, 1 texts"):
+        Bm25Index.build([1, 2], ["a b"], ["en", "en"])
+    with pytest.raises(ValueError, match="'fr'"):
+        Bm25Index.build([1], ["brevet"], ["fr"])
+
+
+def test_empty_index_builds_saves_and_answers_nothing(tmp_path: Path) -> None:
+    index = Bm25Index.build([], [], [])
+    assert index.search("专利", 3) == []
+    index.save(tmp_path / "empty")
+    assert Bm25Index.load(tmp_path / "empty").search("patent", 3) == []
+
+
+def test_token_cache_avoids_retokenising_unchanged_texts(tmp_path: Path) -> None:
+    cache = TokenCache(tmp_path / "tokens.sqlite")
+    tokenizer = CountingTokenizer()
+    first = build(token_cache=cache, tokenizer=tokenizer)
+    assert tokenizer.calls == len(TEXTS)
+    second = build(token_cache=TokenCache(tmp_path / "tokens.sqlite"), tokenizer=tokenizer)
+    assert tokenizer.calls == len(TEXTS)  # all cached, none tokenised again
+    for query in ["专利权的期限", "patent damages"]:
+        assert second.search(query, 5) == first.search(query, 5)
+    changed = list(TEXTS)
+    changed[0] = changed[0] + " 续展"
+    tokenizer.calls = 0  # (the searches above tokenised their queries)
+    rebuilt = Bm25Index.build(IDS, changed, LANGUAGES, token_cache=cache, tokenizer=tokenizer)
+    assert tokenizer.calls == 1  # only the changed text
+    assert rebuilt.search("续展", 3)[0][0] == 101
+
+
+def test_token_cache_that_lost_its_vocabulary_still_builds_correctly(tmp_path: Path) -> None:
+    cache = TokenCache(tmp_path / "tokens.sqlite")
+    expected = build(token_cache=cache)
+    with sqlite3.connect(tmp_path / "tokens.sqlite") as connection:
+        connection.execute("DELETE FROM vocabulary")
+    rebuilt = build(token_cache=TokenCache(tmp_path / "tokens.sqlite"))
+    assert rebuilt.search("专利权的期限", 5) == expected.search("专利权的期限", 5)
+
+
+@pytest.mark.shared
+def test_real_patent_law_article_is_found(shared_data: Path) -> None:
+    from indexes.text import indexable_text
+    from ingest.parsers.cn_statute import CnStatuteParser
+    from ingest.protocols import SourceText
+
+    path = next(p for p in sorted((shared_data / "cn-law").rglob("专利法*.md")) if p.name.startswith("专利法"))
+    parsed = list(CnStatuteParser().parse_text(SourceText(path=str(path), text=path.read_text("utf-8"),
+                                                          format="md")))
+    chunks = [(chunk, document.document) for document in parsed for chunk in document.chunks]
+    index = Bm25Index.build(list(range(len(chunks))), [indexable_text(c, d) for c, d in chunks],
+                            [str(c.language) for c, _ in chunks])
+    best = chunks[index.search("发明专利权的期限是多少年", 1)[0][0]][0]
+    assert best.citation.endswith("第四十二条"), best.citation

@@ -1,0 +1,64 @@
+"""Tiny, randomly initialised models built on the fly, for tests that load models from disk.
+
+No weights can be downloaded in tests, and real models are too slow for a unit test, so tests use a
+one-layer BERT (hidden size 32) with a WordPiece vocabulary trained on a few sentences, saved as a
+complete sentence-transformers model directory. Its vectors are deterministic (fixed seed) but carry
+no meaning: tests check shapes, normalisation, prompts, caching and plumbing, not relevance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TRAINING_SENTENCES = [
+    "Whoever without authority makes, uses, offers to sell, or sells any patented invention infringes the patent.",
+    "A patent shall be granted for any new and useful process, machine, manufacture, or composition of matter.",
+    "Copyright protection subsists in original works of authorship fixed in any tangible medium of expression.",
+    "The term of a patent shall be twenty years from the date on which the application was filed.",
+    "A trademark registration may be renewed every ten years.",
+    "发明专利权的期限为二十年，实用新型专利权和外观设计专利权的期限为十年。",
+    "任何单位或者个人未经专利权人许可，都不得实施其专利。",
+    "著作权人享有发表权、署名权、修改权和保护作品完整权。",
+    "query: passage: claim section article paragraph court judgment",
+]
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def build_tiny_sentence_transformer(directory: Path, *, prompts: dict[str, str] | None = None,
+                                    hidden_size: int = 32, seed: int = 0) -> Path:
+    """Write a tiny sentence-transformers model (BERT + mean pooling) to ``directory``; return it."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    directory = Path(directory)
+    backbone_dir = directory.parent / f"{directory.name}-backbone"
+    backbone_dir.mkdir(parents=True, exist_ok=True)
+
+    wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wordpiece.normalizer = normalizers.BertNormalizer(lowercase=True, handle_chinese_chars=True)
+    wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    wordpiece.train_from_iterator(TRAINING_SENTENCES,
+                                  trainers.WordPieceTrainer(vocab_size=400, special_tokens=SPECIAL_TOKENS))
+    cls_id, sep_id = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
+    wordpiece.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
+    wordpiece.decoder = decoders.WordPiece()
+    tokenizer = BertTokenizerFast(tokenizer_object=wordpiece, unk_token="[UNK]", pad_token="[PAD]",
+                                  cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    tokenizer.save_pretrained(backbone_dir)
+
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=wordpiece.get_vocab_size(), hidden_size=hidden_size, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=hidden_size * 2, max_position_embeddings=128)
+    BertModel(config).save_pretrained(backbone_dir)
+
+    transformer = Transformer(str(backbone_dir), max_seq_length=128)
+    pooling = Pooling(hidden_size, pooling_mode="mean")
+    model = SentenceTransformer(modules=[transformer, pooling], prompts=prompts, device="cpu")
+    model.save(str(directory))
+    return directory
