@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ingest.citation_forms import (
     CN_NUM,
@@ -20,7 +21,9 @@ from ingest.citation_forms import (
     cn_article_label,
     cn_item_label,
     cn_paragraph_label,
+    cn_preamble_ref,
     cn_ref,
+    cn_text_ref,
     normalize_law_name,
     split_version,
 )
@@ -226,6 +229,31 @@ def parse_whole(text: str, context: CnContext | None = None) -> list[CitationRef
     return None
 
 
+# A whole text that is only a law's name, optionally followed by 序言: nothing but the characters
+# a law title is written with (no article number, no sentence punctuation).
+# (Spaces inside occur: 关于执行《中华人民共和国刑法》 确定罪名的补充规定.)
+_NAME_ONLY = re.compile(r"(?P<name>[\u4e00-\u9fff《》〈〉（）()、·0-9０-９][\u4e00-\u9fff《》〈〉（）()、·0-9０-９ \u3000]*?)"
+                        r"[\s\u3000]*(?P<preamble>序言)?")
+
+
+def parse_whole_law_unit(text: str) -> CitationRef | None:
+    """``刑法修正案（二）`` (a law without articles: its whole text) or ``宪法 序言`` (a preamble):
+    the units a law has besides its articles. None for anything else, including a name that is
+    only a kind of law (``条例``) or vague (``该法``)."""
+    s = text.strip()
+    m = _NAME_ONLY.fullmatch(s)
+    if not m:
+        return None
+    article = ARTICLE.search(s)
+    if article and "关于" not in s[:article.start()]:
+        return None  # 专利法第十一条的规定 is prose; 关于适用刑法第十二条…的通知 is a title
+    name, version = split_version(m.group("name"))
+    law = _law_name(name.strip(), None)
+    if law is None or law.count("《") != law.count("》"):
+        return None
+    return cn_preamble_ref(law, version) if m.group("preamble") else cn_text_ref(law, version)
+
+
 def _law_name(name: str, context: CnContext | None) -> str | None:
     if not name:
         return context.law if context and context.law else None
@@ -351,9 +379,12 @@ def _bare_name_before(text: str, end: int,
     if known_laws:
         # the longest known name that starts where a word can start: 调解仲裁法 ends with 仲裁法, a
         # different law, so a known name right after 调解 does not count
+        heads = _name_heads(known_laws)
         for offset in range(len(run) - 1):
             if run[offset] in "、和及与或并":
                 continue
+            if run[offset:offset + 2] not in heads and run[offset] not in _NORMALIZED_AWAY:
+                continue  # no known name starts so (a cheap test before normalising the rest)
             if normalize_law_name(run[offset:]) in known_laws and (
                     offset == 0 or _AFTER_BOUNDARY.search(run[:offset])):
                 return run[offset:], start + offset
@@ -389,6 +420,17 @@ def _bare_name_before(text: str, end: int,
     if name.count("《") != name.count("》"):
         return None, end
     return name, start + offset + (len(run[offset:]) - len(name))
+
+
+# Characters that normalize_law_name drops or rewrites at the start of a name (quotes, spaces, the
+# 中 of 中华人民共和国, full-width forms), where the first two characters say nothing.
+_NORMALIZED_AWAY = frozenset("《》〈〉<>、· \t\u3000中") | frozenset(chr(c) for c in range(0xFF01, 0xFF5F))
+
+
+@lru_cache(maxsize=8)
+def _name_heads(known_laws: frozenset[str]) -> frozenset[str]:
+    """The first two characters of each known (normalised) name."""
+    return frozenset(name[:2] for name in known_laws)
 
 
 def _interpretation_start(run: str) -> int | None:

@@ -26,6 +26,8 @@ from ipqa.domain import Jurisdiction
 
 class CitationKind(StrEnum):
     CN_ARTICLE = "cn_article"
+    CN_TEXT = "cn_text"  # a law without articles, cited by its name alone (刑法修正案（二）)
+    CN_PREAMBLE = "cn_preamble"  # the preamble of a law (宪法 序言)
     USC_SECTION = "usc_section"
     PATENT_CLAIM = "patent_claim"
     PATENT_PARAGRAPH = "patent_paragraph"
@@ -177,6 +179,28 @@ def cn_ref(law: str, article_label: str, part: str | None = None, version: str |
         law=title,
         version=version,
     )
+
+
+# The unit labels of a law's unnumbered units in keys: the whole text of a law without articles and a
+# law's preamble. Neither can collide with an article label (第X条).
+CN_WHOLE_TEXT = "全文"
+CN_PREAMBLE_LABEL = "序言"
+
+
+def cn_text_ref(law: str, version: str | None = None) -> CitationRef:
+    """A law without articles (a short 批复, a one-change amendment), cited by its name alone."""
+    title = clean_law_title(law)
+    return CitationRef(canonical=title, unit_key=f"cn|{normalize_law_name(title)}|{CN_WHOLE_TEXT}",
+                       unit=title, kind=CitationKind.CN_TEXT, jurisdiction=Jurisdiction.CN, law=title,
+                       version=version)
+
+
+def cn_preamble_ref(law: str, version: str | None = None) -> CitationRef:
+    title = clean_law_title(law)
+    unit = f"{title} {CN_PREAMBLE_LABEL}"
+    return CitationRef(canonical=unit, unit_key=f"cn|{normalize_law_name(title)}|{CN_PREAMBLE_LABEL}",
+                       unit=unit, kind=CitationKind.CN_PREAMBLE, jurisdiction=Jurisdiction.CN, law=title,
+                       version=version)
 
 
 # ---------------------------------------------------------------------------------------------

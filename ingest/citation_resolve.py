@@ -91,6 +91,11 @@ def resolve_ref(ref: CitationRef, lookup: ChunkLookup, *, version: str | None = 
     text = text if text is not None else ref.canonical
     chunks = lookup.chunks_by_unit_key(ref.unit_key)
     if not chunks:
+        if ref.kind is CitationKind.CN_TEXT:
+            # a bare law name only names a unit for a law without articles (a short 批复)
+            return _failed(text, ref, FailureReason.NO_SUCH_UNIT,
+                           f"{ref.unit} has no whole-text unit in the index (a law with articles is "
+                           f"cited by article: {ref.unit} 第X条)")
         return _failed(text, ref, FailureReason.NO_SUCH_UNIT, f"{ref.unit} is not in the index")
     pairs: list[tuple[Chunk, Part | None]] = []
     problems: list[ResolutionFailure] = []

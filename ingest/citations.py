@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Iterable
 
 from ingest import citation_cn, citation_judgment, citation_us
@@ -62,6 +63,9 @@ def parse_citations(text: str, *, current_law: str | None = None,
     refs = citation_cn.parse_whole(text, context)
     if refs:
         return refs
+    law_unit = citation_cn.parse_whole_law_unit(text)
+    if law_unit:
+        return [law_unit]
     judgment = citation_judgment.parse_whole(text)
     if judgment:
         return [judgment]
@@ -100,11 +104,23 @@ def find_citations(text: str, *, current_law: str | None = None, current_title: 
     if current_article:
         m = citation_cn.ARTICLE.fullmatch(current_article.strip())
         article = cn_article_label(m.group("art"), m.group("sub")) if m else None
-    known = frozenset(normalize_law_name(n) for n in known_laws) if known_laws is not None else None
+    known = _normalized_names(known_laws) if known_laws is not None else None
     found = citation_cn.find_in_prose(text, CnContext(law=current_law, article=article, known_laws=known))
     found += citation_judgment.find_in_prose(text)
     found += _find_us(text, _title(current_title))
     return _without_overlaps(found)
+
+
+def _normalized_names(names: Iterable[str]) -> frozenset[str]:
+    # A batch passes the same frozenset for every chunk: normalise it once, not 1,500 names per chunk.
+    if isinstance(names, frozenset):
+        return _normalized_name_set(names)
+    return frozenset(normalize_law_name(n) for n in names)
+
+
+@lru_cache(maxsize=8)
+def _normalized_name_set(names: frozenset[str]) -> frozenset[str]:
+    return frozenset(normalize_law_name(n) for n in names)
 
 
 def _find_us(text: str, title: str | None) -> list[FoundCitation]:

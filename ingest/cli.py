@@ -45,6 +45,7 @@ def summary(result) -> dict:
         "chunks": result.chunk_count,
         "by_kind": result.by_kind,
         "errors": [{"path": e.path, "error": e.error} for e in result.errors],
+        "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
     }
 
 
@@ -71,6 +72,14 @@ def _print_report(result) -> None:
     warnings = sum(len(parsed.warnings) for parsed in result.documents)
     if warnings:
         console.print(f"[yellow]{warnings} parser warning(s)[/yellow]")
+    if result.skipped:
+        # not errors: files that hold nothing to ingest by design (folder indexes)
+        skipped = Table(title=f"{len(result.skipped)} file(s) skipped", title_style="dim")
+        skipped.add_column("file", overflow="fold")
+        skipped.add_column("reason", overflow="fold")
+        for skip in result.skipped:
+            skipped.add_row(skip.path, skip.reason)
+        console.print(skipped)
     if result.errors:
         errors = Table(title=f"{len(result.errors)} file(s) with errors", title_style="red")
         errors.add_column("file", overflow="fold")

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 from ingest.encoding import decode_text
 from ingest.protocols import PageSpan, SourceText
+from ingest.skip import SECTION_INDEX_REASON, SkipFile, is_section_index_name
 from ipqa.errors import InputError
 
 # Suffix -> SourceText.format. XML is not here: XML formats are streamed by the file parsers.
@@ -78,6 +79,9 @@ def strip_front_matter(text: str, source: str) -> str:
         return text
     rest = text[match.end():]
     if not rest.strip():
+        if is_section_index_name(source):
+            raise SkipFile(source, SECTION_INDEX_REASON)
+        # Any other front-matter-only file is a user's file that lost its text: an error.
         raise InputError(source, "empty file (only YAML front matter)")
     return rest
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copyreg
 import dataclasses
+import functools
 import os
 import re
 import stat
@@ -27,6 +28,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from ingest.extract import TEXT_FORMATS, extract
 from ingest.protocols import FileParser, TextParser
+from ingest.skip import SkipFile
 from ipqa.domain import Chunk, Document, ParsedDocument
 from ipqa.errors import ConfigError, InputError
 
@@ -46,11 +48,23 @@ class FileError:
         return f"{self.path}: {self.error}"
 
 
+@dataclass(frozen=True)
+class FileSkip:
+    """A file that holds nothing to ingest by design (a site generator's folder index) and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: skipped, {self.reason}"
+
+
 @dataclass
 class IngestResult:
     documents: list[ParsedDocument] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
-    files: int = 0  # files looked at, including those that failed
+    files: int = 0  # files looked at, including those that failed or were skipped
+    skipped: list[FileSkip] = field(default_factory=list)
 
     @property
     def by_kind(self) -> dict[str, int]:
@@ -72,16 +86,65 @@ class Parsers:
     extract_references: Callable[[Chunk, Document], tuple[str, ...]]
 
 
-def load_parsers() -> Parsers:
+def load_parsers(known_laws: frozenset[str] | None = None) -> Parsers:
     """The registered parsers. A parser module that fails to import is a broken installation, not a
-    bad file: it raises ConfigError here instead of turning every file of the batch into an error."""
+    bad file: it raises ConfigError here instead of turning every file of the batch into an error.
+    ``known_laws`` (law titles the batch holds) makes the references found in prose exact (see
+    ``ingest.citations.find_citations``)."""
     try:
         from ingest.citations import extract_references
         from ingest.parsers import file_parsers, text_parsers
 
-        return Parsers(tuple(file_parsers()), tuple(text_parsers()), extract_references)
+        return Parsers(tuple(file_parsers()), tuple(text_parsers()),
+                       functools.partial(extract_references, known_laws=known_laws))
     except ImportError as exc:
         raise ConfigError(f"ingest parsers could not be loaded: {exc}") from exc
+
+
+# --- the law names of a batch --------------------------------------------------------------------
+
+# Only these are read for titles: cheap to decode. A statute given as PDF/DOCX/HTML still parses, but
+# its name is not known in advance (references to it fall back to cutting the name by rule).
+_TITLE_SUFFIXES = (".md", ".txt")
+
+
+def known_law_titles(files: Sequence[Path], *, max_file_bytes: int,
+                     extra: Iterable[str] = ()) -> frozenset[str]:
+    """The titles of the Chinese statutes among ``files`` (plus ``extra``, e.g. the laws an index
+    already holds), read from each file's first lines before the batch is parsed.
+
+    Why a first pass: a law name written without 《》 in prose (…违反公司法第二十条) is cut out of the
+    sentence by rule, which sometimes leaves a wrong prefix; knowing the batch's law names makes
+    the cut exact, and reading them first gives every file (in any process, in any order) the same
+    names, so ``jobs`` never changes the references. Unreadable files are left to the real pass,
+    which reports them."""
+    from ingest.encoding import decode_text
+    from ingest.extract import strip_front_matter
+    from ingest.parsers.cn_statute import CnStatuteParser, statute_title
+    from ingest.protocols import SourceText
+
+    parser = CnStatuteParser()
+    titles = {title for title in extra if title and title.strip()}
+    for path in files:
+        suffix = path.suffix.lower()
+        if suffix not in _TITLE_SUFFIXES:
+            continue
+        try:
+            info = path.stat()
+            # never open a FIFO or device (reading one blocks forever) or an oversized file
+            if not stat.S_ISREG(info.st_mode) or not 0 < info.st_size <= max_file_bytes:
+                continue
+            text = decode_text(path.read_bytes(), str(path))
+            if suffix == ".md":
+                text = strip_front_matter(text, str(path))
+        except Exception:  # noqa: BLE001, S112 - the parsing pass reports this file's problem
+            continue
+        source = SourceText(path=str(path), text=text, format=suffix[1:])
+        if text.strip() and parser.detect(source):
+            title = statute_title(source)
+            if title:
+                titles.add(title)
+    return frozenset(titles)
 
 
 # --- finding the files ---------------------------------------------------------------------------
@@ -235,16 +298,20 @@ def _describe(exc: Exception) -> str:
     return f"parser failed: {type(exc).__name__}: {exc}"
 
 
-def _documents_of(path: Path, max_file_bytes: int, parsers: Parsers,
-                  errors: list[FileError]) -> Iterator[ParsedDocument]:
-    """Stream the documents of one file; at most one error for it goes to ``errors``. Documents
-    yielded before a failure stay yielded (a bulk file with one bad patent still ingests the others)
-    and the error says how far the file got."""
+def _documents_of(path: Path, max_file_bytes: int, parsers: Parsers, errors: list[FileError],
+                  skipped: list[FileSkip] | None = None) -> Iterator[ParsedDocument]:
+    """Stream the documents of one file; at most one error (or skip) for it goes to ``errors`` (or
+    ``skipped``). Documents yielded before a failure stay yielded (a bulk file with one bad patent
+    still ingests the others) and the error says how far the file got."""
     count = 0
     try:
         for parsed in parse_file(path, max_file_bytes=max_file_bytes, parsers=parsers):
             count += 1
             yield parsed
+    except SkipFile as exc:  # not content (a folder index): no error, but still accounted for
+        if skipped is not None:
+            skipped.append(FileSkip(str(path), exc.problem))
+        return
     except Exception as exc:  # per file: one bad file never aborts the batch
         message = _describe(exc)
         if count:
@@ -255,26 +322,34 @@ def _documents_of(path: Path, max_file_bytes: int, parsers: Parsers,
         errors.append(FileError(str(path), "no documents found"))
 
 
-def _parse_file_safely(path: Path, max_file_bytes: int,
-                       parsers: Parsers | None = None) -> tuple[list[ParsedDocument], FileError | None]:
-    """All documents of one file and its error, if any. In a worker process ``parsers`` is None and
-    the worker's own (loaded by ``_init_worker``) are used."""
+FileOutcome = tuple[list[ParsedDocument], "FileError | FileSkip | None"]
+
+
+def _parse_file_safely(path: Path, max_file_bytes: int, parsers: Parsers | None = None) -> FileOutcome:
+    """All documents of one file and its error or skip, if any. In a worker process ``parsers`` is
+    None and the worker's own (loaded by ``_init_worker``) are used."""
     errors: list[FileError] = []
+    skipped: list[FileSkip] = []
     documents = list(_documents_of(path, max_file_bytes, parsers or _worker_parsers or load_parsers(),
-                                   errors))
-    return documents, (errors[0] if errors else None)
+                                   errors, skipped))
+    return documents, (errors[0] if errors else skipped[0] if skipped else None)
 
 
 # --- the batch -----------------------------------------------------------------------------------
 
-def iter_documents(paths: Sequence[str | Path], *, max_file_bytes: int,
-                   errors: list[FileError]) -> Iterator[ParsedDocument]:
+def iter_documents(paths: Sequence[str | Path], *, max_file_bytes: int, errors: list[FileError],
+                   skipped: list[FileSkip] | None = None,
+                   known_laws: Iterable[str] = ()) -> Iterator[ParsedDocument]:
     """Stream the documents of ``paths`` in file order, each document once (by id). Problems are
-    appended to ``errors`` as they happen; nothing is raised for a bad file."""
-    parsers = load_parsers()
+    appended to ``errors`` as they happen, files with nothing to ingest (folder indexes) to
+    ``skipped``; nothing is raised for a bad file. ``known_laws``: law titles known besides the
+    batch's own (e.g. those of an index the batch is added to); see :func:`known_law_titles`."""
+    load_parsers()  # fails fast on a broken installation, before any file is read
+    files = discover(paths, errors)
+    parsers = load_parsers(known_law_titles(files, max_file_bytes=max_file_bytes, extra=known_laws))
     seen: set[str] = set()
-    for path in discover(paths, errors):
-        yield from _unseen(_documents_of(path, max_file_bytes, parsers, errors), seen)
+    for path in files:
+        yield from _unseen(_documents_of(path, max_file_bytes, parsers, errors, skipped), seen)
 
 
 def _unseen(documents: Iterable[ParsedDocument], seen: set[str]) -> Iterator[ParsedDocument]:
@@ -284,31 +359,36 @@ def _unseen(documents: Iterable[ParsedDocument], seen: set[str]) -> Iterator[Par
             yield parsed
 
 
-def ingest(paths: Sequence[str | Path], *, max_file_bytes: int, jobs: int = 1) -> IngestResult:
+def ingest(paths: Sequence[str | Path], *, max_file_bytes: int, jobs: int = 1,
+           known_laws: Iterable[str] = ()) -> IngestResult:
     """Parse everything under ``paths``. ``jobs > 1`` parses files in that many processes; the result
-    is the same (same documents, same order) as with ``jobs=1``."""
+    is the same (same documents, same order) as with ``jobs=1``. ``known_laws``: as for
+    :func:`iter_documents`."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
-    parsers = load_parsers()  # fails fast on a broken installation, before any file is parsed
+    load_parsers()  # fails fast on a broken installation, before any file is parsed
     result = IngestResult()
     files = discover(paths, result.errors)
     # Paths that never became files (missing, broken links) still count as files the user named.
     result.files = len(files) + len(result.errors)
+    laws = known_law_titles(files, max_file_bytes=max_file_bytes, extra=known_laws)
     if jobs == 1 or len(files) < 2:
-        per_file: Iterable[tuple[list[ParsedDocument], FileError | None]] = (
-            _parse_file_safely(path, max_file_bytes, parsers) for path in files)
+        parsers = load_parsers(laws)
+        per_file: Iterable[FileOutcome] = (_parse_file_safely(path, max_file_bytes, parsers) for path in files)
     else:
-        per_file = _parse_in_processes(files, max_file_bytes, jobs)
+        per_file = _parse_in_processes(files, max_file_bytes, jobs, laws)
     seen: set[str] = set()
-    for documents, error in per_file:
+    for documents, problem in per_file:
         result.documents.extend(_unseen(documents, seen))
-        if error:
-            result.errors.append(error)
+        if isinstance(problem, FileSkip):
+            result.skipped.append(problem)
+        elif problem:
+            result.errors.append(problem)
     return result
 
 
-def _parse_in_processes(files: list[Path], max_file_bytes: int,
-                        jobs: int) -> Iterator[tuple[list[ParsedDocument], FileError | None]]:
+def _parse_in_processes(files: list[Path], max_file_bytes: int, jobs: int,
+                        known_laws: frozenset[str]) -> Iterator[FileOutcome]:
     """Parse files in a process pool, yielding results in file order. A worker that dies (a crash in
     a native library on a hostile file) costs only the file that killed it: see ``_after_crash``."""
     import multiprocessing
@@ -317,7 +397,8 @@ def _parse_in_processes(files: list[Path], max_file_bytes: int,
     context = multiprocessing.get_context("spawn")
 
     def new_pool(workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                                   initargs=(known_laws,))
 
     window = jobs * 4  # files in flight: keeps memory bounded and the order cheap to restore
     pool = new_pool(jobs)
@@ -346,7 +427,7 @@ def _parse_in_processes(files: list[Path], max_file_bytes: int,
 
 
 def _parse_alone(path: Path, max_file_bytes: int,
-                 new_pool: Callable[[int], ProcessPoolExecutor]) -> tuple[list[ParsedDocument], FileError | None]:
+                 new_pool: Callable[[int], ProcessPoolExecutor]) -> FileOutcome:
     pool = new_pool(1)
     try:
         return pool.submit(_parse_file_safely, path, max_file_bytes).result()
@@ -360,13 +441,13 @@ def _parse_alone(path: Path, max_file_bytes: int,
 _worker_parsers: Parsers | None = None
 
 
-def _init_worker() -> None:
+def _init_worker(known_laws: frozenset[str]) -> None:
     """Runs in each worker: loads the parsers once, and lets results (frozen dataclasses holding
     MappingProxyType metadata) be pickled back to the parent, which rebuilds them as read-only."""
     global _worker_parsers
     os.environ.setdefault("DO_NOT_TRACK", "true")
     copyreg.pickle(MappingProxyType, _reduce_mapping_proxy)
-    _worker_parsers = load_parsers()
+    _worker_parsers = load_parsers(known_laws)
 
 
 def _reduce_mapping_proxy(mapping: MappingProxyType) -> tuple:

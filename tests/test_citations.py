@@ -15,7 +15,6 @@ from ingest.citations import (
 )
 from ipqa.domain import Chunk, Document, Part
 
-
 # --- Chinese statutes ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -112,11 +111,35 @@ def test_cn_lists_and_ranges():
 
 @pytest.mark.parametrize(
     "text",
-    ["第十一条", "第十一条第一款", "本法第十一条", "该法第十一条", "专利法", "专利法第十一条的规定",
-     "请问第十一条", "", "   ", "法第十一条", "专利法第十一条的规定第三条"],
+    ["第十一条", "第十一条第一款", "本法第十一条", "该法第十一条", "专利法第十一条的规定",
+     "请问第十一条", "", "   ", "法第十一条", "专利法第十一条的规定第三条", "条例", "该法",
+     "民法典 序言 第一条", "专利法的规定。"],
 )
 def test_cn_not_citations(text):
     assert parse_citation(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical", "unit_key", "kind"),
+    [
+        # a law without articles is one whole-text unit, cited by its name alone
+        ("刑法修正案（二）", "刑法修正案（二）", "cn|刑法修正案(二)|全文", CitationKind.CN_TEXT),
+        ("《中华人民共和国刑法修正案(二)》", "刑法修正案(二)", "cn|刑法修正案(二)|全文", CitationKind.CN_TEXT),
+        ("最高人民检察院关于检察工作中具体适用修订刑法第十二条若干问题的通知",
+         "最高人民检察院关于检察工作中具体适用修订刑法第十二条若干问题的通知",
+         "cn|最高人民检察院关于检察工作中具体适用修订刑法第十二条若干问题的通知|全文", CitationKind.CN_TEXT),
+        ("最高人民法院、最高人民检察院关于执行《中华人民共和国刑法》 确定罪名的补充规定（七）",
+         "最高人民法院、最高人民检察院关于执行《中华人民共和国刑法》确定罪名的补充规定（七）",
+         "cn|最高人民法院最高人民检察院关于执行刑法确定罪名的补充规定(七)|全文", CitationKind.CN_TEXT),
+        ("宪法 序言", "宪法 序言", "cn|宪法|序言", CitationKind.CN_PREAMBLE),
+        ("《中华人民共和国宪法》序言", "宪法 序言", "cn|宪法|序言", CitationKind.CN_PREAMBLE),
+    ],
+)
+def test_cn_whole_text_and_preamble(text, canonical, unit_key, kind):
+    ref = parse_citation(text)
+    assert (ref.canonical, ref.unit_key, ref.kind, ref.part) == (canonical, unit_key, kind, None)
+    # the canonical form parses back to the same unit
+    assert parse_citation(ref.canonical).unit_key == unit_key
 
 
 def test_relative_law_needs_context():
@@ -364,7 +387,12 @@ def test_unit_keys_of_a_judgment_part_include_the_case():
 
 
 def test_unit_keys_fall_back_to_the_citation():
-    assert unit_keys(_chunk("专利法 序言")) == [fallback_key("专利法 序言")]
+    assert unit_keys(_chunk("专利法 附件一")) == [fallback_key("专利法 附件一")]
+
+
+def test_unit_keys_of_a_preamble_and_a_whole_text_law():
+    assert unit_keys(_chunk("宪法 序言", unit="preamble")) == ["cn|宪法|序言"]
+    assert unit_keys(_chunk("刑法修正案（二）", unit="text")) == ["cn|刑法修正案(二)|全文"]
 
 
 def test_same_unit_compares_keys_not_strings():

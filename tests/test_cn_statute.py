@@ -10,6 +10,7 @@ from ingest.cn_law_check import check_numbering
 from ingest.parsers.cn_judgment import CnJudgmentParser
 from ingest.parsers.cn_statute import CnStatuteParser, parse_cn_date, parse_statute, short_title
 from ingest.protocols import PageSpan, SourceText
+from ingest.skip import SkipFile
 from ipqa.domain import DocKind, Jurisdiction, Language
 from ipqa.errors import InputError
 
@@ -287,5 +288,41 @@ def test_example_corpus_law(examples_dir):
 def test_collection_folder_index_is_claimed_and_refused():
     index = SourceText("cn-law/刑法/_index.md", "---\nbookCollapseSection: true\n---\n", "md")
     assert CnStatuteParser().detect(index)
-    with pytest.raises(InputError, match="folder index"):
+    with pytest.raises(SkipFile, match="folder index"):  # skipped by a batch, not an error
         parse_statute(index)
+
+
+RUN_TOGETHER = """# 中华人民共和国示例规则
+
+<!-- INFO END -->
+
+## 第一章 总则
+
+第一条 为了规范飞行，制定本规则。 第二条 飞行应当遵守本规则。 违反第三条规定的，依照第九条处理。 第三条 飞行前应当申请。 第三条规定的申请，由空军批准。 第四条 本规则自公布之日起施行。
+"""
+
+
+def test_articles_run_together_on_one_line_are_split_where_the_numbering_continues():
+    parsed = parse(RUN_TOGETHER, path="示例规则(2007-10-18).md")
+    chunks = by_citation(parsed)
+    assert list(chunks) == [f"示例规则 第{n}条" for n in "一二三四"]
+    # a quotation without a space before it (依照第九条) or one that is not the next number never cuts
+    second = chunks["示例规则 第二条"]
+    assert second.text == "飞行应当遵守本规则。\n违反第三条规定的，依照第九条处理。"
+    # the paragraphs run together after a sentence end become 款 parts
+    assert [p.label for p in second.parts] == ["第一款", "第二款"]
+    # "第三条规定的…" after a space continues no numbering (第三条 is open): body text, not an article
+    assert chunks["示例规则 第三条"].text == "飞行前应当申请。\n第三条规定的申请，由空军批准。"
+    for chunk in parsed.chunks:  # spans point at the article in the source
+        assert RUN_TOGETHER[chunk.span[0]:chunk.span[1]].startswith(chunk.hierarchy[-1])
+    assert parsed.warnings == ()
+
+
+def test_an_amending_document_never_splits_quoted_articles():
+    text = ("# 中华人民共和国示例法修正案\n\n<!-- INFO END -->\n\n"
+            "第一条 将第五条修改为： 第二条 新的条文。\n第二条 本修正案自公布之日起施行。\n")
+    chunks = by_citation(parse(text, path="示例法修正案(2020-10-17).md"))
+    assert list(chunks) == ["示例法修正案 第一条", "示例法修正案 第二条"]
+    # the quoted 第二条 continues the numbering after a space, yet stays inside the amendment's 第一条
+    assert chunks["示例法修正案 第一条"].text == "将第五条修改为： 第二条 新的条文。"
+    assert chunks["示例法修正案 第二条"].text == "本修正案自公布之日起施行。"

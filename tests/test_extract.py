@@ -10,6 +10,7 @@ import pytest
 from ingest import extract as extract_module
 from ingest.encoding import decode_text
 from ingest.extract import extract, join_pages, unstructured_partitioner
+from ingest.skip import SkipFile
 from ipqa.errors import InputError
 
 STATUTE_LINES_PAGE_1 = ["# 中华人民共和国示例法", "<!-- INFO END -->", "## 第一章 总则",
@@ -83,10 +84,19 @@ def test_markdown_front_matter_is_dropped_and_front_matter_alone_is_empty(tmp_pa
     page = tmp_path / "page.md"
     page.write_text("---\ntitle: x\n---\n# Heading\n\nBody text.\n", encoding="utf-8")
     assert extract(page).text == "# Heading\n\nBody text.\n"
+    draft = tmp_path / "draft.md"
+    draft.write_text("---\ntitle: draft\n---\n", encoding="utf-8")
+    with pytest.raises(InputError, match="only YAML front matter") as raised:
+        extract(draft)
+    assert not isinstance(raised.value, SkipFile)  # a user's file that lost its text is an error
+
+
+def test_a_site_folder_index_is_skipped_not_an_error(tmp_path):
     index = tmp_path / "_index.md"
     index.write_text("---\nbookCollapseSection: true\n---\n", encoding="utf-8")
-    with pytest.raises(InputError, match="only YAML front matter"):
+    with pytest.raises(SkipFile, match="folder index") as raised:
         extract(index)
+    assert raised.value.source == str(index)
 
 
 def test_unsupported_suffix_names_the_supported_ones(tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ingest.skip import SECTION_INDEX_REASON
 from ipqa.cli import build_app
 
 STATUTE = """# 中华人民共和国示例法
@@ -30,6 +31,9 @@ def corpus(tmp_path) -> Path:
     (root / "notes.txt").write_text("Licensing notes.\n\nSecond paragraph.\n", encoding="utf-8")
     (root / "empty.md").write_bytes(b"")
     (root / "data.xyz").write_text("?")
+    # a static site's folder index: skipped, not an error; a user's front-matter-only page: an error
+    (root / "_index.md").write_text("---\nbookCollapseSection: true\n---\n", encoding="utf-8")
+    (root / "draft.md").write_text("---\ntitle: draft\n---\n", encoding="utf-8")
     return root
 
 
@@ -42,7 +46,7 @@ def test_json_prints_exactly_one_object_with_counts_and_errors(corpus):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)  # the whole of stdout is one JSON document
     assert report == {
-        "files": 4,
+        "files": 6,
         "documents": 2,
         "chunks": 3,
         "by_kind": {"other": 1, "statute": 1},
@@ -50,8 +54,10 @@ def test_json_prints_exactly_one_object_with_counts_and_errors(corpus):
             {"path": str(corpus / "data.xyz"),
              "error": "unsupported file type .xyz; supported: .docx, .htm, .html, .markdown, .md, .pdf, "
                       ".txt, .xml"},
+            {"path": str(corpus / "draft.md"), "error": "empty file (only YAML front matter)"},
             {"path": str(corpus / "empty.md"), "error": "empty file"},
         ],
+        "skipped": [{"path": str(corpus / "_index.md"), "reason": SECTION_INDEX_REASON}],
     }
 
 
@@ -59,8 +65,9 @@ def test_human_report_lists_kinds_and_failed_files(corpus):
     result = run(str(corpus), "--jobs", "1", env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "statute" in result.stdout and "other" in result.stdout
-    assert "2 file(s) with errors" in result.stdout
+    assert "3 file(s) with errors" in result.stdout
     assert "empty.md" in result.stdout and "empty file" in result.stdout
+    assert "1 file(s) skipped" in result.stdout and "_index.md" in result.stdout
 
 
 def test_nothing_readable_exits_non_zero_and_still_reports(tmp_path):

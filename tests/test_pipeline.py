@@ -8,8 +8,18 @@ from pathlib import Path
 import pytest
 
 from ingest.parsers.plain import PlainTextParser, detect_language, split_paragraphs
-from ingest.pipeline import FileError, discover, ingest, iter_documents, with_references, xml_root_name
+from ingest.pipeline import (
+    FileError,
+    FileSkip,
+    discover,
+    ingest,
+    iter_documents,
+    known_law_titles,
+    with_references,
+    xml_root_name,
+)
 from ingest.protocols import SourceText
+from ingest.skip import SECTION_INDEX_REASON
 from ipqa.domain import DocKind, Language
 
 MAX = 10 * 1024 * 1024
@@ -183,6 +193,7 @@ def test_process_pool_gives_the_same_result_in_the_same_order(tmp_path):
         write(tmp_path / f"law{i}(2020-10-17).md", STATUTE.replace("示例法", f"示例{i}法"))
         write(tmp_path / f"notes{i}.txt", f"Notes number {i}.\n\nMore text.\n")
     write(tmp_path / "junk.md", "")
+    write(tmp_path / "_index.md", "---\nbookCollapseSection: true\n---\n")
     serial = ingest([tmp_path], max_file_bytes=MAX, jobs=1)
     parallel = ingest([tmp_path], max_file_bytes=MAX, jobs=2)
     assert [d.document.id for d in parallel.documents] == [d.document.id for d in serial.documents]
@@ -191,6 +202,44 @@ def test_process_pool_gives_the_same_result_in_the_same_order(tmp_path):
     assert parallel.documents == serial.documents  # metadata mappings survive the trip between processes
     assert parallel.errors == serial.errors == [FileError(str(tmp_path / "junk.md"), "empty file")]
     assert parallel.by_kind == {"other": 6, "statute": 6}
+    assert parallel.skipped == serial.skipped == [FileSkip(str(tmp_path / "_index.md"), SECTION_INDEX_REASON)]
+    assert parallel.files == serial.files == 14
+
+
+QUARANTINE_LAW = "# 中华人民共和国进出境动植物检疫法\n\n<!-- INFO END -->\n\n第一条 为了防止疫病传入，制定本法。\n"
+QUARANTINE_RULES = (
+    "# 中华人民共和国进出境动植物检疫法实施条例\n\n<!-- INFO END -->\n\n第一条 根据有关法律，制定本条例。\n"
+    "第二条 输入动物、动物产品和进出境动植物检疫法第五条第一款所列禁止进境物的，依法处理。\n")
+
+
+def _references(documents, citation):
+    return next(c.references for d in documents for c in d.chunks if c.citation == citation)
+
+
+def test_references_use_the_law_names_of_the_whole_batch(tmp_path):
+    """Without 《》 the law name is cut out of the sentence by rule (…和进出境动植物检疫法第五条 keeps
+    a wrong prefix); the titles the batch holds make it exact, in every process and in any order."""
+    rules = write(tmp_path / "a" / "进出境动植物检疫法实施条例(2020-10-17).md", QUARANTINE_RULES)
+    write(tmp_path / "b" / "进出境动植物检疫法(1991-10-30).md", QUARANTINE_LAW)  # parsed AFTER the rules
+    cited = "进出境动植物检疫法实施条例 第二条"
+    exact = ("进出境动植物检疫法 第五条 第一款",)
+    for jobs in (1, 2):
+        assert _references(ingest([tmp_path], max_file_bytes=MAX, jobs=jobs).documents, cited) == exact
+    assert _references(list(iter_documents([tmp_path], max_file_bytes=MAX, errors=[])), cited) == exact
+    # alone, the rules file does not know the law's name: the rule-based cut is all there is ...
+    alone = ingest([rules], max_file_bytes=MAX).documents
+    assert _references(alone, cited) != exact
+    # ... unless the caller names it (e.g. the laws an index the file is added to already holds)
+    named = ingest([rules], max_file_bytes=MAX, known_laws=["中华人民共和国进出境动植物检疫法"]).documents
+    assert _references(named, cited) == exact
+
+
+def test_known_law_titles_reads_only_statute_titles(tmp_path):
+    law = write(tmp_path / "进出境动植物检疫法(1991-10-30).md", QUARANTINE_LAW)
+    notes = write(tmp_path / "notes.txt", "Licensing notes.\n\nSecond paragraph.\n")
+    index = write(tmp_path / "_index.md", "---\nbookCollapseSection: true\n---\n")
+    titles = known_law_titles([law, notes, index, tmp_path / "missing.md"], max_file_bytes=MAX, extra=["专利法"])
+    assert titles == {"中华人民共和国进出境动植物检疫法", "专利法"}
 
 
 def test_jobs_must_be_positive(tmp_path):

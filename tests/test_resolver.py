@@ -153,6 +153,9 @@ def test_missing_units_fail(lookup):
     assert resolve_citation("US 8,927,118 B2, claim 9", lookup).failure.reason is FailureReason.NO_SUCH_UNIT
     assert resolve_citation("US 8,927,118 B2, ¶ [0030]", lookup).failure.reason is FailureReason.NO_SUCH_UNIT
     assert resolve_citation("US 7,000,000, claim 1", lookup).failure.reason is FailureReason.NO_SUCH_UNIT
+    # a bare law name cites a whole-text unit, which a law with articles does not have
+    whole = resolve_citation("专利法", lookup)
+    assert whole.failure.reason is FailureReason.NO_SUCH_UNIT and "专利法 第X条" in whole.failure.message
 
 
 def test_unparseable_and_multiple(lookup):
@@ -188,7 +191,9 @@ def test_judgments_and_fallback_citations(lookup):
     assert len(resolve("（2019）最高法知民终123号", lookup)) == 2  # the case: all its parts
     preamble = resolve_one("专利法 序言", lookup)
     assert preamble.text == "序言文本"
-    assert (preamble.ref.kind, preamble.ref.jurisdiction) == ("other", "CN")
+    assert (preamble.ref.kind, preamble.ref.jurisdiction) == ("cn_preamble", "CN")
+    # a preamble is a unit with a grammar now, so every written form finds it
+    assert resolve_one("《中华人民共和国专利法》序言", lookup).chunk == preamble.chunk
 
 
 def test_same_law_filed_twice_resolves_once():

@@ -65,6 +65,11 @@ def test_pieces_of_a_section_merge_into_one_chunk():
     (["h", "1", "A", "i"], "(h)(1)(A)(i)"),  # inside a subparagraph (i) opens a clause
     (["a", "1", "A", "i", "I", "aa", "bb"], "(a)(1)(A)(i)(I)(bb)"),
     (["1", "2", "A", "v"], "(2)(A)(v)"),
+    # a section without subsections: its numbered paragraphs hold lower-case subparagraphs (§ 1114)
+    (["1", "a"], "(1)(a)"),
+    (["1", "a", "b", "2", "A"], "(2)(A)"),
+    (["1", "a", "b", "2", "A", "i", "I", "aa"], "(2)(A)(i)(I)(aa)"),
+    (["a", "1", "b"], "(b)"),  # with subsections, a lower-case letter is still the next subsection
 ])
 def test_label_paths(labels, expected):
     tracker = LabelPath()
@@ -102,3 +107,13 @@ def test_lanham_act_one_chunk_per_section(shared_data):
     s1116 = by_citation["15 U.S.C. § 1116"]
     assert s1116.text.count("(d) Civil actions arising out of use of counterfeit marks") == 1
     assert s1116.part("(d)(1)(B)(ii)") is not None
+    # § 1114 has no subsections: (a) and (b) are subparagraphs of paragraph (1), not its siblings
+    s1114 = by_citation["15 U.S.C. § 1114"]
+    part = s1114.part("(1)(a)")
+    assert s1114.text[part.start:part.end].startswith("(a) use in commerce any reproduction")
+    assert s1114.part("(a)") is None and s1114.part("(2)(D)(i)(II)(aa)") is not None
+    from ingest.citations import resolve
+    from ingest.lookup import InMemoryChunkLookup
+
+    [resolution] = resolve("15 U.S.C. § 1114(1)(a)", InMemoryChunkLookup([parsed]))
+    assert resolution.part == part

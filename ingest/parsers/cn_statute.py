@@ -34,6 +34,7 @@ from typing import Iterator, Sequence
 
 from ingest.cn_numbers import cn_to_int, int_to_cn
 from ingest.protocols import SourceText
+from ingest.skip import SECTION_INDEX_REASON, SkipFile
 from ipqa.domain import Chunk, DocKind, Document, Jurisdiction, Language, ParsedDocument, Part
 from ipqa.errors import InputError
 from ipqa.ids import chunk_id, document_id
@@ -293,6 +294,62 @@ def _select(candidates: list[_Unit], *, amending: bool) -> list[_Unit]:
     return accepted
 
 
+# Where a run-together article may start inside a line: after a space (the source's separator), at a
+# 第X条 label. Whether it really starts there is decided by the numbering (see below).
+_INLINE_ARTICLE = re.compile(rf"[{_SPACE}]+(?=[第笫][{_SPACE}]*(?:[{_NUM}]+|[0-9０-９]+)[{_SPACE}]*条)")
+
+
+def _split_run_together_articles(lines: list[_Line]) -> list[_Line]:
+    """Split lines that hold several articles (``第四十三条 … 第四十四条 …`` on one line, as in
+    飞行基本规则) into one line per article.
+
+    A line is only cut before a label that continues the numbering exactly (the previous article
+    + 1, or its next 之X) and that follows a space: a quotation inside a body (``依照第四十四条``,
+    ``第四十四条规定的``) has no space before it, or is not the next number, or is followed by 的/规定…
+    (which ``_article_match`` refuses)."""
+    result: list[_Line] = []
+    for line in lines:
+        first = None if line.heading_level else _article_match(line.text)
+        if first is None:
+            result.append(line)
+            continue
+        pieces: list[_Line] = []
+        number, sub = cn_to_int(first["num"]), cn_to_int(first["sub"]) if first["sub"] else 0
+        cut = 0  # where the current article starts in line.text
+        for gap in _INLINE_ARTICLE.finditer(line.text, first.end()):
+            label = _article_match(line.text[gap.end():])
+            if label is None:
+                continue
+            next_number = cn_to_int(label["num"])
+            next_sub = cn_to_int(label["sub"]) if label["sub"] else 0
+            if not ((next_number == number + 1 and next_sub == 0)
+                    or (next_number == number and next_sub == sub + 1)):
+                continue
+            pieces.append(_Line(line.start + cut, line.start + gap.start(), line.text[cut:gap.start()]))
+            cut, number, sub = gap.end(), next_number, next_sub
+        if cut == 0:
+            result.append(line)
+            continue
+        pieces.append(_Line(line.start + cut, line.end, line.text[cut:]))
+        # The same source runs an article's paragraphs (款) together too, a space after the
+        # sentence end between them; one line per paragraph is what makes 第X条第二款 findable.
+        for piece in pieces:
+            result.extend(_split_at(piece, _RUN_TOGETHER_PARAGRAPH))
+    return result
+
+
+_RUN_TOGETHER_PARAGRAPH = re.compile(rf"(?<=[。；：])[{_SPACE}]+(?=\S)")
+
+
+def _split_at(line: _Line, separator: re.Pattern[str]) -> list[_Line]:
+    lines, cut = [], 0
+    for gap in separator.finditer(line.text):
+        lines.append(_Line(line.start + cut, line.start + gap.start(), line.text[cut:gap.start()]))
+        cut = gap.end()
+    lines.append(_Line(line.start + cut, line.end, line.text[cut:]))
+    return lines
+
+
 def _article_candidates(lines: list[_Line], start: int) -> list[_Unit]:
     found = []
     for index in range(start, len(lines)):
@@ -398,10 +455,23 @@ def is_section_index(source: SourceText) -> bool:
     return PurePath(source.path).name == "_index.md" and _FRONT_MATTER_ONLY.match(source.text) is not None
 
 
+def statute_title(source: SourceText) -> str | None:
+    """The title :func:`parse_statute` gives ``source``, read from its first lines only: a batch
+    learns the law names it holds before parsing (``ingest.pipeline.known_law_titles``)."""
+    if is_section_index(source):
+        return None
+    markdown = _is_markdown(source)
+    lines = _split_lines(source.text[:4000], markdown=markdown, pdf=source.format == "pdf")
+    if not lines:
+        return None
+    # has_info_end=False: the history is not needed, and the marker may lie past the cut
+    return _read_header(lines, markdown=markdown, has_info_end=False, source_text="").title or None
+
+
 def parse_statute(source: SourceText) -> ParsedDocument:
     """Parse one statute file (one version of one law); raises ``InputError`` when it is none."""
     if is_section_index(source):
-        raise InputError(source.path, "a folder index of the law collection (front matter only), not a statute")
+        raise SkipFile(source.path, SECTION_INDEX_REASON)
     markdown = _is_markdown(source)
     has_info_end = INFO_END in source.text
     lines = _split_lines(source.text, markdown=markdown, pdf=source.format == "pdf")
@@ -415,6 +485,8 @@ def parse_statute(source: SourceText) -> ParsedDocument:
         lines = lines[:header.body_start] + body
     title = header.title
     amending = _AMENDING_TITLE.search(title) is not None
+    if not amending:  # an amending document's lines quote the articles it inserts: never split them
+        lines = lines[:header.body_start] + _split_run_together_articles(lines[header.body_start:])
 
     version = version_from_filename(source.path) or parse_cn_date("\n".join(header.history))
     numbering = "article"

@@ -31,6 +31,9 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # Level order of US Code subdivisions, outermost first.
 _LOWER, _NUMBER, _UPPER, _LOWER_ROMAN, _UPPER_ROMAN, _DOUBLE_LOWER, _DOUBLE_UPPER = range(7)
+# A section that opens with numbered paragraphs and has no subsections letters the subparagraphs of a
+# paragraph in lower case (15 U.S.C. § 1114(1)(a)): that lower-case level sits below the number.
+_LOWER_IN_NUMBER = 1.5
 _ROMAN = re.compile(r"^(?=[ivxlc]+$)c{0,3}(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})$")
 
 
@@ -47,7 +50,7 @@ class LabelPath:
     """Tracks the open subdivision labels while reading a section top to bottom."""
 
     def __init__(self) -> None:
-        self.stack: list[tuple[int, str]] = []  # (level, label) outermost first
+        self.stack: list[tuple[float, str]] = []  # (level, label) outermost first
 
     def push(self, label: str) -> str:
         """Add ``label`` (``a``, ``1``, ``A``, ``ii``…) and return its full path, e.g. ``(b)(2)(A)``."""
@@ -57,11 +60,13 @@ class LabelPath:
         self.stack.append((level, label))
         return "".join(f"({lab})" for _, lab in self.stack)
 
-    def _level_of(self, label: str) -> int:
+    def _level_of(self, label: str) -> float:
         if label.isdigit():
             return _NUMBER
         lower = label.lower()
         letter_level, roman_level = (_LOWER, _LOWER_ROMAN) if label.islower() else (_UPPER, _UPPER_ROMAN)
+        if letter_level == _LOWER and self._numbered_without_subsections():
+            letter_level = _LOWER_IN_NUMBER
         double_level = _DOUBLE_LOWER if label.islower() else _DOUBLE_UPPER
         is_double = len(label) == 2 and label[0] == label[1]
         if is_double and (not _ROMAN.match(lower) or self._continues(
@@ -83,7 +88,12 @@ class LabelPath:
         deepest = self.stack[-1][0] if self.stack else -1
         return roman_level if deepest >= roman_level - 1 else letter_level
 
-    def _continues(self, level: int, follows) -> bool:
+    def _numbered_without_subsections(self) -> bool:
+        """The open path starts with a paragraph number, so the section has no (a)/(b) subsections:
+        a lower-case letter here can only be a subparagraph of that paragraph."""
+        return bool(self.stack) and self.stack[0][0] == _NUMBER
+
+    def _continues(self, level: float, follows) -> bool:
         for lvl, prev in reversed(self.stack):
             if lvl == level:
                 return bool(follows(prev))
