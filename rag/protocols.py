@@ -28,6 +28,7 @@ class Prompt:
     sources: tuple[Hit, ...]  # source n in the prompt is sources[n-1]
     language: str
     question_type: QuestionType
+    question: str = ""  # the user's question as asked (the extractive generator selects quotes by it)
 
 
 @runtime_checkable

@@ -1,0 +1,1 @@
+"""Data files shipped with rag (the question-type seed set)."""

@@ -1,0 +1,224 @@
+"""Answering a question: type → retrieval → prompt → generation (streamed) → citation verification.
+
+:class:`Answerer` gets every stage as an argument (retriever, generator, support judge, chunk store),
+so tests and the API can swap any of them; :func:`build_answerer` wires the configured ones from
+``Settings`` for the CLI and the API. It abstains rather than answer from weak evidence: when
+retrieval finds nothing above ``min_hit_score``, or when no citation of the generated answer survives
+verification.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Iterator
+
+from indexes.protocols import ChunkStore, SearchFilters
+from ipqa.domain import Answer, Hit, QuestionType
+from ipqa.errors import InputError
+from rag.generators import GeneratorError
+from rag.prompts import build_prompt
+from rag.protocols import Generator, Retriever, SupportJudge
+from rag.question_types import QuestionTypeClassifier
+from rag.verify import CitationVerifier
+
+if TYPE_CHECKING:
+    from indexes.protocols import IndexSnapshot
+    from ipqa.settings import Settings
+
+
+class _Clock:
+    """Wall-clock timings in milliseconds: ``<stage>_ms`` is how long that stage took;
+    ``first_token_ms`` and ``total_ms`` are measured from the start of the request."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[f"{stage}_ms"] = round((now - self.last) * 1000, 2)
+        self.last = now
+
+    def mark(self, name: str) -> None:
+        self.timings[f"{name}_ms"] = round((time.perf_counter() - self.start) * 1000, 2)
+
+    def done(self) -> dict[str, float]:
+        self.mark("total")
+        return dict(self.timings)
+
+
+class Answerer:
+    """Implements :class:`rag.protocols.Answerer`; :meth:`stream_answer` also yields the tokens."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        generator: Generator,
+        judge: SupportJudge,
+        store: ChunkStore,
+        *,
+        classifier: QuestionTypeClassifier | None = None,
+        top_k: int = 10,
+        support_threshold: float = 0.3,
+        min_hit_score: float = 0.0,
+        max_question_chars: int = 2000,
+    ) -> None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        self.retriever = retriever
+        self.generator = generator
+        self.judge = judge
+        self.store = store
+        self.classifier = classifier or QuestionTypeClassifier()
+        self.top_k = top_k
+        self.min_hit_score = min_hit_score
+        self.max_question_chars = max_question_chars
+        self.verifier = CitationVerifier(store, judge, threshold=support_threshold)
+
+    def answer(
+        self,
+        question: str,
+        *,
+        question_type: QuestionType | str | None = None,
+        filters: SearchFilters | None = None,
+        k: int | None = None,
+    ) -> Answer:
+        result = None
+        for item in self.stream_answer(question, question_type=question_type, filters=filters, k=k):
+            if isinstance(item, Answer):
+                result = item
+        assert result is not None  # stream_answer always ends with the Answer
+        return result
+
+    def stream_answer(
+        self,
+        question: str,
+        *,
+        question_type: QuestionType | str | None = None,
+        filters: SearchFilters | None = None,
+        k: int | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer's text pieces as they are generated, then the verified :class:`Answer`."""
+        question = self._checked(question)
+        if k is not None and k < 1:
+            raise InputError("k", f"must be >= 1, got {k}")
+        clock = _Clock()
+        qtype = self.classifier.classify(question, override=question_type).question_type
+        clock.lap("classify")
+        hits = self.retriever.retrieve(question, k or self.top_k, filters)
+        clock.lap("retrieve")
+
+        def abstain(reason: str, text: str = "", evidence: tuple[Hit, ...] = tuple(hits)) -> Answer:
+            return Answer(
+                question=question,
+                question_type=qtype,
+                text=text,
+                citations=(),
+                statements=(),
+                evidence=evidence,
+                generator=self.generator.name,
+                abstained=True,
+                abstain_reason=reason,
+                timings=clock.done(),
+            )
+
+        if not hits:
+            yield abstain(
+                "no evidence: retrieval found no provision for the question"
+                + ("" if filters is None or filters.is_empty() else " within the filters")
+            )
+            return
+        if hits[0].score < self.min_hit_score:
+            yield abstain(
+                f"evidence too weak: the best hit scores {hits[0].score:.4f}, "
+                f"below the threshold {self.min_hit_score}"
+            )
+            return
+
+        prompt = build_prompt(question, qtype, hits)
+        clock.lap("prompt")
+        pieces: list[str] = []
+        try:
+            for piece in self.generator.stream(prompt):
+                if not pieces:
+                    clock.mark("first_token")
+                pieces.append(piece)
+                yield piece
+        except GeneratorError as exc:
+            clock.lap("generate")
+            yield abstain(f"the generator failed: {exc}", text="".join(pieces))
+            return
+        clock.lap("generate")
+        text = "".join(pieces)
+
+        verification = self.verifier.verify(text, prompt.sources)
+        clock.lap("verify")
+        reason = None
+        if not verification.citations:
+            reason = "the answer cites no source, so nothing in it can be verified"
+        elif not verification.verified_citations:
+            problems = sorted({c.problem or "unverified" for c in verification.citations})
+            reason = f"no citation of the answer could be verified ({', '.join(problems)})"
+        yield Answer(
+            question=question,
+            question_type=qtype,
+            text=text,
+            citations=verification.citations,
+            statements=verification.statements,
+            evidence=prompt.sources,
+            generator=self.generator.name,
+            abstained=reason is not None,
+            abstain_reason=reason,
+            timings=clock.done(),
+        )
+
+    def _checked(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise InputError("question", "must not be empty")
+        question = question.strip()
+        if len(question) > self.max_question_chars:
+            raise InputError(
+                "question", f"is {len(question)} characters long; the limit is {self.max_question_chars}"
+            )
+        return question
+
+
+def build_answerer(
+    settings: "Settings", snapshot: "IndexSnapshot", *, retriever: Retriever | None = None
+) -> Answerer:
+    """The configured answerer over ``snapshot`` (used by the CLI and the API lifespan)."""
+    from rag.generators import GeneratorOptions, create_generator
+    from rag.judges import create_judge
+
+    generator = create_generator(
+        settings.generator,
+        GeneratorOptions(
+            llm_path=settings.llm_path,
+            lora_path=settings.lora_path,
+            openai_base_url=settings.openai_base_url,
+            openai_model=settings.openai_model,
+            openai_api_key=settings.openai_api_key,
+            max_new_tokens=settings.max_new_tokens,
+            temperature=settings.temperature,
+            device=settings.embed_device,
+        ),
+    )
+    judge = create_judge(
+        settings.support_judge, model_path=settings.support_judge_path, device=settings.embed_device
+    )
+    return Answerer(
+        retriever or build_retriever(settings, snapshot),
+        generator,
+        judge,
+        snapshot.store,
+        top_k=settings.top_k,
+        support_threshold=settings.support_threshold,
+        max_question_chars=settings.max_question_chars,
+    )
+
+
+def build_retriever(settings: "Settings", snapshot: "IndexSnapshot") -> Retriever:
+    """The hybrid retriever configured from ``settings`` (``rag.retrieval.build_retriever``)."""
+    from rag.retrieval import build_retriever as build_hybrid
+
+    return build_hybrid(settings, snapshot)

@@ -1,0 +1,129 @@
+"""`ipqa search` / `ipqa ask` end to end over an index of the example corpus (tiny random embedder,
+so the ranking comes from BM25), and scripts/make_examples.py on the same index."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ipqa.cli import build_app
+from ipqa.errors import IndexUnavailableError, InputError
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Questions the example corpus can answer (its statute, judgment, opinion and patent are fictional).
+EXAMPLE_QUESTIONS = [
+    ("电子商务平台经营者接到侵权通知后未及时采取必要措施的，承担什么法律责任？", None),
+    ("展会举办单位未设立知识产权投诉站的，会受到什么处罚？", "conduct"),
+    (
+        "Can the doctrine of equivalents reach a brush-type cleaner when the patent disclosed but did not "
+        "claim bristles?",
+        "case",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def index_env(tmp_path_factory, tiny_embedder_dir, examples_dir):
+    data_dir = tmp_path_factory.mktemp("rag-cli") / "var"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IPQA_DATA_DIR", str(data_dir))
+        mp.setenv("IPQA_EMBEDDER", str(tiny_embedder_dir))
+        mp.setenv("IPQA_INGEST_JOBS", "1")
+        mp.setenv("IPQA_GENERATOR", "extractive")
+        result = CliRunner().invoke(build_app(), ["index", "rebuild", "--source", str(examples_dir)])
+        assert result.exit_code == 0, result.output
+        yield data_dir
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(build_app(), list(args), catch_exceptions=True)
+
+
+def test_search_prints_hits_with_scores_and_citations(index_env):
+    result = invoke("search", "电子商务平台经营者 侵权通知 必要措施", "--k", "3")
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(" 1. 0.") and "示例知识产权保护条例 第七条" in first
+    assert "bm25=" in result.stdout
+
+
+def test_search_json_with_filters(index_env):
+    result = invoke(
+        "search",
+        "doctrine of equivalents bristles",
+        "--json",
+        "--k",
+        "5",
+        "--filter",
+        "jurisdiction=us",
+        "--filter",
+        "kind=judgment,patent",
+    )
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert hits and all(h["jurisdiction"] == "US" and h["kind"] in ("judgment", "patent") for h in hits)
+    assert {"rank", "score", "citation", "chunk_id", "document_id", "text"} <= set(hits[0])
+
+
+def test_bad_filter_is_refused_naming_the_option(index_env):
+    result = invoke("search", "x", "--filter", "colour=red")
+    assert isinstance(result.exception, InputError)
+    assert "--filter: unknown key 'colour'" in str(result.exception)
+
+
+def test_ask_json_gives_verified_verbatim_citations(index_env):
+    question, _ = EXAMPLE_QUESTIONS[0]
+    result = invoke("ask", question, "--json")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert not answer["abstained"] and answer["generator"] == "extractive"
+    assert answer["citations"] and all(c["verified"] for c in answer["citations"])
+    chunks = {h["chunk_id"]: h["text"] for h in answer["evidence"]}
+    for c in answer["citations"]:
+        assert c["quoted_span"] in chunks[c["chunk_id"]]
+    assert any(c["citation"] == "示例知识产权保护条例 第十一条" for c in answer["citations"])
+    assert answer["timings"]["total_ms"] > 0
+
+
+def test_ask_streams_the_answer_then_the_citation_checks(index_env):
+    result = invoke("ask", EXAMPLE_QUESTIONS[2][0], "--type", "case")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.index("No generative model is configured") < out.index("Citations:") < out.index("Evidence:")
+    assert "— verified, support" in out and "extractive · case" in out
+
+
+def test_ask_refuses_an_unknown_type(index_env):
+    result = invoke("ask", "What is a patent?", "--type", "essay")
+    assert isinstance(result.exception, InputError) and "question_type" in str(result.exception)
+
+
+def test_missing_index_is_a_clean_error(tmp_path, tiny_embedder_dir, monkeypatch):
+    monkeypatch.setenv("IPQA_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("IPQA_EMBEDDER", str(tiny_embedder_dir))
+    result = invoke("search", "patent")
+    assert isinstance(result.exception, IndexUnavailableError) and "no index at" in str(result.exception)
+
+
+def test_make_examples_checks_every_citation(index_env, tmp_path):
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        from make_examples import QUESTIONS, make_examples
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    assert len(QUESTIONS) == 10
+    output = tmp_path / "examples.md"
+    problems = make_examples(None, output, questions=EXAMPLE_QUESTIONS)
+    assert problems == []
+    text = output.read_text(encoding="utf-8")
+    for question, _ in EXAMPLE_QUESTIONS:
+        assert f". {question}" in text
+    assert "| 1 | " in text and "| yes |" in text
+    # a question the example corpus cannot answer is reported as a problem, not hidden
+    problems = make_examples(None, tmp_path / "bad.md", questions=[("How do I bake sourdough bread?", None)])
+    assert problems and "abstained" in problems[0]
