@@ -28,6 +28,7 @@ def build_app() -> typer.Typer:
     from indexes.cli import register as register_indexes
     from ingest.cli import register as register_ingest
     from rag.cli import register as register_rag
+    from rag.train_cli import register as register_train
 
     @app.callback()
     def root() -> None:
@@ -40,7 +41,7 @@ def build_app() -> typer.Typer:
 
         typer.echo(__version__)
 
-    for register in (register_ingest, register_indexes, register_rag, register_evals, register_api):
+    for register in (register_ingest, register_indexes, register_rag, register_train, register_evals, register_api):
         register(app)
     return app
 

@@ -1,0 +1,152 @@
+"""Features of a (question, candidate unit) pair for the learned reranker.
+
+Two groups, because they are computed at different times during training:
+
+* *query features* depend only on the question, the candidate and the first-stage scores (BM25 and
+  dense scores and ranks, term overlap with the article text and with the law's title, whether the
+  question names the candidate's law, whether it is the newest version). Computed once per
+  question, even when five cross-validation folds score it;
+* *learned features* come from the training questions (article and law popularity priors, the
+  association votes of similar past questions) and so change with each fold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from indexes.protocols import ChunkStore
+from indexes.tokenize import tokenize
+from ipqa.domain import Chunk, Hit
+from rag.query import AnalyzedQuery
+from rag.rerank.association import Priors, Votes, law_of
+
+QUERY_FEATURES: tuple[str, ...] = (
+    "bm25", "bm25_rel", "bm25_log_rank", "dense_rel", "fused_log_rank", "term_overlap", "title_overlap",
+    "law_named", "any_law_named", "newest_version", "log_length", "first_stage",
+)
+LEARNED_FEATURES: tuple[str, ...] = (
+    "article_prior", "law_prior", "assoc_article", "assoc_law",
+)
+# Products of the two groups: a linear model cannot otherwise say "association votes count for
+# more when the text matches too" (candidates only the association model found tend to be
+# over-promoted to the very top without them).
+INTERACTIONS: tuple[tuple[str, str], ...] = (
+    ("assoc_article", "first_stage"), ("assoc_article", "bm25_rel"), ("assoc_law", "bm25_rel"),
+    ("article_prior", "bm25_rel"), ("assoc_article", "term_overlap"), ("assoc_law", "first_stage"),
+    ("article_prior", "first_stage"), ("law_prior", "bm25_rel"),
+)
+FEATURE_NAMES: tuple[str, ...] = QUERY_FEATURES + LEARNED_FEATURES + tuple(f"{a}*{b}" for a, b in INTERACTIONS)
+
+
+def unit_key_of(chunk: Chunk) -> str:
+    """The key of the unit ``chunk`` is (the same for every version of an article)."""
+    from ingest.citations import unit_keys
+
+    return unit_keys(chunk)[0]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A first-stage hit with what the features need about it."""
+
+    hit: Hit
+    unit_key: str
+    law: str  # law_of(unit_key)
+
+
+def candidates_of(hits: Sequence[Hit]) -> list[Candidate]:
+    out = []
+    for hit in hits:
+        key = unit_key_of(hit.chunk)
+        out.append(Candidate(hit, key, law_of(key)))
+    return out
+
+
+def _log_rank(rank: int | None, missing: int) -> float:
+    return math.log1p(rank if rank is not None else missing)
+
+
+class QueryFeatureExtractor:
+    """Computes :data:`QUERY_FEATURES`. Tokenised law titles are remembered (there are few laws)."""
+
+    # The rank given to a list's missing candidates: a constant, so a candidate's features do not
+    # depend on how many others were found (training adds candidates fold by fold).
+    MISSING_RANK = 1000
+
+    def __init__(self, store: ChunkStore) -> None:
+        self._store = store
+        self._title_tokens: dict[str, frozenset[str]] = {}
+
+    def _title(self, law: str, language: str) -> frozenset[str]:
+        tokens = self._title_tokens.get(law)
+        if tokens is None:
+            name = law.split("|")[-1]
+            tokens = self._title_tokens[law] = frozenset(tokenize(name, language))
+        return tokens
+
+    def _is_newest(self, candidate: Candidate) -> float:
+        versions = self._store.chunks_by_unit_key(candidate.unit_key)  # newest version first
+        if not versions:
+            return 1.0
+        newest = versions[0]
+        return 1.0 if newest.id == candidate.hit.chunk.id or newest.text == candidate.hit.chunk.text else 0.0
+
+    def extract(self, query: AnalyzedQuery, candidates: Sequence[Candidate]) -> np.ndarray:
+        """float32 ``[len(candidates), len(QUERY_FEATURES)]``."""
+        rows = np.zeros((len(candidates), len(QUERY_FEATURES)), dtype=np.float32)
+        if not candidates:
+            return rows
+        query_tokens = set(tokenize(query.lexical, query.language))
+        n_query = max(1, len(query_tokens))
+        scores = [c.hit.component_scores for c in candidates]
+        bm25 = np.array([s.get("bm25", 0.0) for s in scores], dtype=np.float32)
+        dense = np.array([s.get("dense", 0.0) for s in scores], dtype=np.float32)
+        bm25_top = float(bm25.max()) if bm25.max() > 0 else 1.0
+        dense_top = float(dense.max()) if dense.max() > 0 else 1.0
+        missing = self.MISSING_RANK
+        named = set(query.laws)
+        for row, candidate in enumerate(candidates):
+            chunk = candidate.hit.chunk
+            text_tokens = set(tokenize(chunk.text, str(chunk.language)))
+            title_tokens = self._title(candidate.law, str(chunk.language))
+            component = scores[row]
+            rows[row] = (
+                bm25[row],
+                bm25[row] / bm25_top,
+                _log_rank(int(component["bm25_rank"]) if "bm25_rank" in component else None, missing),
+                max(0.0, dense[row]) / dense_top,
+                _log_rank(candidate.hit.rank or None, missing),
+                len(query_tokens & text_tokens) / n_query,
+                len(query_tokens & title_tokens) / n_query,
+                float(candidate.law.split("|")[-1] in named),
+                float(bool(named)),
+                self._is_newest(candidate),
+                math.log1p(len(chunk.text)),
+                float(bool(candidate.hit.rank)),  # 0 for candidates only another source proposed
+            )
+        return rows
+
+
+def learned_features(candidates: Sequence[Candidate], priors: Priors, votes: Votes) -> np.ndarray:
+    """float32 ``[len(candidates), len(LEARNED_FEATURES)]``."""
+    rows = np.zeros((len(candidates), len(LEARNED_FEATURES)), dtype=np.float32)
+    for row, candidate in enumerate(candidates):
+        rows[row] = (
+            math.log1p(max(0, priors.articles.get(candidate.unit_key, 0))),
+            math.log1p(max(0, priors.laws.get(candidate.law, 0))),
+            votes.articles.get(candidate.unit_key, 0.0),
+            votes.laws.get(candidate.law, 0.0),
+        )
+    return rows
+
+
+def feature_matrix(query_rows: np.ndarray, learned_rows: np.ndarray) -> np.ndarray:
+    """The model's input, in :data:`FEATURE_NAMES` order: both groups and their interactions."""
+    both = np.hstack([query_rows, learned_rows])
+    index = {name: i for i, name in enumerate(QUERY_FEATURES + LEARNED_FEATURES)}
+    products = [both[:, index[a]] * both[:, index[b]] for a, b in INTERACTIONS]
+    return np.column_stack([both, *products]).astype(np.float32) if products else both

@@ -1,0 +1,248 @@
+"""Hybrid retrieval: BM25 and dense search fused, optionally reranked, one version per unit, with the
+units the hits cite appended as context.
+
+Steps of :meth:`HybridRetriever.retrieve`:
+
+1. analyse the question (:mod:`rag.query`): language, lexical form without filler, laws it names;
+2. first stage: BM25 over the lexical form, dense over the question as asked (only when the
+   embedder serves the question's language and the language's dense weight is not 0), and, when
+   the question names laws, BM25 restricted to those laws (so their articles are candidates even
+   when other laws use the same words more often); fused by reciprocal rank fusion or by weighted
+   min-max-normalised scores, with weights per query language;
+3. candidates from other sources (the LTR reranker's association model) join the list;
+4. the reranker (if any) reorders all candidates;
+5. versions are collapsed: of several versions of one article only the best-placed stays (on a tie,
+   the newest);
+6. cross-reference expansion appends the units the top hits cite (``source="xref"``).
+
+Filters go into every index search (never applied after the top-k cut).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+from indexes.protocols import ChunkLookup, IndexSnapshot, SearchFilters
+from ipqa.domain import Hit
+from rag.filters import restrict_titles
+from rag.protocols import Reranker
+from rag.query import AnalyzedQuery, LawNames, analyze_query
+from rag.rerank import CandidateSource
+from rag.rerank.features import unit_key_of
+
+if TYPE_CHECKING:
+    from ipqa.settings import Settings
+
+FUSIONS = ("rrf", "weighted")
+DEFAULT_WEIGHTS: Mapping[str, float] = {"bm25": 1.0, "dense": 1.0}
+LAW_LIST = "bm25_law"  # the BM25 list restricted to the laws the question names; weighted as bm25
+
+
+def law_names_of(snapshot: IndexSnapshot, *, page: int = 500) -> LawNames:
+    """The laws of an index, for spotting law names in questions (read once per snapshot)."""
+    titles: list[str] = []
+    offset = 0
+    while True:
+        documents = snapshot.store.documents(offset=offset, limit=page,
+                                             filters=SearchFilters(kinds=frozenset({"statute"})))
+        titles.extend(document.title for document in documents)
+        if len(documents) < page:
+            return LawNames(titles)
+        offset += page
+
+
+def fuse_rrf(lists: Mapping[str, Sequence[Hit]], weights: Mapping[str, float], k: int) -> dict[str, float]:
+    """Reciprocal rank fusion: sum over lists of ``weight / (k + rank)``."""
+    fused: dict[str, float] = {}
+    for name, hits in lists.items():
+        weight = weights.get(name, 0.0)
+        for rank, hit in enumerate(hits, start=1):
+            fused[hit.chunk.id] = fused.get(hit.chunk.id, 0.0) + weight / (k + rank)
+    return fused
+
+
+def fuse_weighted(lists: Mapping[str, Sequence[Hit]], weights: Mapping[str, float]) -> dict[str, float]:
+    """Weighted sum of min-max-normalised scores (each list scaled to [0, 1]; a one-hit list or
+    equal scores give 1). A chunk missing from a list gets 0 from it."""
+    fused: dict[str, float] = {}
+    for name, hits in lists.items():
+        if not hits:
+            continue
+        weight = weights.get(name, 0.0)
+        scores = [hit.score for hit in hits]
+        low, high = min(scores), max(scores)
+        for hit in hits:
+            normalised = (hit.score - low) / (high - low) if high > low else 1.0
+            fused[hit.chunk.id] = fused.get(hit.chunk.id, 0.0) + weight * normalised
+    return fused
+
+
+def collapse_versions(hits: Sequence[Hit], lookup: ChunkLookup | None = None) -> list[Hit]:
+    """One hit per unit (an article in any version): the best-placed one. When other versions of
+    it have the same text or scored exactly as well, the newest of them is kept instead: the same
+    provision should be cited in its current version (``lookup.chunks_by_unit_key`` lists versions
+    newest first). Rank fusion gives identical texts different scores (one ranks above the other),
+    hence the text comparison."""
+    by_key: dict[str, list[Hit]] = {}
+    order: list[str] = []
+    for hit in hits:
+        key = unit_key_of(hit.chunk)
+        if key not in by_key:
+            by_key[key] = []
+            order.append(key)
+        by_key[key].append(hit)
+    out: list[Hit] = []
+    for key in order:
+        group = by_key[key]
+        best = group[0]
+        tied = [hit for hit in group if hit.score == best.score or hit.chunk.text == best.chunk.text]
+        if len(tied) > 1 and lookup is not None:
+            newest_first = {chunk.id: i for i, chunk in enumerate(lookup.chunks_by_unit_key(key))}
+            best = min(tied, key=lambda hit: newest_first.get(hit.chunk.id, len(newest_first)))
+        out.append(replace(best, rank=len(out) + 1))
+    return out
+
+
+@dataclass(frozen=True)
+class RetrievalOptions:
+    fusion: str = "rrf"
+    rrf_k: int = 60
+    weights: Mapping[str, Mapping[str, float]] | None = None  # language -> retriever -> weight
+    candidates: int = 100
+    clean_query: bool = True
+    law_boost: bool = True  # search the laws a question names separately
+    collapse_versions: bool = True
+    expand_references: bool = True
+    expand_per_hit: int = 1
+    expand_total: int = 5
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion {self.fusion!r} is unknown; valid: {', '.join(FUSIONS)}")
+        if self.rrf_k < 1 or self.candidates < 1:
+            raise ValueError(f"rrf_k and candidates must be >= 1, got {self.rrf_k} and {self.candidates}")
+
+
+class HybridRetriever:
+    """Implements :class:`rag.protocols.Retriever` over one :class:`IndexSnapshot`."""
+
+    def __init__(self, snapshot: IndexSnapshot, *, fusion: str = "rrf", rrf_k: int = 60,
+                 weights: Mapping[str, Mapping[str, float]] | None = None, candidates: int = 100,
+                 reranker: Reranker | None = None, expand_references: bool = True,
+                 candidate_sources: Sequence[CandidateSource] | None = None, clean_query: bool = True,
+                 law_boost: bool = True, collapse_versions: bool = True, law_names: LawNames | None = None,
+                 expand_per_hit: int = 1, expand_total: int = 5) -> None:
+        self.snapshot = snapshot
+        self.options = RetrievalOptions(fusion=fusion, rrf_k=rrf_k, weights=weights, candidates=candidates,
+                                        clean_query=clean_query, law_boost=law_boost,
+                                        collapse_versions=collapse_versions, expand_references=expand_references,
+                                        expand_per_hit=expand_per_hit, expand_total=expand_total)
+        self.reranker = reranker
+        if candidate_sources is None:  # by default the reranker's own candidates (LTR associations)
+            candidate_sources = [reranker] if isinstance(reranker, CandidateSource) else []
+        self.candidate_sources = list(candidate_sources)
+        self.law_names = law_names if law_names is not None else (law_names_of(snapshot) if law_boost else None)
+
+    def weights_for(self, language: str) -> Mapping[str, float]:
+        weights = (self.options.weights or {}).get(language)
+        return weights if weights is not None else DEFAULT_WEIGHTS
+
+    # --- stages ----------------------------------------------------------------------------------
+    def analyze(self, query: str) -> AnalyzedQuery:
+        return analyze_query(query, law_names=self.law_names if self.options.law_boost else None,
+                             clean=self.options.clean_query)
+
+    def first_stage(self, analyzed: AnalyzedQuery, filters: SearchFilters | None = None, *,
+                    depth: int | None = None) -> list[Hit]:
+        """Fused BM25 (+ named-law BM25) and dense hits, best first, ``source="hybrid"``; component
+        scores hold each list's score and rank (``bm25``, ``bm25_rank``, ``dense``, …) and ``fused``.
+        ``depth`` (default: the ``candidates`` option) is how many each search returns."""
+        options = self.options
+        depth = depth or options.candidates
+        weights = dict(self.weights_for(analyzed.language))
+        lists: dict[str, list[Hit]] = {}
+        if weights.get("bm25", 0.0) > 0:
+            lists["bm25"] = self.snapshot.search_bm25(analyzed.lexical, depth, filters)
+            if analyzed.laws and self.law_names is not None:
+                titles = self.law_names.titles(analyzed.laws)
+                lists[LAW_LIST] = self.snapshot.search_bm25(analyzed.lexical, depth,
+                                                            restrict_titles(filters, titles))
+                weights[LAW_LIST] = weights["bm25"]
+        if weights.get("dense", 0.0) > 0 and analyzed.language in self.snapshot.embedder_languages:
+            lists["dense"] = self.snapshot.search_dense(analyzed.text, depth, filters)
+        if options.fusion == "rrf":
+            fused = fuse_rrf(lists, weights, options.rrf_k)
+        else:
+            fused = fuse_weighted(lists, weights)
+        chunks = {hit.chunk.id: hit.chunk for hits in lists.values() for hit in hits}
+        components: dict[str, dict[str, float]] = {chunk_id: {} for chunk_id in chunks}
+        for name, hits in lists.items():
+            for rank, hit in enumerate(hits, start=1):
+                components[hit.chunk.id][name] = hit.score
+                components[hit.chunk.id][f"{name}_rank"] = float(rank)
+        order = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], _bm25_rank(components[chunk_id])))
+        return [Hit(chunk=chunks[chunk_id], score=fused[chunk_id], rank=rank, source="hybrid",
+                    component_scores={**components[chunk_id], "fused": fused[chunk_id]})
+                for rank, chunk_id in enumerate(order[:depth], start=1)]
+
+    def candidates(self, query: str, filters: SearchFilters | None = None, *,
+                   depth: int | None = None) -> tuple[AnalyzedQuery, list[Hit]]:
+        """The first stage plus the other sources' candidates (those not already in it)."""
+        analyzed = self.analyze(query)
+        hits = self.first_stage(analyzed, filters, depth=depth)
+        present = {hit.chunk.id for hit in hits}
+        for source in self.candidate_sources:
+            for hit in source.candidates(query, filters):
+                if hit.chunk.id not in present:
+                    present.add(hit.chunk.id)
+                    hits.append(hit)
+        return analyzed, hits
+
+    # --- the Retriever protocol ---------------------------------------------------------------------
+    def retrieve(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
+        if k < 1:
+            raise ValueError(f"retrieve: k must be >= 1, got {k}")
+        if not query.strip():
+            return []
+        # Never fewer candidates than hits asked for (an evaluation may ask for 100).
+        _, hits = self.candidates(query, filters, depth=max(self.options.candidates, k))
+        if self.reranker is not None:
+            hits = self.reranker.rerank(query, hits, len(hits))
+        hits = collapse_versions(hits, self.snapshot.store) if self.options.collapse_versions else hits
+        hits = hits[:k]
+        if self.options.expand_references:
+            from rag.expansion import expand_references
+
+            hits = expand_references(hits, self.snapshot.store, per_hit=self.options.expand_per_hit,
+                                     total=self.options.expand_total)
+        return hits
+
+
+def _bm25_rank(components: Mapping[str, float]) -> float:
+    """Tie-break for equal fused scores: the better BM25 rank, then (math.inf) those BM25 missed."""
+    return components.get("bm25_rank", math.inf)
+
+
+def default_ltr_model_path(settings: "Settings") -> Path:
+    """Where ``ipqa train reranker`` writes and the ``ltr`` reranker reads by default."""
+    return settings.ltr_model_path or settings.data_dir / "models" / "ltr"
+
+
+def build_retriever(settings: "Settings", snapshot: IndexSnapshot) -> HybridRetriever:
+    """The retriever configured by ``settings`` (for edges: CLI commands, the API lifespan).
+
+    ``settings.reranker``: ``auto`` uses a cross-encoder when ``reranker_path`` is set, else the LTR
+    model when its artefact exists (``ltr_model_path``, default ``<data_dir>/models/ltr``), else none.
+    """
+    from rag.rerank import create_reranker
+
+    law_names = law_names_of(snapshot)
+    reranker = create_reranker(settings.reranker, store=snapshot.store, reranker_path=settings.reranker_path,
+                               ltr_model_path=default_ltr_model_path(settings), law_names=law_names,
+                               device=settings.embed_device)
+    return HybridRetriever(snapshot, fusion=settings.fusion, rrf_k=settings.rrf_k, weights=settings.fusion_weights,
+                           candidates=settings.candidates, reranker=reranker,
+                           expand_references=settings.expand_references, law_names=law_names)

@@ -1,0 +1,73 @@
+"""`ipqa train reranker`: cross-validate the LTR reranker on questions with gold articles, then train
+it on all of them and write the artefact the ``ltr`` reranker loads."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ipqa train …` to the app."""
+    train_app = typer.Typer(help="Train learned components from evaluation data.", no_args_is_help=True)
+
+    @train_app.command("reranker")
+    def reranker(
+        dataset: Path = typer.Option(..., "--dataset", help="JSONL questions with gold articles (STARD format)."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: <data_dir>/models/ltr)."),
+        folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds."),
+        candidates: int = typer.Option(150, "--candidates", min=10, help="First-stage candidates per question."),
+        association_candidates: int = typer.Option(50, "--association-candidates", min=0,
+                                                   help="Articles the association model adds per question."),
+        neighbours: int = typer.Option(30, "--neighbours", min=1, help="Past questions that vote."),
+        seed: int = typer.Option(0, "--seed", help="Fold assignment seed."),
+    ) -> None:
+        """Print per-fold and mean R@1/5/10/100 and MRR (cross-validated), then write the final model."""
+        from indexes.snapshot import open_snapshot
+        from ipqa.settings import Settings
+        from rag.rerank.features import QueryFeatureExtractor
+        from rag.retrieval import default_ltr_model_path
+        from rag.train import (CvOptions, cross_validate, first_stage_retriever, load_questions, prepare,
+                               summary_text, train_final)
+
+        settings = Settings()
+        options = CvOptions(folds=folds, seed=seed, neighbours=neighbours,
+                            association_candidates=association_candidates)
+        out = out or default_ltr_model_path(settings)
+        snapshot = open_snapshot(settings.index_root, embedder=_embedder(settings))
+        try:
+            questions, unresolved = load_questions(dataset, snapshot.store)
+            typer.echo(f"{len(questions)} questions with resolvable gold; {len(unresolved)} gold names do not "
+                       f"resolve in index {snapshot.version}")
+            retriever = first_stage_retriever(snapshot, candidates=candidates, fusion=settings.fusion,
+                                              rrf_k=settings.rrf_k, weights=settings.fusion_weights)
+            extractor = QueryFeatureExtractor(snapshot.store)
+            with typer.progressbar(length=len(questions), label="first stage") as bar:
+                prepared = prepare(questions, retriever, extractor, progress=bar.update)
+            baseline = cross_validate(prepared, snapshot.store, extractor, CvOptions(folds=folds, learned=False))
+            typer.echo(f"first stage only: {summary_text(baseline.overall)}")
+            result = cross_validate(prepared, snapshot.store, extractor, options, progress=typer.echo)
+            typer.echo(f"mean over folds:  {summary_text(result.overall)}")
+            metadata = {"dataset": str(dataset), "questions": len(questions), "index_version": snapshot.version,
+                        "candidates": candidates, "folds": folds, "seed": seed,
+                        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "cv": result.as_json(), "first_stage_cv": baseline.overall.as_row()}
+            model = train_final(prepared, snapshot.store, extractor, options, metadata)
+            path = model.save(out)
+        finally:
+            snapshot.close()
+        typer.echo(f"wrote {path} (trained on all {len(questions)} questions)")
+
+    app.add_typer(train_app, name="train")
+
+
+def _embedder(settings):
+    """The configured embedder, so the first stage is the one served (dense search for the
+    languages it serves); the index refuses a different one."""
+    from indexes.embedder import create_embedder
+
+    return create_embedder(settings.embedder, device=settings.embed_device, batch_size=settings.embed_batch_size,
+                           languages=settings.embedder_languages)

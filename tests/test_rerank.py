@@ -1,0 +1,298 @@
+"""Rerankers: the LTR model (features, association votes, priors, artefact round trip, training and
+cross-validation without leakage), the cross-encoder (a tiny random model built here), and the
+registry's ``auto`` choice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index_corpus import HashingEmbedder, corpus
+from indexes.build import BuildOptions, build_from_documents
+from indexes.snapshot import open_snapshot
+from ipqa.domain import Hit
+from ipqa.errors import ConfigError, InputError
+from rag.rerank import CandidateSource, create_reranker
+from rag.rerank.association import Priors, QuestionAssociations, law_of
+from rag.rerank.features import FEATURE_NAMES, QueryFeatureExtractor, candidates_of
+from rag.rerank.ltr import LinearScorer, LtrModel, LtrReranker
+from rag.retrieval import HybridRetriever
+from rag.train import CvOptions, TrainingQuestion, cross_validate, first_stage_retriever, load_questions, prepare, \
+    train_final
+
+ART_11 = "cn|专利法|第十一条"
+ART_22 = "cn|专利法|第二十二条"
+COPY_10 = "cn|著作权法|第十条"
+# Lay wording that never occurs in the statutes: only past questions connect it to the articles.
+TRAINING = [
+    ("有人山寨我的产品怎么办", [ART_11]), ("工厂仿冒山寨货侵权吗", [ART_11]), ("对手山寨抄袭我家机器", [ART_11]),
+    ("网上有人盗版我的小说", [COPY_10]), ("小说被盗版转载怎么维权", [COPY_10]), ("盗版书籍谁负责", [COPY_10]),
+    ("我的点子够不够新能不能拿证", [ART_22]), ("发明要多新才能拿证", [ART_22]), ("拿证需要什么条件", [ART_22]),
+]
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("index")
+    build_from_documents(root, corpus(), embedder=HashingEmbedder(), options=BuildOptions())
+    snap = open_snapshot(root, embedder=None)
+    yield snap
+    snap.close()
+
+
+def _questions() -> list[TrainingQuestion]:
+    return [TrainingQuestion(str(i), q, tuple(gold)) for i, (q, gold) in enumerate(TRAINING)]
+
+
+@pytest.fixture(scope="module")
+def trained(snapshot) -> LtrModel:
+    retriever = first_stage_retriever(snapshot, candidates=20)
+    extractor = QueryFeatureExtractor(snapshot.store)
+    prepared = prepare(_questions(), retriever, extractor)
+    return train_final(prepared, snapshot.store, extractor, CvOptions(neighbours=3, association_candidates=3),
+                       {"dataset": "inline"})
+
+
+# --- association votes and priors ----------------------------------------------------------------
+
+def test_association_votes_come_from_similar_past_questions() -> None:
+    questions = [q for q, _ in TRAINING]
+    model = QuestionAssociations(questions, [g for _, g in TRAINING], neighbours=2)
+    votes = model.votes("山寨 产品")
+    assert votes.top_articles(1) == [ART_11] and votes.articles[ART_11] == 1.0
+    assert votes.laws[law_of(ART_11)] == 1.0
+    # leaving a question out removes exactly its own vote
+    alone = QuestionAssociations(["盗版 小说", "专利 申请"], [[COPY_10], [ART_22]], neighbours=5)
+    assert alone.votes("盗版 小说").top_articles(5) == [COPY_10]
+    assert alone.votes("盗版 小说", exclude=0).articles == {}
+    assert model.votes("   ").articles == {}
+
+
+def test_priors_count_gold_and_leave_one_out() -> None:
+    priors = Priors.count([[ART_11, ART_22], [ART_11], [COPY_10, COPY_10]])
+    assert priors.articles == {ART_11: 2, ART_22: 1, COPY_10: 1}
+    assert priors.laws == {"cn|专利法": 3, "cn|著作权法": 1}
+    without = priors.without([ART_11, ART_22])
+    assert without.articles[ART_11] == 1 and without.articles[ART_22] == 0 and without.laws["cn|专利法"] == 1
+
+
+# --- features ----------------------------------------------------------------------------------------
+
+def test_query_features_measure_overlap_law_naming_and_version(snapshot) -> None:
+    retriever = first_stage_retriever(snapshot, candidates=20)
+    query = retriever.analyze("专利法 新颖性 创造性 实用性")
+    hits = retriever.first_stage(query)
+    rows = QueryFeatureExtractor(snapshot.store).extract(query, candidates_of(hits))
+    names = list(FEATURE_NAMES)
+    top = dict(zip(names, rows[0]))
+    assert hits[0].chunk.citation == "专利法 第二十二条"
+    assert top["bm25_rel"] == pytest.approx(1.0) and top["term_overlap"] > 0.5
+    assert top["law_named"] == 1.0 and top["any_law_named"] == 1.0 and top["title_overlap"] > 0
+    newest = {snapshot.store.document(h.chunk.document_id).version: row[names.index("newest_version")]
+              for h, row in zip(hits, rows) if h.chunk.citation == "专利法 第一条"}
+    assert newest == {"2020-10-17": 1.0, "2008-12-27": 0.0}  # 第一条 differs between the versions
+
+
+# --- the model and its artefact ------------------------------------------------------------------
+
+def test_linear_scorer_learns_and_round_trips(tmp_path: Path, trained: LtrModel) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, len(FEATURE_NAMES))).astype(np.float32)
+    y = x[:, 0] > 0  # the label depends on the first feature only
+    scorer = LinearScorer.fit(x, y)
+    assert np.argmax(np.abs(scorer.coef)) == 0
+    assert ((scorer.score(x) > 0) == y).mean() > 0.95
+    path = trained.save(tmp_path / "ltr")
+    assert path.name == "model.json" and json.loads(path.read_text(encoding="utf-8"))["features"] == list(FEATURE_NAMES)
+    loaded = LtrModel.load(tmp_path / "ltr")
+    assert loaded.scorer == trained.scorer and loaded.gold == trained.gold and loaded.metadata["dataset"] == "inline"
+
+
+def test_a_missing_or_foreign_artefact_is_a_config_error(tmp_path: Path, trained: LtrModel) -> None:
+    with pytest.raises(ConfigError, match="ipqa train reranker"):
+        LtrModel.load(tmp_path / "nothing")
+    path = trained.save(tmp_path / "ltr")
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    payload["features"] = payload["features"][:-1]
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    with pytest.raises(ConfigError, match="retrain"):
+        LtrModel.load(path)
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unreadable"):
+        LtrModel.load(path)
+
+
+def test_ltr_finds_what_bm25_cannot_through_past_questions(snapshot, trained: LtrModel) -> None:
+    question = "邻居工厂山寨仿冒我的产品"
+    plain = HybridRetriever(snapshot, expand_references=False)
+    assert all(h.chunk.citation != "专利法 第十一条" for h in plain.retrieve(question, 10))
+    reranker = LtrReranker(trained, snapshot.store)
+    assert isinstance(reranker, CandidateSource)
+    proposed = reranker.candidates(question)
+    assert {h.chunk.citation for h in proposed} >= {"专利法 第十一条"}
+    assert all(h.source == "assoc" for h in proposed)
+    retriever = HybridRetriever(snapshot, reranker=reranker, expand_references=False)
+    hits = retriever.retrieve(question, 3)
+    assert hits[0].chunk.citation == "专利法 第十一条" and hits[0].source == "rerank"
+    assert snapshot.store.document(hits[0].chunk.document_id).version == "2020-10-17"  # newest version kept
+    assert "ltr" in hits[0].component_scores
+
+
+def test_rerank_returns_k_hits_in_score_order(snapshot, trained: LtrModel) -> None:
+    reranker = LtrReranker(trained, snapshot.store)
+    first = first_stage_retriever(snapshot, candidates=20)
+    hits = first.first_stage(first.analyze("专利权 许可 实施"))
+    reranked = reranker.rerank("专利权 许可 实施", hits, 2)
+    assert len(reranked) == 2 and [h.rank for h in reranked] == [1, 2]
+    assert reranked[0].score >= reranked[1].score
+    assert reranker.rerank("专利", [], 5) == []
+
+
+def test_cross_validation_scores_each_question_with_a_model_that_never_saw_it(snapshot) -> None:
+    retriever = first_stage_retriever(snapshot, candidates=20)
+    extractor = QueryFeatureExtractor(snapshot.store)
+    prepared = prepare(_questions(), retriever, extractor)
+    result = cross_validate(prepared, snapshot.store, extractor, CvOptions(folds=3, neighbours=3,
+                                                                           association_candidates=3))
+    assert len(result.folds) == 3 and result.overall.questions == len(TRAINING)
+    # every question has two siblings with the same gold in the other folds' training data…
+    assert result.overall.recall[10] > 0.5
+    # …whereas alone, with no sibling to learn from, the lay wording finds nothing lexically
+    baseline = cross_validate(prepared, snapshot.store, extractor, CvOptions(folds=3, learned=False))
+    assert baseline.overall.recall[10] < result.overall.recall[10]
+    with pytest.raises(InputError, match="folds"):
+        CvOptions(folds=1)
+    with pytest.raises(InputError, match="unknown features"):
+        CvOptions(drop_features=frozenset({"nope"}))
+
+
+def test_load_questions_resolves_gold_and_names_a_bad_line(tmp_path: Path, snapshot) -> None:
+    good = tmp_path / "q.jsonl"
+    good.write_text("\n".join([
+        json.dumps({"id": 1, "question": "新颖性是什么", "gold": ["中华人民共和国专利法第二十二条", "商标法第一条"]}),
+        json.dumps({"id": 2, "question": "没有金标准", "gold": ["不存在的法第一条"]}),
+    ]), encoding="utf-8")
+    questions, unresolved = load_questions(good, snapshot.store)
+    assert [q.gold for q in questions] == [(ART_22,)]
+    assert unresolved == ["商标法第一条", "不存在的法第一条"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "x", "gold": ["专利法第一条"]}\n{"broken"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.jsonl:2"):
+        load_questions(bad, snapshot.store)
+
+
+# --- the registry ----------------------------------------------------------------------------------
+
+def test_auto_picks_cross_encoder_then_ltr_then_none(tmp_path: Path, snapshot, trained: LtrModel) -> None:
+    assert create_reranker("auto", store=snapshot.store) is None
+    assert create_reranker("auto", store=snapshot.store, ltr_model_path=tmp_path / "absent") is None
+    trained.save(tmp_path / "ltr")
+    assert isinstance(create_reranker("auto", store=snapshot.store, ltr_model_path=tmp_path / "ltr"), LtrReranker)
+    assert create_reranker("none", store=snapshot.store, ltr_model_path=tmp_path / "ltr") is None
+    with pytest.raises(ConfigError, match="valid names: auto, cross-encoder, ltr, none"):
+        create_reranker("bm42", store=snapshot.store)
+    with pytest.raises(ConfigError, match="ltr_model_path"):
+        create_reranker("ltr", store=snapshot.store)
+    with pytest.raises(ConfigError, match="no config.json"):
+        create_reranker("auto", store=snapshot.store, reranker_path=tmp_path, ltr_model_path=tmp_path / "ltr")
+
+
+# --- cross-encoder -------------------------------------------------------------------------------
+
+def _tiny_cross_encoder(directory: Path) -> Path:
+    """A one-layer BERT sequence classifier (1 label) with a WordPiece vocabulary trained here."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    sentences = ["patent infringement whoever makes uses sells", "copyright work author", "brake caliper lever",
+                 "专利权 许可 实施 发明", "著作权 作品"]
+    wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wordpiece.normalizer = normalizers.BertNormalizer(lowercase=True, handle_chinese_chars=True)
+    wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    wordpiece.train_from_iterator(sentences, trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials))
+    cls_id, sep_id = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
+    wordpiece.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
+    tokenizer = BertTokenizerFast(tokenizer_object=wordpiece, unk_token="[UNK]", pad_token="[PAD]",
+                                  cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=wordpiece.get_vocab_size(), hidden_size=32, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def test_cross_encoder_reranks_by_the_models_scores(tmp_path: Path, snapshot) -> None:
+    from sentence_transformers import CrossEncoder
+
+    from rag.rerank.cross_encoder import CrossEncoderReranker
+
+    model_dir = _tiny_cross_encoder(tmp_path / "ce")
+    reranker = create_reranker("auto", store=snapshot.store, reranker_path=model_dir, device="cpu")
+    assert isinstance(reranker, CrossEncoderReranker)
+    first = first_stage_retriever(snapshot, candidates=20)
+    hits = first.first_stage(first.analyze("patent infringement brake"))
+    assert len(hits) >= 3
+    reranked = reranker.rerank("patent infringement brake", hits, 3)
+    expected = CrossEncoder(str(model_dir), device="cpu").predict(
+        [("patent infringement brake", f"{h.chunk.citation}\n{h.chunk.text}") for h in hits])
+    order = sorted(range(len(hits)), key=lambda i: -float(expected[i]))[:3]
+    assert [h.chunk.id for h in reranked] == [hits[i].chunk.id for i in order]
+    assert [h.rank for h in reranked] == [1, 2, 3] and all(h.source == "rerank" for h in reranked)
+    assert reranked[0].component_scores["cross_encoder"] == pytest.approx(float(expected[order[0]]), abs=1e-5)
+    with pytest.raises(ConfigError, match="no config.json"):
+        CrossEncoderReranker(tmp_path)
+
+
+def test_hits_pass_through_unchanged_without_a_reranker(snapshot) -> None:
+    retriever = HybridRetriever(snapshot, reranker=None, expand_references=False)
+    assert retriever.candidate_sources == []
+    hits = retriever.retrieve("专利权 许可", 3)
+    assert all(isinstance(h, Hit) and h.source == "hybrid" for h in hits)
+
+
+# --- the command -----------------------------------------------------------------------------------
+
+GOLD_NAMES = {ART_11: "中华人民共和国专利法第十一条", ART_22: "专利法第二十二条", COPY_10: "著作权法第十条"}
+
+
+def test_train_reranker_command_cross_validates_and_writes_what_auto_loads(tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from indexes.embedder import create_embedder
+    from ipqa.cli import build_app
+    from ipqa.settings import Settings
+    from rag.retrieval import build_retriever
+
+    data_dir = tmp_path / "var"
+    build_from_documents(data_dir / "index", corpus(), embedder=create_embedder("minilm", device="cpu"),
+                         options=BuildOptions())
+    dataset = tmp_path / "train.jsonl"
+    dataset.write_text("\n".join(json.dumps({"id": i, "question": q, "gold": [GOLD_NAMES[g] for g in gold]},
+                                            ensure_ascii=False) for i, (q, gold) in enumerate(TRAINING)),
+                       encoding="utf-8")
+    monkeypatch.setenv("IPQA_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("IPQA_EMBED_DEVICE", "cpu")
+    result = CliRunner().invoke(build_app(), ["train", "reranker", "--dataset", str(dataset), "--folds", "3",
+                                              "--neighbours", "3", "--association-candidates", "3"])
+    assert result.exit_code == 0, result.output
+    assert "9 questions with resolvable gold; 0 gold names do not resolve" in result.output
+    assert "fold 3/3: R@1" in result.output and "mean over folds:  R@1" in result.output
+    model = LtrModel.load(data_dir / "models" / "ltr")
+    assert model.metadata["cv"]["overall"]["questions"] == 9 and len(model.questions) == 9
+
+    settings = Settings()
+    snapshot = open_snapshot(settings.index_root, embedder=None)
+    try:
+        retriever = build_retriever(settings, snapshot)
+        assert isinstance(retriever.reranker, LtrReranker)
+        assert retriever.retrieve("邻居山寨我的产品", 1)[0].chunk.citation == "专利法 第十一条"
+    finally:
+        snapshot.close()

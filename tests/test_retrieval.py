@@ -1,0 +1,193 @@
+"""Hybrid retrieval over a small real index (BM25 + a hashing dense index): fusion, weights per
+language, filters inside both indexes, version collapse, named-law search, query clean-up, and
+cross-reference expansion."""
+
+from __future__ import annotations
+
+import pytest
+
+from index_corpus import HashingEmbedder, corpus
+from indexes.build import BuildOptions, build_from_documents
+from indexes.protocols import SearchFilters
+from indexes.snapshot import open_snapshot
+from ipqa.domain import Chunk, Hit
+from rag.expansion import expand_references
+from rag.query import LawNames, analyze_query, clean_query
+from rag.retrieval import HybridRetriever, collapse_versions, fuse_rrf, fuse_weighted
+
+BOTH = {"zh": {"bm25": 1.0, "dense": 1.0}, "en": {"bm25": 1.0, "dense": 1.0}}
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("index")
+    embedder = HashingEmbedder()
+    build_from_documents(root, corpus(), embedder=embedder, options=BuildOptions())
+    snap = open_snapshot(root, embedder=embedder)
+    yield snap
+    snap.close()
+
+
+def _hit(chunk_id: str, score: float, rank: int) -> Hit:
+    chunk = Chunk(id=chunk_id, document_id="d", text="t", citation=f"cite {chunk_id}", unit="text", language="en")
+    return Hit(chunk=chunk, score=score, rank=rank)
+
+
+def _version(snapshot, hit: Hit) -> str | None:
+    return snapshot.store.document(hit.chunk.document_id).version
+
+
+# --- fusion arithmetic ---------------------------------------------------------------------------
+
+def test_rrf_sums_weighted_reciprocal_ranks() -> None:
+    lists = {"bm25": [_hit("a", 9, 1), _hit("b", 5, 2)], "dense": [_hit("b", 0.9, 1), _hit("c", 0.1, 2)]}
+    fused = fuse_rrf(lists, {"bm25": 1.0, "dense": 0.5}, k=60)
+    assert fused["a"] == pytest.approx(1 / 61)
+    assert fused["b"] == pytest.approx(1 / 62 + 0.5 / 61)
+    assert fused["c"] == pytest.approx(0.5 / 62)
+
+
+def test_weighted_fusion_min_max_normalises_each_list() -> None:
+    lists = {"bm25": [_hit("a", 10, 1), _hit("b", 6, 2), _hit("c", 2, 3)], "dense": [_hit("c", 0.8, 1)],
+             "empty": []}
+    fused = fuse_weighted(lists, {"bm25": 0.7, "dense": 0.3})
+    assert fused["a"] == pytest.approx(0.7)
+    assert fused["b"] == pytest.approx(0.7 * 0.5)
+    assert fused["c"] == pytest.approx(0.0 + 0.3 * 1.0)  # a one-hit list normalises to 1
+
+
+# --- the query -----------------------------------------------------------------------------------
+
+def test_clean_query_strips_filler_but_never_empties() -> None:
+    assert clean_query("请问您好，公司不签劳动合同怎么办呢？") == "，公司不签劳动合同 ？"
+    assert "可以" in clean_query("试用期可以解除合同吗")  # modal words with legal meaning stay
+    assert clean_query("请问怎么办呢") == "请问怎么办呢"
+    assert clean_query("What is patent infringement?") == "What is patent infringement?"
+
+
+def test_law_names_found_longest_first() -> None:
+    names = LawNames(["中华人民共和国民法典", "最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释",
+                      "中华人民共和国劳动合同法", "中华人民共和国宪法"])
+    assert names.find("《劳动合同法》第十条怎么理解") == ["劳动合同法"]
+    # the interpretation's full name wins over the 民法典 inside it
+    assert names.find("最高人民法院关于适用《民法典》有关担保制度的解释第二条") == [
+        "最高人民法院关于适用民法典有关担保制度的解释"]
+    assert names.find("民法典和劳动合同法") == ["民法典", "劳动合同法"]
+    assert names.find("宪法规定") == []  # two-character names are too ambiguous to count
+    assert names.titles(["民法典"]) == {"中华人民共和国民法典"}
+    query = analyze_query("请问劳动合同法怎么规定的？", law_names=names)
+    assert query.language == "zh" and query.laws == ("劳动合同法",) and "请问" not in query.lexical
+
+
+# --- retrieval over the index --------------------------------------------------------------------
+
+def test_chinese_query_uses_bm25_and_survives_an_embedder_without_chinese(snapshot) -> None:
+    retriever = HybridRetriever(snapshot, weights=BOTH, expand_references=False)
+    hits = retriever.retrieve("请问发明专利需要具备新颖性、创造性和实用性吗？", 3)
+    assert hits[0].chunk.citation == "专利法 第二十二条"
+    assert "dense" not in hits[0].component_scores  # the hashing embedder serves only English
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+
+
+def test_english_query_fuses_bm25_and_dense(snapshot) -> None:
+    for fusion in ("rrf", "weighted"):
+        retriever = HybridRetriever(snapshot, fusion=fusion, weights=BOTH, expand_references=False)
+        hits = retriever.retrieve("whoever actively induces infringement", 5)
+        top = hits[0]
+        assert top.chunk.citation == "35 U.S.C. § 271"
+        assert {"bm25", "dense", "fused"} <= set(top.component_scores)
+        assert top.source == "hybrid"
+
+
+def test_weights_per_language_switch_a_retriever_off(snapshot) -> None:
+    retriever = HybridRetriever(snapshot, weights={"en": {"bm25": 0.0, "dense": 1.0}}, expand_references=False)
+    hits = retriever.retrieve("bicycle brake caliper", 5)
+    assert hits and all("bm25" not in h.component_scores for h in hits)
+
+
+def test_filters_reach_both_indexes(snapshot) -> None:
+    retriever = HybridRetriever(snapshot, weights=BOTH, expand_references=False)
+    us_only = SearchFilters(jurisdictions=frozenset({"US"}), kinds=frozenset({"statute"}))
+    hits = retriever.retrieve("patent brake infringement", 10, us_only)
+    assert hits and all(h.chunk.citation.startswith("35 U.S.C.") for h in hits)
+    old = SearchFilters(version_to="2010-01-01")
+    hits = retriever.retrieve("发明创造 实用新型 外观设计", 5, old)
+    assert hits and all(_version(snapshot, h) == "2008-12-27" for h in hits)
+
+
+def test_versions_collapse_to_the_newest_when_tied(snapshot) -> None:
+    retriever = HybridRetriever(snapshot, expand_references=False)
+    hits = retriever.retrieve("发明创造 实用新型 外观设计", 10)
+    citations = [h.chunk.citation for h in hits]
+    assert citations.count("专利法 第二条") == 1
+    assert _version(snapshot, hits[citations.index("专利法 第二条")]) == "2020-10-17"
+    uncollapsed = HybridRetriever(snapshot, expand_references=False, collapse_versions=False).retrieve(
+        "发明创造 实用新型 外观设计", 10)
+    assert [h.chunk.citation for h in uncollapsed].count("专利法 第二条") == 2
+
+
+def test_collapse_keeps_the_better_placed_version() -> None:
+    a = _hit("a", 2.0, 1)
+    b = Hit(chunk=Chunk(id="b", document_id="d2", text="t", citation="cite a", unit="text", language="en"),
+            score=1.0, rank=2)
+    assert [h.chunk.id for h in collapse_versions([a, b])] == ["a"]
+
+
+def test_a_named_law_brings_its_articles_in(snapshot) -> None:
+    retriever = HybridRetriever(snapshot, expand_references=False)
+    assert retriever.analyze("著作权法规定了哪些权利").laws == ("著作权法",)
+    hits = retriever.retrieve("著作权法 权利", 3)
+    assert hits[0].chunk.citation.startswith("著作权法")
+    assert "bm25_law" in hits[0].component_scores
+
+
+def test_empty_query_finds_nothing_and_bad_k_is_refused(snapshot) -> None:
+    retriever = HybridRetriever(snapshot)
+    assert retriever.retrieve("   ", 5) == []
+    with pytest.raises(ValueError, match="k must be"):
+        retriever.retrieve("专利", 0)
+    with pytest.raises(ValueError, match="fusion"):
+        HybridRetriever(snapshot, fusion="max")
+
+
+# --- cross-reference expansion -------------------------------------------------------------------
+
+def _chunk(snapshot, citation: str, version: str) -> Chunk:
+    from ingest.citations import parse_citation
+
+    key = parse_citation(citation).unit_key
+    return next(c for c in snapshot.store.chunks_by_unit_key(key)
+                if snapshot.store.document(c.document_id).version == version)
+
+
+def test_expansion_appends_the_cited_article_of_the_same_version(snapshot) -> None:
+    citing = _chunk(snapshot, "专利法 第十一条", "2008-12-27")
+    assert citing.references == ("专利法 第二条",)
+    other = _chunk(snapshot, "著作权法 第十条", "2020-11-11")
+    ranked = [Hit(citing, 3.0, 1), Hit(other, 2.0, 2)]
+    expanded = expand_references(ranked, snapshot.store)
+    assert expanded[:2] == ranked  # never displaces the ranked hits
+    assert len(expanded) == 3
+    xref = expanded[2]
+    assert xref.chunk.citation == "专利法 第二条" and xref.source == "xref"
+    assert xref.expanded_from == citing.id and xref.rank == 3
+    assert _version(snapshot, xref) == "2008-12-27"  # the citing article's own version
+
+
+def test_expansion_adds_no_duplicates_and_respects_bounds(snapshot) -> None:
+    citing = _chunk(snapshot, "专利法 第十一条", "2020-10-17")
+    cited = _chunk(snapshot, "专利法 第二条", "2008-12-27")  # another version of the cited unit
+    assert expand_references([Hit(citing, 2.0, 1), Hit(cited, 1.0, 2)], snapshot.store) == \
+        [Hit(citing, 2.0, 1), Hit(cited, 1.0, 2)]
+    assert len(expand_references([Hit(citing, 1.0, 1)], snapshot.store, total=0)) == 1
+    citing_old = _chunk(snapshot, "专利法 第十一条", "2008-12-27")
+    both = expand_references([Hit(citing, 2.0, 1), Hit(citing_old, 1.0, 2)], snapshot.store)
+    assert len(both) == 3  # both versions cite 第二条; it comes in once
+
+
+def test_retrieve_expands_references_after_the_top_k(snapshot) -> None:
+    retriever = HybridRetriever(snapshot)
+    hits = retriever.retrieve("未经专利权人许可 不得实施其专利", 1)
+    assert hits[0].chunk.citation == "专利法 第十一条"
+    assert [h.source for h in hits[1:]] == ["xref"] and hits[1].chunk.citation == "专利法 第二条"
+    assert hits[1].expanded_from == hits[0].chunk.id
