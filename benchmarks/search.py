@@ -42,6 +42,12 @@ def summary(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+def torch_threads() -> int | None:
+    """torch's intra-op thread count now (None when torch was never imported)."""
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
+
+
 def load_queries(shared_data: Path, n: int) -> list[str]:
     from make_examples import QUESTIONS
 
@@ -66,23 +72,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
     parser.add_argument(
         "--torch-threads",
-        type=int,
         default=None,
-        help="torch.set_num_threads(N) first (on a busy 2-core box 1 thread encodes a query "
-        "~40x faster than 2: the threads spin-wait on each other).",
+        help="torch intra-op threads: N, or 'default' for torch's own (one per core); default: "
+        "Settings.torch_threads (IPQA_TORCH_THREADS, 1), applied by rag.cli.open_current.",
     )
     args = parser.parse_args(argv)
-    if args.torch_threads:
-        import torch
-
-        torch.set_num_threads(args.torch_threads)
 
     from ipqa.settings import Settings
     from rag.cli import open_current
     from rag.pipeline import build_answerer, build_retriever
     from rag.prompts import question_language
 
-    settings = Settings().model_copy(update={"generator": "extractive"})
+    settings = Settings()
+    update: dict[str, object] = {"generator": "extractive"}
+    if args.torch_threads is not None:  # validated like IPQA_TORCH_THREADS
+        update["torch_threads"] = Settings.model_validate({"torch_threads": args.torch_threads}).torch_threads
+    settings = settings.model_copy(update=update)
     queries = load_queries(settings.shared_data, args.queries)
     with open_current(settings, index_root=args.index_root) as snapshot:
         retriever = build_retriever(settings, snapshot)
@@ -119,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "index_version": snapshot.version,
             "chunks": snapshot.store.count_chunks(),
             "k": args.k,
-            "torch_threads": args.torch_threads,
+            "torch_threads": torch_threads(),
             "search": summary(search_ms),
             "ask_extractive": summary(ask_ms),
             "by_language": by_language,

@@ -3,23 +3,29 @@
 :class:`Answerer` gets every stage as an argument (retriever, generator, support judge, chunk store),
 so tests and the API can swap any of them; :func:`build_answerer` wires the configured ones from
 ``Settings`` for the CLI and the API. It abstains rather than answer from weak evidence: when
-retrieval finds nothing above ``min_hit_score``, or when no citation of the generated answer survives
-verification.
+retrieval finds nothing, or nothing scoring ``min_hit_score`` (``Settings.min_evidence_score``) or
+more; when no citation of the generated answer survives verification; and when no statement of the
+answer is supported by what it cites (support below ``support_threshold`` everywhere) — the last
+is the check that does not depend on the retriever's score scale.
+
+A generator with a bounded context (:class:`rag.protocols.ContextLimited`, the local model) gets a
+prompt fitted to it: the lowest-ranked sources are left out (``rag.prompts.fit_prompt``), and the
+answer's evidence is the sources the model was shown.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from indexes.protocols import ChunkStore, SearchFilters
 from ipqa.domain import Answer, Hit, QuestionType
 from ipqa.errors import InputError
 from rag.generators import GeneratorError
-from rag.prompts import build_prompt
-from rag.protocols import Generator, Retriever, SupportJudge
+from rag.prompts import build_prompt, fit_prompt
+from rag.protocols import ContextLimited, Generator, Prompt, Retriever, SupportJudge
 from rag.question_types import QuestionTypeClassifier
-from rag.verify import CitationVerifier
+from rag.verify import CitationVerifier, known_law_titles
 
 if TYPE_CHECKING:
     from indexes.protocols import IndexSnapshot
@@ -62,7 +68,11 @@ class Answerer:
         support_threshold: float = 0.3,
         min_hit_score: float = 0.0,
         max_question_chars: int = 2000,
+        known_laws: Iterable[str] | None = None,
     ) -> None:
+        """``known_laws``: the law titles of the index, for reading citations in answers (see
+        :class:`rag.verify.CitationVerifier`); by default read once from ``store`` here, when it
+        can list documents, so that every index version's answerer has its own."""
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         self.retriever = retriever
@@ -73,7 +83,9 @@ class Answerer:
         self.top_k = top_k
         self.min_hit_score = min_hit_score
         self.max_question_chars = max_question_chars
-        self.verifier = CitationVerifier(store, judge, threshold=support_threshold)
+        if known_laws is None and callable(getattr(store, "documents", None)):
+            known_laws = known_law_titles(store)
+        self.verifier = CitationVerifier(store, judge, threshold=support_threshold, known_laws=known_laws)
 
     def answer(
         self,
@@ -135,7 +147,7 @@ class Answerer:
             )
             return
 
-        prompt = build_prompt(question, qtype, hits)
+        prompt = self._prompt(question, qtype, hits)
         clock.lap("prompt")
         pieces: list[str] = []
         try:
@@ -159,6 +171,12 @@ class Answerer:
         elif not verification.verified_citations:
             problems = sorted({c.problem or "unverified" for c in verification.citations})
             reason = f"no citation of the answer could be verified ({', '.join(problems)})"
+        elif not any(s.supported for s in verification.statements):
+            best = max((s.support for s in verification.statements), default=0.0)
+            reason = (
+                f"no statement of the answer is supported by what it cites (best support {best:.2f}, "
+                f"threshold {self.verifier.threshold})"
+            )
         yield Answer(
             question=question,
             question_type=qtype,
@@ -171,6 +189,17 @@ class Answerer:
             abstain_reason=reason,
             timings=clock.done(),
         )
+
+    def _prompt(self, question: str, qtype: QuestionType, hits: list[Hit]) -> Prompt:
+        """The prompt with every hit, or, for a generator with a bounded context, with the
+        best-ranked hits that fit in it."""
+        if isinstance(self.generator, ContextLimited):
+            budget = self.generator.prompt_token_budget()
+            if budget is not None:
+                return fit_prompt(
+                    question, qtype, hits, count_tokens=self.generator.count_prompt_tokens, budget=budget
+                )
+        return build_prompt(question, qtype, hits)
 
     def _checked(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():
@@ -213,6 +242,7 @@ def build_answerer(
         snapshot.store,
         top_k=settings.top_k,
         support_threshold=settings.support_threshold,
+        min_hit_score=settings.min_evidence_score,
         max_question_chars=settings.max_question_chars,
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib import resources
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ipqa.domain import Hit, QuestionType
 from ipqa.errors import InputError
@@ -99,3 +99,68 @@ def build_prompt(
         question_type=qtype,
         question=question.strip(),
     )
+
+
+MIN_SOURCE_CHARS = 200  # a source cut shorter than this says too little to cite
+
+
+def fit_prompt(
+    question: str,
+    question_type: QuestionType | str,
+    hits: Sequence[Hit],
+    *,
+    count_tokens: Callable[[Prompt], int],
+    budget: int,
+    language: str | None = None,
+    max_source_chars: int = DEFAULT_MAX_SOURCE_CHARS,
+) -> Prompt:
+    """The prompt of :func:`build_prompt` with as many of ``hits`` as fit in ``budget`` tokens.
+
+    The lowest-ranked sources go first; the prompt is rebuilt each time, so ``[n]`` always numbers
+    the sources it shows (``Prompt.sources``, what verification checks against). When the best
+    source alone is too long its text is cut (to no less than ``MIN_SOURCE_CHARS``). The question
+    and the instructions are never cut: when even they do not fit, :class:`InputError` says so.
+    ``count_tokens`` counts a prompt as the model will see it (chat template included).
+    """
+    if budget < 1:
+        raise InputError("token budget", f"must be >= 1, got {budget}")
+
+    def build(kept: Sequence[Hit], max_chars: int = max_source_chars) -> Prompt:
+        return build_prompt(question, question_type, kept, language, max_source_chars=max_chars)
+
+    kept = list(hits)
+    prompt = build(kept)
+    if count_tokens(prompt) <= budget:
+        return prompt
+    # Fewer sources, lowest-ranked out first. Token counts grow with the number of sources, so the
+    # largest number that fits is found by bisection (a 10-source prompt costs ~4 counts, not 10).
+    low, high = 1, len(kept) - 1  # 1 source is the floor here; its text is cut below if needed
+    best: Prompt | None = None
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = build(kept[:middle])
+        if count_tokens(candidate) <= budget:
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    if best is not None:
+        return best
+    bare = build(())
+    if count_tokens(bare) > budget:
+        raise InputError(
+            "question",
+            f"the question and instructions alone take {count_tokens(bare)} tokens; the model's "
+            f"context leaves {budget} for the prompt (shorten the question or lower max_new_tokens)",
+        )
+    if not kept:
+        return bare
+    # The best source alone is too long: the longest cut of its text that fits.
+    low, high = MIN_SOURCE_CHARS, min(max_source_chars, len(kept[0].chunk.text)) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = build(kept[:1], middle)
+        if count_tokens(candidate) <= budget:
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return best if best is not None else bare

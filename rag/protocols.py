@@ -43,6 +43,19 @@ class Generator(Protocol):
 
 
 @runtime_checkable
+class ContextLimited(Protocol):
+    """A generator whose model reads a bounded number of tokens (a local model): the answering
+    pipeline fits the prompt to the budget (``rag.prompts.fit_prompt``) before generating."""
+
+    def prompt_token_budget(self) -> int | None:
+        """Tokens the prompt may take (the model's context minus the tokens to generate); None
+        when the model states no limit."""
+        ...
+
+    def count_prompt_tokens(self, prompt: Prompt) -> int: ...
+
+
+@runtime_checkable
 class SupportJudge(Protocol):
     """Scores how well a cited text supports a statement, in [0, 1]."""
 

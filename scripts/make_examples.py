@@ -42,7 +42,11 @@ QUESTIONS: list[tuple[str, str | None]] = [
 
 
 def check_answer(answer, store) -> list[str]:
-    """Problems of an answer's citations: unresolved, not verified, or a span not verbatim in its chunk."""
+    """Problems of an answer's citations: unresolved, not verified, a span not verbatim in its chunk,
+    or a citation whose text does not resolve back to the chunk it names (what a reader, or
+    ``ipqa eval answers``, does with it: ``ingest.citations.resolve``)."""
+    from ingest.citations import resolve
+
     problems = []
     for c in answer.citations:
         where = f"{answer.question!r} [{c.number}] {c.citation}"
@@ -52,6 +56,8 @@ def check_answer(answer, store) -> list[str]:
         chunk = store.chunk(c.chunk_id)
         if chunk is None:
             problems.append(f"{where}: chunk {c.chunk_id} is not in the store")
+        elif chunk.id not in {r.chunk.id for r in resolve(c.citation, store)}:
+            problems.append(f"{where}: the citation does not resolve back to chunk {c.chunk_id}")
         elif not c.quoted_span or c.quoted_span not in chunk.text:
             problems.append(f"{where}: quoted span is not verbatim in the cited chunk")
         if not c.verified:

@@ -187,3 +187,65 @@ def test_build_answerer_wires_the_configured_backends(judge, store):
         build_answerer(Settings(generator="gpt"), snapshot, retriever=retriever)
     with pytest.raises(ConfigError, match="IPQA_SUPPORT_JUDGE_PATH"):
         build_answerer(Settings(support_judge="nli"), snapshot, retriever=retriever)
+
+
+# --- weak evidence: settings and the support of the answer -----------------------------------------
+
+
+def test_min_evidence_score_setting_reaches_the_answerer(judge, store):
+    from types import SimpleNamespace
+
+    from ipqa.settings import Settings
+    from rag.pipeline import build_answerer
+
+    snapshot = SimpleNamespace(store=store)
+    retriever = FixedRetriever(hits(*SOURCES))  # best hit scores 1.0
+    strict = build_answerer(Settings(min_evidence_score=1.5), snapshot, retriever=retriever)
+    answer = strict.answer("为科学研究使用他人专利是否构成侵权？")
+    assert answer.abstained and "below the threshold 1.5" in answer.abstain_reason
+    default = build_answerer(Settings(), snapshot, retriever=retriever)
+    assert default.min_hit_score == 0.0
+    assert not default.answer("为科学研究使用他人专利是否构成侵权？").abstained
+
+
+def test_answer_with_no_supported_statement_abstains_with_the_best_support(judge, store):
+    # [2] is real and supports the words, so it verifies; but the one statement also rests on a
+    # fabricated article, so no statement is supported: verified citations alone do not make an answer
+    text = "依照专利法第九百条，专为科学研究和实验而使用有关专利的，不视为侵犯专利权[2]。"
+    answerer, _ = make(ScriptedGenerator([text]), judge, store)
+    answer = answerer.answer("为科学研究使用他人专利是否构成侵权？")
+    assert any(c.verified for c in answer.citations)  # the old rule would have answered
+    assert answer.abstained
+    assert answer.abstain_reason.startswith("no statement of the answer is supported by what it cites")
+    assert "threshold 0.3" in answer.abstain_reason
+    assert {c.problem for c in answer.citations} == {None, "unresolved"}  # the flags are kept
+
+
+def test_a_supported_statement_is_enough_to_answer(judge, store):
+    text = "专为科学研究和实验而使用有关专利的，不视为侵犯专利权[2]。Patents last forever [3]."
+    answerer, _ = make(ScriptedGenerator([text]), judge, store)
+    answer = answerer.answer("为科学研究使用他人专利是否构成侵权？")
+    assert not answer.abstained and [s.supported for s in answer.statements] == [True, False]
+
+
+def test_answerer_reads_the_law_titles_of_its_store_once():
+    from rag.verify import known_law_titles
+
+    class Store(LookupStore):
+        calls = 0
+
+        def documents(self, *, offset=0, limit=50, filters=None):
+            type(self).calls += 1
+            from rag_fixtures import corpus
+
+            return [p.document for p in corpus()][offset : offset + limit]
+
+    store = Store()
+    answerer, _ = make(ExtractiveGenerator(), LexicalJudge(), store)
+    assert answerer.verifier.known_laws == known_law_titles(Store()) == {
+        "中华人民共和国专利法", "Title 35, United States Code — Patents"
+    }
+    calls = Store.calls
+    answerer.answer("为科学研究使用他人专利是否构成侵权？")
+    answerer.answer("专利权的期限是多久？")
+    assert Store.calls == calls  # not per answer

@@ -416,3 +416,69 @@ def test_extractive_answers_over_real_statutes_quote_verbatim_and_verify(shared_
     # the exemptions are found in the real text and filed under exceptions
     assert texts[0].index("例外与抗辩") < texts[0].index("专利法 第七十五条")
     assert texts[1].index("Exceptions and defences") < texts[1].index("35 U.S.C. § 271")
+
+
+# --- a local model's context is bounded --------------------------------------------------------------
+
+MANY = ("专利法 第十一条", "专利法 第七十五条", "35 U.S.C. § 271", "专利法 第四十二条", "35 U.S.C. § 101")
+
+
+@pytest.fixture(scope="module")
+def short_context_lm(tiny_lm, tmp_path_factory):
+    """An untrained 1-layer GPT-2 (tiny_lm's tokenizer) whose context holds the prompt with the two
+    best of MANY sources plus the answer, but not three: ``(model dir, max_new_tokens)``."""
+    import torch
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    from rag.generators.local_hf import LocalHfGenerator
+
+    directory = tmp_path_factory.mktemp("short-context-lm")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_lm)
+    tokenizer.save_pretrained(directory)
+    counter = LocalHfGenerator(tiny_lm, device="cpu")
+    two = counter.count_prompt_tokens(build_prompt(QUESTION, QuestionType.CONDUCT, hits(*MANY[:2])))
+    three = counter.count_prompt_tokens(build_prompt(QUESTION, QuestionType.CONDUCT, hits(*MANY[:3])))
+    assert two < three
+    max_new_tokens = 4
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=two + max_new_tokens, n_layer=1, n_head=2,
+                        n_embd=16, bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(0)
+    GPT2LMHeadModel(config).save_pretrained(directory)
+    return directory, max_new_tokens
+
+
+def test_local_backend_states_its_prompt_budget(short_context_lm):
+    from rag.protocols import ContextLimited
+
+    directory, max_new_tokens = short_context_lm
+    generator = create_generator("local", GeneratorOptions(llm_path=directory, max_new_tokens=max_new_tokens,
+                                                           device="cpu"))
+    assert isinstance(generator, ContextLimited)
+    model, _ = generator.load()
+    assert generator.prompt_token_budget() == model.config.n_positions - max_new_tokens
+    too_greedy = create_generator("local", GeneratorOptions(llm_path=directory, max_new_tokens=10_000,
+                                                            device="cpu"))
+    with pytest.raises(ConfigError, match="max_new_tokens 10000 leaves no room for a prompt"):
+        too_greedy.prompt_token_budget()
+
+
+def test_local_backend_refuses_an_overlong_prompt_with_the_numbers(short_context_lm):
+    directory, max_new_tokens = short_context_lm
+    generator = create_generator("local", GeneratorOptions(llm_path=directory, max_new_tokens=max_new_tokens,
+                                                           device="cpu"))
+    prompt = build_prompt(QUESTION, QuestionType.CONDUCT, hits(*MANY))
+    with pytest.raises(GeneratorError, match=r"the prompt is \d+ tokens; the local model .* leaves \d+ for it"):
+        generator.generate(prompt)
+
+
+def test_answerer_fits_many_sources_into_a_short_context(short_context_lm):
+    directory, max_new_tokens = short_context_lm
+    generator = create_generator("local", GeneratorOptions(llm_path=directory, max_new_tokens=max_new_tokens,
+                                                           device="cpu"))
+    answerer = Answerer(FixedRetriever(hits(*MANY)), generator, LexicalJudge(), LookupStore())
+    with _one_torch_thread():
+        answer = answerer.answer(QUESTION, question_type="conduct")
+    # the model ran (an untrained model says nothing citable, hence the abstention) on the two best
+    # sources: the evidence is what it was shown, so [1] and [2] mean what they meant in the prompt
+    assert "generator failed" not in (answer.abstain_reason or "")
+    assert [h.chunk.citation for h in answer.evidence] == list(MANY[:2])

@@ -77,3 +77,55 @@ def test_question_language():
     assert question_language("35 U.S.C. § 271(e)(1) 的安全港是什么？") == "zh"
     assert question_language("What does 专利法 mean in the safe harbor of 35 U.S.C. § 271?") == "en"
     assert question_language("") == "en"
+
+
+# --- fitting a prompt into a model's context -------------------------------------------------------
+
+ALL = ("专利法 第十一条", "专利法 第四十二条", "专利法 第七十五条", "35 U.S.C. § 101", "35 U.S.C. § 271")
+
+
+def _chars(prompt) -> int:
+    """A stand-in tokenizer: one token per character of what the model reads."""
+    return len(prompt.system) + len(prompt.user)
+
+
+def test_fit_prompt_keeps_every_source_when_they_fit():
+    from rag.prompts import fit_prompt
+
+    full = build_prompt("专利权的期限是多久？", "doctrine", hits(*ALL))
+    fitted = fit_prompt("专利权的期限是多久？", "doctrine", hits(*ALL), count_tokens=_chars, budget=_chars(full))
+    assert fitted == full
+
+
+def test_fit_prompt_drops_the_lowest_ranked_sources_and_renumbers_consistently():
+    from rag.prompts import fit_prompt
+
+    question = "专利权的期限是多久？"
+    sources = hits(*ALL)
+    three = build_prompt(question, "doctrine", sources[:3])
+    fitted = fit_prompt(question, "doctrine", sources, count_tokens=_chars, budget=_chars(three) + 5)
+    assert fitted.sources == tuple(sources[:3])  # the best three, in rank order
+    assert _chars(fitted) <= _chars(three) + 5
+    assert "[3] 专利法 第七十五条" in fitted.user and "[4]" not in fitted.user
+    assert f"问题: {question}" in fitted.user  # the question is never cut
+
+
+def test_fit_prompt_cuts_the_best_source_when_it_alone_is_too_long():
+    from rag.prompts import MIN_SOURCE_CHARS, fit_prompt
+
+    question = "专利侵权的例外有哪些？"
+    bare = build_prompt(question, "doctrine", [])
+    budget = _chars(bare) + MIN_SOURCE_CHARS + 60
+    fitted = fit_prompt(question, "doctrine", hits("专利法 第七十五条", "专利法 第十一条"),
+                        count_tokens=_chars, budget=budget)
+    assert [h.chunk.citation for h in fitted.sources] == ["专利法 第七十五条"]
+    assert _chars(fitted) <= budget and " …" in fitted.user  # marked as cut
+    assert fitted.user.count("有下列情形之一的，不视为侵犯专利权") == 1
+
+
+def test_fit_prompt_refuses_a_question_that_alone_exceeds_the_budget():
+    from rag.prompts import fit_prompt
+
+    question = "专利" * 200
+    with pytest.raises(InputError, match=r"question: the question and instructions alone take \d+ tokens"):
+        fit_prompt(question, "doctrine", hits(*ALL), count_tokens=_chars, budget=300)

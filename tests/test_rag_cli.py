@@ -127,3 +127,56 @@ def test_make_examples_checks_every_citation(index_env, tmp_path):
     # a question the example corpus cannot answer is reported as a problem, not hidden
     problems = make_examples(None, tmp_path / "bad.md", questions=[("How do I bake sourdough bread?", None)])
     assert problems and "abstained" in problems[0]
+
+
+# --- torch threads: applied once at the edge --------------------------------------------------------
+
+
+@pytest.fixture
+def torch_threads_restored():
+    import torch
+
+    before = torch.get_num_threads()
+    yield torch
+    torch.set_num_threads(before)
+
+
+def test_configure_torch_sets_the_threads_or_leaves_the_default(torch_threads_restored):
+    from ipqa.runtime import configure_torch
+
+    torch = torch_threads_restored
+    torch.set_num_threads(2)
+    configure_torch(None)
+    assert torch.get_num_threads() == 2
+    configure_torch(1)
+    assert torch.get_num_threads() == 1
+    for bad in (0, -1, True, "2"):
+        with pytest.raises(ValueError, match="torch threads must be a positive integer"):
+            configure_torch(bad)
+
+
+def test_opening_the_index_applies_the_torch_threads_setting(torch_threads_restored, monkeypatch):
+    import indexes.embedder
+    import indexes.snapshot
+    from ipqa.settings import Settings
+    from rag.cli import open_current
+
+    torch = torch_threads_restored
+    torch.set_num_threads(2)
+    closed = []
+
+    class Snapshot:
+        def close(self):
+            closed.append(True)
+
+    monkeypatch.setattr(indexes.embedder, "create_embedder", lambda *a, **kw: None)
+    monkeypatch.setattr(indexes.snapshot, "open_snapshot", lambda *a, **kw: Snapshot())
+    monkeypatch.delenv("IPQA_TORCH_THREADS", raising=False)
+    assert Settings().torch_threads == 1  # the serving default
+    with open_current(Settings(torch_threads=None)):
+        assert torch.get_num_threads() == 2
+    with open_current(Settings()):
+        assert torch.get_num_threads() == 1
+    monkeypatch.setenv("IPQA_TORCH_THREADS", "default")
+    assert Settings().torch_threads is None
+    assert closed == [True, True]

@@ -253,3 +253,137 @@ def test_cross_encoder_judge_loads_a_local_model_and_scores_in_unit_interval(tmp
 def test_cross_encoder_judge_refuses_a_missing_model(tmp_path):
     with pytest.raises(ConfigError, match="not a directory"):
         create_judge("cross-encoder", model_path=tmp_path / "nope")
+
+
+# --- the same unit written differently; law names the index knows ------------------------------
+
+CLAIM_3 = "3. The razor of claim 1, wherein the blade is coated with a fluoropolymer."
+GUARANTEE_2 = "当事人在担保合同中约定担保合同的效力独立于主合同，或者约定担保人对主合同无效的法律后果承担担保责任，该有关担保独立性的约定无效。"
+TREATY_15 = "外国作品的著作权人有权禁止进口其作品的下列复制品：\n(一)侵权复制品；\n(二)来自对其作品不予保护的国家的复制品。"
+CRIMINAL_12_2 = (
+    "如果刑法规定的某一犯罪只有一个法定刑幅度，法定最高刑或者最低刑是指该法定刑幅度的最高刑或者最低刑；"
+    "如果刑法规定的某一犯罪有两个以上的法定刑幅度，法定最高刑或者最低刑是指具体犯罪行为应当适用的法定刑幅度的最高刑或者最低刑。"
+)
+ASSETS_TEXT = (
+    "当事人因国有资产产权界定行为提起行政诉讼的，应当根据不同情况确定管辖法院。"
+    "产权界定行为直接针对不动产作出的，由不动产所在地人民法院管辖。"
+)
+TREATY = "实施国际著作权条约的规定"
+CRIMINAL_12 = "最高人民法院关于适用刑法第十二条几个问题的解释"
+ASSETS = "最高人民法院关于国有资产产权管理行政案件管辖问题的解释"
+
+
+def _more_corpus():
+    from rag_fixtures import _parsed
+
+    return [
+        _parsed("patent", "US", "Coated razor", "en", "2015-01-06", [("US 8,927,118 B2, claim 3", CLAIM_3, ())]),
+        _parsed(
+            "statute", "CN", "最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释", "zh", "2021-01-01",
+            [("最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释 第二条", GUARANTEE_2, ())],
+        ),
+        _parsed("statute", "CN", TREATY, "zh", "2020-11-29", [(f"{TREATY} 第十五条", TREATY_15, ())]),
+        _parsed("statute", "CN", CRIMINAL_12, "zh", "1997-09-25", [(f"{CRIMINAL_12} 第二条", CRIMINAL_12_2, ())]),
+        _parsed("statute", "CN", ASSETS, "zh", "2001-02-16", [(ASSETS, ASSETS_TEXT, ())]),
+    ]
+
+
+@pytest.fixture(scope="module")
+def more():
+    from ingest.lookup import InMemoryChunkLookup
+
+    parsed = _more_corpus()
+    chunks = {c.citation: c for p in parsed for c in p.chunks}
+    return InMemoryChunkLookup(parsed), chunks, frozenset(p.document.title for p in parsed)
+
+
+def _hits_of(chunks, *citations):
+    from ipqa.domain import Hit
+
+    return [Hit(chunks[c], score=1.0, rank=i) for i, c in enumerate(citations, 1)]
+
+
+def test_a_written_patent_claim_without_kind_code_is_the_cited_source(judge, more):
+    store, chunks, _ = more
+    sources = _hits_of(chunks, "US 8,927,118 B2, claim 3")
+    v = verify_answer("US 8,927,118, claim 3 covers a razor blade coated with a fluoropolymer [1].", sources, store, judge)
+    # one citation: the written claim IS source [1] (its key), not a second copy numbered [2]
+    assert [(c.number, c.verified) for c in v.citations] == [(1, True)]
+    assert v.statements[0].citation_numbers == (1,)
+
+
+def test_a_law_written_with_a_short_name_inside_a_title_is_the_source(judge, more):
+    store, chunks, _ = more
+    citation = "最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释 第二条"
+    text = "依照《最高人民法院关于适用〈民法典〉有关担保制度的解释》第二条，约定担保独立于主合同的，该约定无效。"
+    v = verify_answer(text, _hits_of(chunks, citation), store, judge)
+    assert [(c.number, c.citation, c.verified) for c in v.citations] == [(1, citation, True)]
+
+
+@pytest.mark.parametrize("citation, quote", [
+    (f"{TREATY} 第十五条", "外国作品的著作权人有权禁止进口其作品的下列复制品："),
+    (f"{CRIMINAL_12} 第二条", "法定最高刑或者最低刑是指具体犯罪行为应当适用的法定刑幅度的最高刑或者最低刑。"),
+])
+def test_known_law_names_keep_real_citations_whole(judge, more, citation, quote):
+    store, chunks, titles = more
+    text = f"- {citation}：「{quote}」[1]"  # what the extractive generator writes
+    sources = _hits_of(chunks, citation)
+    # without the index's law names the name is cut (国际著作权条约的规定 …, 刑法第十二条 + 几个问题的解释 …)
+    # and reported as an unresolved, i.e. fabricated, citation
+    assert any(c.problem == "unresolved" for c in verify_answer(text, sources, store, judge).citations)
+    v = verify_answer(text, sources, store, judge, known_laws=titles)
+    assert [(c.number, c.verified, c.problem) for c in v.citations] == [(1, True, None)]
+    assert v.citations[0].quoted_span == quote
+
+
+def test_canonical_citations_of_judicial_interpretations_resolve_to_their_own_chunk(more):
+    # the three "resolver mismatches" of `ipqa eval answers`: whole-text interpretations cited by
+    # title alone and an article of an interpretation whose title contains 刑法第十二条
+    from ingest.citations import resolve
+
+    store, chunks, _ = more
+    for citation in (ASSETS, f"{CRIMINAL_12} 第二条"):
+        assert [r.chunk.id for r in resolve(citation, store)] == [chunks[citation].id]
+
+
+def test_known_law_titles_reads_the_statute_titles_of_a_store():
+    from rag.verify import known_law_titles
+
+    class Store:
+        def __init__(self, documents):
+            self.docs = documents
+            self.calls = 0
+
+        def documents(self, *, offset=0, limit=50, filters=None):
+            self.calls += 1
+            assert filters is not None and filters.kinds == frozenset({"statute"})
+            return self.docs[offset : offset + limit]
+
+    parsed = _more_corpus()
+    store = Store([p.document for p in parsed if p.document.kind == "statute"] * 3)
+    assert known_law_titles(store, page=5) == {TREATY, CRIMINAL_12, ASSETS, parsed[1].document.title}
+    assert store.calls == 3  # 12 documents, 5 per page
+
+
+def test_a_quoted_patent_paragraph_may_include_its_label(judge):
+    # parsers put a paragraph's part after its label ("[0198] "); a written citation of the paragraph
+    # narrows the evidence to the part, and the quotation of the paragraph with its label must still
+    # be found in it
+    from rag_fixtures import _parsed
+
+    from ingest.lookup import InMemoryChunkLookup
+    from ipqa.domain import Hit, Part
+
+    text = (
+        "[0198] Volunteers must be excluded from the trial if any of the following criteria are met:\n"
+        "participation in another trial within 3 months before the start of the present trial"
+    )
+    parsed = _parsed("patent", "US", "Statin trial", "en", "2006-01-03",
+                     [("US 6,982,157 B1, ¶ [0198]", text, (Part("[0198]", 7, len(text)),))])
+    chunk = parsed.chunks[0]
+    answer = (
+        "- US 6,982,157 B1, ¶ [0198]: \u201c[0198] Volunteers must be excluded from the trial if any of the "
+        "following criteria are met:\u201d \u2026 \u201cparticipation in another trial within 3 months\u201d [1]"
+    )
+    v = verify_answer(answer, [Hit(chunk, score=1.0, rank=1)], InMemoryChunkLookup([parsed]), judge)
+    assert [(c.number, c.verified, c.problem) for c in v.citations] == [(1, True, None)]

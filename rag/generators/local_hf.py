@@ -15,6 +15,8 @@ from ipqa.errors import ConfigError
 from rag.generators import GeneratorError
 from rag.protocols import Prompt
 
+_NO_LIMIT = 10**9  # tokenizers without a stated limit report model_max_length = 1e30
+
 
 class LocalHfGenerator:
     name = "local"
@@ -86,6 +88,43 @@ class LocalHfGenerator:
             return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return f"{prompt.system}\n\n{prompt.user}\n"
 
+    def _encode(self, tokenizer: Any, prompt: Prompt) -> Any:
+        # A chat template already holds the special tokens; adding them again would double BOS.
+        return tokenizer(
+            self.render(prompt),
+            return_tensors="pt",
+            add_special_tokens=not getattr(tokenizer, "chat_template", None),
+        )
+
+    def count_prompt_tokens(self, prompt: Prompt) -> int:
+        _, tokenizer = self.load()
+        return int(self._encode(tokenizer, prompt)["input_ids"].shape[-1])
+
+    def context_length(self) -> int | None:
+        """The most tokens the model reads: ``max_position_embeddings`` (``n_positions`` of GPT-2)
+        or the tokenizer's ``model_max_length``, the smaller one; None when neither is stated
+        (tokenizers without a limit report a huge sentinel, 1e30)."""
+        model, tokenizer = self.load()
+        config = getattr(model, "config", None)
+        limits = [
+            getattr(config, "max_position_embeddings", None),
+            getattr(tokenizer, "model_max_length", None),
+        ]
+        known = [int(n) for n in limits if isinstance(n, int) and 0 < n < _NO_LIMIT]
+        return min(known) if known else None
+
+    def prompt_token_budget(self) -> int | None:
+        """Tokens left for the prompt once ``max_new_tokens`` are reserved for the answer."""
+        context = self.context_length()
+        if context is None:
+            return None
+        if context <= self.max_new_tokens:
+            raise ConfigError(
+                f"max_new_tokens {self.max_new_tokens} leaves no room for a prompt: the model "
+                f"{str(self.model_path)!r} reads at most {context} tokens"
+            )
+        return context - self.max_new_tokens
+
     def generate(self, prompt: Prompt) -> str:
         return "".join(self.stream(prompt))
 
@@ -94,11 +133,17 @@ class LocalHfGenerator:
         from transformers import TextIteratorStreamer
 
         model, tokenizer = self.load()
-        text = self.render(prompt)
-        # A chat template already holds the special tokens; adding them again would double BOS.
-        inputs = tokenizer(
-            text, return_tensors="pt", add_special_tokens=not getattr(tokenizer, "chat_template", None)
-        )
+        inputs = self._encode(tokenizer, prompt)
+        budget = self.prompt_token_budget()
+        length = int(inputs["input_ids"].shape[-1])
+        if budget is not None and length > budget:
+            # Fail with the numbers rather than with an index error deep inside the model; the
+            # answering pipeline fits prompts first (rag.prompts.fit_prompt), so this is a caller
+            # that did not.
+            raise GeneratorError(
+                f"the prompt is {length} tokens; the local model {str(self.model_path)!r} leaves "
+                f"{budget} for it ({self.max_new_tokens} of its context are reserved for the answer)"
+            )
         device = next(model.parameters()).device
         inputs = {k: v.to(device) for k, v in inputs.items()}
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
