@@ -41,17 +41,11 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {"bm25": 1.0, "dense": 1.0}
 LAW_LIST = "bm25_law"  # the BM25 list restricted to the laws the question names; weighted as bm25
 
 
-def law_names_of(snapshot: IndexSnapshot, *, page: int = 500) -> LawNames:
+def law_names_of(snapshot: IndexSnapshot) -> LawNames:
     """The laws of an index, for spotting law names in questions (read once per snapshot)."""
-    titles: list[str] = []
-    offset = 0
-    while True:
-        documents = snapshot.store.documents(offset=offset, limit=page,
-                                             filters=SearchFilters(kinds=frozenset({"statute"})))
-        titles.extend(document.title for document in documents)
-        if len(documents) < page:
-            return LawNames(titles)
-        offset += page
+    from rag.verify import known_law_titles
+
+    return LawNames(sorted(known_law_titles(snapshot.store)))
 
 
 def fuse_rrf(lists: Mapping[str, Sequence[Hit]], weights: Mapping[str, float], k: int) -> dict[str, float]:
