@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     )
     embed_device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N")
     embed_batch_size: int = Field(default=64, ge=1)
+    torch_threads: int | None = Field(
+        default=1, ge=1,
+        description="torch intra-op threads of serving processes (CLI search/ask, API); None = torch's "
+                    "default. 1: on a busy 2-core box 2 threads spin-wait on each other (MiniLM query "
+                    "embedding 810 ms vs 21 ms).",
+    )
     dense_index: Literal["flat", "hnsw", "ivf"] = "flat"
     bm25_k1: float = Field(default=1.2, gt=0)
     bm25_b: float = Field(default=0.75, ge=0, le=1)
@@ -52,7 +58,8 @@ class Settings(BaseSettings):
         description="Per query language: weight of each retriever in the fused score.",
     )
     top_k: int = Field(default=10, ge=1, le=200)
-    candidates: int = Field(default=100, ge=1, le=2000)
+    # 150 = the first-stage depth `ipqa train reranker` trains the LTR model on; keep them equal.
+    candidates: int = Field(default=150, ge=1, le=2000)
     expand_references: bool = True
     reranker: str = Field(default="auto", description="none | ltr | cross-encoder | auto")
     reranker_path: Path | None = None
@@ -70,6 +77,12 @@ class Settings(BaseSettings):
     support_judge: str = Field(default="lexical", description="lexical | cross-encoder | nli")
     support_judge_path: Path | None = None
     support_threshold: float = Field(default=0.3, ge=0, le=1)
+    min_evidence_score: float = Field(
+        default=0.0, ge=0,
+        description="`ask` abstains when the best hit scores below this. 0 = off: hit scores are on the "
+                    "fusion's or reranker's scale (RRF tops out near 1/61 per list), so a fixed cut is "
+                    "not portable; answers also abstain when no statement is supported by its citations.",
+    )
 
     # --- API ---------------------------------------------------------------------------------
     api_keys: list[str] = Field(default_factory=list, description="Keys with read access.")
@@ -81,6 +94,24 @@ class Settings(BaseSettings):
     upload_extensions: list[str] = Field(
         default_factory=lambda: [".md", ".txt", ".xml", ".html", ".htm", ".pdf", ".docx"]
     )
+    api_threads: int = Field(
+        default=8, ge=1, le=256,
+        description="Threads serving blocking API requests (search, ask…); more requests wait on the "
+                    "event loop.",
+    )
+    rebuild_sources: list[Path] = Field(
+        default_factory=list,
+        description="What `POST /v1/index/rebuild` ingests (plus the uploads); a request may only name "
+                    "paths inside these or the uploads directory.",
+    )
+
+    @field_validator("torch_threads", mode="before")
+    @classmethod
+    def _torch_default(cls, value: object) -> object:
+        # IPQA_TORCH_THREADS=default (or none / empty) leaves torch's own thread count
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "null", "default"):
+            return None
+        return value
 
     @field_validator("data_dir", "shared_data", mode="after")
     @classmethod

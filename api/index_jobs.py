@@ -1,0 +1,159 @@
+"""The index jobs the API runs: what each does, with the indexes package's build functions (through
+:class:`indexes.snapshot.IndexManager`, which switches the served version when a job finishes).
+
+File errors are shown to clients by the name they know (an upload's original name, a corpus path
+relative to its configured root), never by a server path.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+from api.errors import ProblemError
+from api.jobs import JobOutcome, JobProgress, JobWork
+from api.state import AppState
+from api.uploads import display_name
+
+
+def check_no_build_running(state: AppState) -> None:
+    """409 when any process (another worker, `ipqa index …` beside the service) holds the index
+    root's build lock: the job would only fail. The job itself takes the lock for real."""
+    import fcntl
+    import os
+
+    lock_file = state.manager.layout.lock_file
+    if not lock_file.exists():
+        return
+    fd = os.open(lock_file, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ProblemError(409, "an index build is running (in another worker or process); try again when it "
+                                "has finished", slug="job-running", title="Another index job is running") from None
+    finally:
+        os.close(fd)  # closing releases the lock if we got it
+
+
+def rebuild_sources(state: AppState, requested: Sequence[str] | None) -> list[Path]:
+    """The paths a rebuild ingests. Requested paths must lie inside a configured rebuild source or
+    the uploads directory (a client may not make the service read arbitrary server files)."""
+    roots = list(state.rebuild_sources)
+    uploads = _uploads_source(state.uploads_dir)
+    if not requested:
+        configured = [p for p in roots if p.exists()] + uploads
+        if not configured:
+            raise ProblemError(409, "no rebuild sources are configured (IPQA_REBUILD_SOURCES) and nothing has "
+                                    "been uploaded", slug="no-sources", title="Nothing to rebuild from")
+        return configured
+    allowed = [r.resolve() for r in roots] + [state.uploads_dir.resolve()]
+    sources: list[Path] = []
+    for raw in requested:
+        if not raw or "\x00" in raw:
+            raise ProblemError(400, "a source path is empty or contains NUL", slug="bad-source", title="Bad source")
+        found = _inside(raw, allowed)
+        if found is None:
+            raise ProblemError(400, f"source {raw[:200]!r} is not an existing path inside a configured rebuild "
+                                    "source or the uploads directory", slug="bad-source", title="Bad source")
+        sources.append(found)
+    return sources + [u for u in uploads if u not in sources]
+
+
+def _inside(raw: str, roots: list[Path]) -> Path | None:
+    candidate = Path(raw)
+    for root in roots:
+        path = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        if (path == root or root in path.parents) and path.exists():
+            return path
+    return None
+
+
+def _uploads_source(uploads_dir: Path) -> list[Path]:
+    has_uploads = uploads_dir.is_dir() and any(p.is_dir() and not p.name.startswith(".")
+                                               for p in uploads_dir.iterdir())
+    return [uploads_dir] if has_uploads else []
+
+
+def rebuild_job(state: AppState, sources: list[Path]) -> JobWork:
+    def work(progress: JobProgress) -> JobOutcome:
+        result = state.manager.build_version(sources, progress=progress)
+        state.refresh()
+        return _outcome(state, result, sources)
+
+    return work
+
+
+def add_job(state: AppState, paths: list[Path]) -> JobWork:
+    def work(progress: JobProgress) -> JobOutcome:
+        result = state.manager.add(paths, progress=progress)
+        state.refresh()
+        outcome = _outcome(state, result, [state.uploads_dir])
+        with state.pinned() as services:
+            store = services.snapshot.store
+            added = [(path, _ids_from(store, path)) for path in paths]
+        outcome.result["documents_added"] = [
+            {"file": display_name(path, state.uploads_dir), "document_ids": ids} for path, ids in added]
+        # a file nothing could be ingested from is reported (above) and not kept: every later
+        # rebuild would only report it again
+        _delete_uploads(state, [path for path, ids in added if not ids])
+        return outcome
+
+    return work
+
+
+def remove_job(state: AppState, document_ids: list[str], source_paths: list[str]) -> JobWork:
+    def work(progress: JobProgress) -> JobOutcome:
+        result = state.manager.remove(document_ids, progress=progress)
+        state.refresh()
+        _forget_uploads(state, source_paths)
+        return _outcome(state, result, [state.uploads_dir])
+
+    return work
+
+
+def _ids_from(store: Any, path: Path) -> list[str]:
+    of_source = getattr(store, "document_ids_from_source", None)
+    return list(of_source(str(path))) if of_source is not None else []
+
+
+def _forget_uploads(state: AppState, source_paths: list[str]) -> None:
+    """Delete an uploaded file once no document of the served version comes from it, so a later
+    rebuild does not bring the removed document back."""
+    with state.pinned() as services:
+        unused = [Path(source) for source in source_paths if not _ids_from(services.snapshot.store, Path(source))]
+    _delete_uploads(state, unused)
+
+
+def _delete_uploads(state: AppState, paths: Sequence[Path]) -> None:
+    uploads = state.uploads_dir.resolve()
+    for path in paths:
+        path = path.resolve()
+        if path.parent.parent == uploads:  # only ever <uploads>/<hash>/<name>
+            shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def _outcome(state: AppState, result: Any, roots: Sequence[Path]) -> JobOutcome:
+    manifest = result.manifest
+    errors = [{"path": _shown(e.path, state, roots), "error": _scrub(e.error, e.path, state, roots)}
+              for e in result.errors]
+    return JobOutcome(result={"version": result.version, "counts": manifest.get("counts", {}),
+                              "vectors": (manifest.get("dense") or {}).get("vectors", 0),
+                              "changes": manifest.get("changes", {}),
+                              "stage_seconds": dict(result.stage_seconds)},
+                      errors=errors)
+
+
+def _shown(path: str, state: AppState, roots: Sequence[Path]) -> str:
+    resolved = Path(path).resolve()
+    if state.uploads_dir.resolve() in resolved.parents:
+        return display_name(resolved, state.uploads_dir)
+    for root in [*state.rebuild_sources, *roots]:
+        root = root.resolve()
+        if resolved == root or root in resolved.parents:
+            return str(Path(root.name) / resolved.relative_to(root)) if resolved != root else root.name
+    return resolved.name
+
+
+def _scrub(error: str, path: str, state: AppState, roots: Sequence[Path]) -> str:
+    return error.replace(path, _shown(path, state, roots))

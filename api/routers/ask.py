@@ -1,0 +1,95 @@
+"""POST /v1/ask: an answer with verified citations, as JSON or as Server-Sent Events.
+
+Streaming events (each ``data`` is one JSON object):
+``token`` ``{"text": …}`` for every piece of the answer as it is generated, then ``answer`` with the
+complete response (the same object as the JSON reply: citations, statements, evidence…), or
+``error`` with a problem detail if answering failed after the stream began.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, AsyncIterator, Iterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.context import documents_by_id
+from api.deps import ReadAccess, State
+from api.schemas import AskRequest, AskResponse
+from api.state import AppState, Services
+from indexes.protocols import SearchFilters
+from ipqa.domain import Answer
+from ipqa.errors import IndexUnavailableError, IpqaError
+
+router = APIRouter(prefix="/v1", tags=["ask"])
+logger = logging.getLogger("ipqa.api")
+
+_SSE_DOC = {"text/event-stream": {"schema": {"type": "string"},
+                                  "description": "With `stream: true`: `token` events, then `answer` (or `error`)."}}
+
+
+@router.post("/ask", response_model=AskResponse, summary="Answer a question with verified citations",
+             responses={200: {"content": _SSE_DOC}})
+def ask(body: AskRequest, request: Request, state: State, _: ReadAccess) -> Any:
+    question = state.limits.check_question("question", body.question)
+    filters = body.filters.to_domain() if body.filters else None
+    if body.stream:
+        if not state.ready:  # say so with a status code while one can still be sent
+            raise IndexUnavailableError("the index is not loaded yet")
+        events = _events(state, question, body, filters, request.url.path)
+        return StreamingResponse(_closing(events), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    with state.pinned() as services:
+        answer = services.answerer.answer(question, question_type=body.type, filters=filters, k=body.k)
+        return _response(services, answer, state)
+
+
+def _response(services: Services, answer: Answer, state: AppState) -> AskResponse:
+    document_ids = [h.chunk.document_id for h in answer.evidence] + [c.document_id for c in answer.citations]
+    documents = documents_by_id(services.snapshot.store, document_ids, state.uploads_dir, services.documents)
+    return AskResponse.of(answer, index_version=services.version, documents=documents)
+
+
+def _events(state: AppState, question: str, body: AskRequest, filters: SearchFilters | None,
+            path: str) -> Iterator[str]:
+    """SSE frames; the index version stays pinned until the last frame is sent."""
+    try:
+        with state.pinned() as services:
+            for item in services.answerer.stream_answer(question, question_type=body.type, filters=filters,
+                                                        k=body.k):
+                if isinstance(item, Answer):
+                    yield _frame("answer", _response(services, item, state).model_dump_json())
+                else:
+                    yield _frame("token", json.dumps({"text": item}, ensure_ascii=False))
+    except IpqaError as exc:
+        yield _frame("error", _problem_json(422 if not isinstance(exc, IndexUnavailableError) else 503,
+                                            str(exc), path))
+    except Exception:
+        logger.exception("streaming answer failed")
+        yield _frame("error", _problem_json(500, "an unexpected error occurred; it has been logged", path))
+
+
+async def _closing(events: Iterator[str]) -> AsyncIterator[str]:
+    """Run the blocking generator in the threadpool, and close it (releasing the pinned index
+    version) even when the client goes away mid-stream."""
+    done = object()
+    try:
+        while True:
+            frame = await run_in_threadpool(next, events, done)
+            if frame is done:
+                return
+            yield frame  # type: ignore[misc]
+    finally:
+        await run_in_threadpool(events.close)
+
+
+def _frame(event: str, data: str) -> str:
+    return f"event: {event}\ndata: {data}\n\n"
+
+
+def _problem_json(status: int, detail: str, path: str) -> str:
+    return json.dumps({"type": "about:blank", "title": "Answering failed", "status": status, "detail": detail,
+                       "instance": path}, ensure_ascii=False)

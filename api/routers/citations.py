@@ -1,0 +1,39 @@
+"""GET /v1/citations/resolve?q=专利法第十一条: what a citation names, in context, per law version."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from api.context import chunk_context
+from api.deps import ReadAccess, State
+from api.errors import ProblemError
+from api.schemas import Resolved, ResolveResponse
+
+router = APIRouter(prefix="/v1", tags=["citations"])
+
+
+@router.get("/citations/resolve", response_model=ResolveResponse, summary="Resolve a citation",
+            responses={404: {"description": "The citation does not resolve; `reason` says why "
+                                            "(unparseable, no_such_unit, no_such_part, …)."}})
+def resolve(state: State, _: ReadAccess,
+            q: str = Query(min_length=1, max_length=500, description="A citation in any written form."),
+            version: str | None = Query(default=None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$",
+                                        description="Only this law version (year or ISO date).")
+            ) -> ResolveResponse:
+    from ingest.citations import resolve_citation
+
+    text = state.limits.check_question("q", q)
+    with state.pinned() as services:
+        store = services.snapshot.store
+        outcome = resolve_citation(text, store, version=version)
+        if not outcome.ok:
+            reason = outcome.failure.reason.value if outcome.failure else "no_such_unit"
+            message = outcome.failure.message if outcome.failure else f"{text!r} resolves to nothing"
+            raise ProblemError(404, message, slug="unresolvable-citation", title="Citation does not resolve",
+                               reason=reason)
+        resolutions = [
+            Resolved(citation=r.ref.canonical, version=r.version,
+                     context=chunk_context(store, r.chunk, part=r.part, index_version=services.version,
+                                           uploads_dir=state.uploads_dir))
+            for r in outcome.resolutions]
+    return ResolveResponse(query=text, resolutions=resolutions)

@@ -1,0 +1,30 @@
+"""/healthz (the process answers) and /readyz (the index and models are loaded)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from api.deps import State
+from api.errors import problem_response
+from api.schemas import Health, Readiness
+from api.state import describe
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Readiness, summary="Readiness",
+            responses={503: {"description": "Not ready (problem detail with `ready: false`)."}})
+def readyz(request: Request, state: State) -> Any:
+    facts = describe(state)
+    if not facts["ready"]:
+        return problem_response(request, 503, "the index is not loaded (no index built yet, or it cannot be "
+                                              "opened; see the server log)", slug="not-ready", title="Not ready",
+                                headers={"Retry-After": "5"}, **facts)
+    return Readiness(**facts)

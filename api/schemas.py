@@ -1,0 +1,318 @@
+"""Request and response bodies (pydantic), and their conversion from ipqa's domain values.
+
+Domain objects stay frozen dataclasses; these models exist only at the HTTP boundary so the OpenAPI
+document describes exactly what clients send and receive.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from indexes.protocols import SearchFilters
+from ipqa.domain import (
+    Answer,
+    AnswerCitation,
+    Chunk,
+    DocKind,
+    Document,
+    Hit,
+    Jurisdiction,
+    Language,
+    Part,
+    QuestionType,
+)
+
+_ISO_DATE = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+MAX_K = 100
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+class Filters(_Strict):
+    """Metadata filters applied inside both indexes (before the top-k cut)."""
+
+    jurisdictions: list[Jurisdiction] | None = Field(default=None, max_length=8)
+    kinds: list[DocKind] | None = Field(default=None, max_length=8)
+    languages: list[Language] | None = Field(default=None, max_length=8)
+    document_ids: list[str] | None = Field(default=None, max_length=200)
+    titles: list[str] | None = Field(default=None, max_length=50, description="Exact document titles.")
+    version_from: str | None = Field(default=None, pattern=_ISO_DATE, description="ISO date, inclusive.")
+    version_to: str | None = Field(default=None, pattern=_ISO_DATE, description="ISO date, inclusive.")
+
+    def to_domain(self) -> SearchFilters | None:
+        def values(items: list[Any] | None) -> frozenset[str] | None:
+            return None if items is None else frozenset(str(i) for i in items)
+
+        filters = SearchFilters(jurisdictions=values(self.jurisdictions), kinds=values(self.kinds),
+                                document_ids=values(self.document_ids), titles=values(self.titles),
+                                languages=values(self.languages), version_from=self.version_from,
+                                version_to=self.version_to)
+        return None if filters.is_empty() else filters
+
+
+class _QueryBase(_Strict):
+    filters: Filters | None = None
+    k: int | None = Field(default=None, ge=1, le=MAX_K, description="How many hits (default: the server's top_k).")
+
+    @field_validator("question", "query", check_fields=False)
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class SearchRequest(_QueryBase):
+    query: str = Field(min_length=1, max_length=20_000, examples=["专利法第十一条 未经许可实施专利"])
+
+
+class AskRequest(_QueryBase):
+    question: str = Field(min_length=1, max_length=20_000, examples=["未经专利权人许可制造其专利产品是否侵权？"])
+    type: QuestionType | None = Field(default=None, description="Question type; detected when omitted.")
+    stream: bool = Field(default=False, description="Server-Sent Events: `token` events, then `answer`.")
+
+
+class RebuildRequest(_Strict):
+    sources: list[str] | None = Field(
+        default=None, max_length=100,
+        description="Paths to ingest, inside the configured rebuild sources or the uploads directory "
+                    "(default: all configured rebuild sources). Uploaded documents are always included.")
+
+
+# --- responses: the pieces -----------------------------------------------------------------------
+
+class DocumentOut(BaseModel):
+    id: str
+    kind: DocKind
+    jurisdiction: Jurisdiction
+    title: str
+    language: Language
+    version: str | None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, document: Document, *, metadata: dict[str, Any] | None = None) -> "DocumentOut":
+        return cls(id=document.id, kind=document.kind, jurisdiction=document.jurisdiction, title=document.title,
+                   language=document.language, version=document.version,
+                   metadata=metadata if metadata is not None else _public_metadata(document.metadata))
+
+
+class PartOut(BaseModel):
+    label: str
+    start: int
+    end: int
+    citation: str
+    text: str
+
+    @classmethod
+    def of(cls, part: Part, chunk: Chunk) -> "PartOut":
+        return cls(label=part.label, start=part.start, end=part.end, citation=f"{chunk.citation} {part.label}",
+                   text=chunk.text[part.start:part.end])
+
+
+class ChunkOut(BaseModel):
+    id: str
+    document_id: str
+    citation: str
+    unit: str
+    language: Language
+    text: str
+    hierarchy: list[str]
+    parts: list[PartOut]
+    references: list[str]
+    page: int | None
+    ordinal: int
+
+    @classmethod
+    def of(cls, chunk: Chunk) -> "ChunkOut":
+        return cls(id=chunk.id, document_id=chunk.document_id, citation=chunk.citation, unit=chunk.unit,
+                   language=chunk.language, text=chunk.text, hierarchy=list(chunk.hierarchy),
+                   parts=[PartOut.of(p, chunk) for p in chunk.parts], references=list(chunk.references),
+                   page=chunk.page, ordinal=chunk.ordinal)
+
+
+class NeighbourOut(BaseModel):
+    id: str
+    citation: str
+    ordinal: int
+
+
+class HitOut(BaseModel):
+    rank: int
+    score: float
+    source: str
+    component_scores: dict[str, float]
+    expanded_from: str | None
+    chunk_id: str
+    citation: str
+    text: str
+    document_id: str
+    hierarchy: list[str]
+
+    @classmethod
+    def of(cls, hit: Hit) -> "HitOut":
+        chunk = hit.chunk
+        return cls(rank=hit.rank, score=_finite(hit.score), source=hit.source,
+                   component_scores={k: _finite(v) for k, v in hit.component_scores.items()},
+                   expanded_from=hit.expanded_from, chunk_id=chunk.id, citation=chunk.citation, text=chunk.text,
+                   document_id=chunk.document_id, hierarchy=list(chunk.hierarchy))
+
+
+class CitationOut(BaseModel):
+    number: int
+    citation: str
+    quoted_span: str
+    chunk_id: str | None
+    document_id: str | None
+    verified: bool
+    support: float
+    problem: str | None
+
+    @classmethod
+    def of(cls, c: AnswerCitation) -> "CitationOut":
+        return cls(number=c.number, citation=c.citation, quoted_span=c.quoted_span, chunk_id=c.chunk_id,
+                   document_id=c.document_id, verified=c.verified, support=_finite(c.support), problem=c.problem)
+
+
+class StatementOut(BaseModel):
+    text: str
+    citation_numbers: list[int]
+    supported: bool
+    support: float
+
+
+# --- responses: the endpoints --------------------------------------------------------------------
+
+class SearchResponse(BaseModel):
+    query: str
+    index_version: str
+    hits: list[HitOut]
+    documents: dict[str, DocumentOut] = Field(description="The hits' documents by id.")
+    timings: dict[str, float]
+
+
+class AskResponse(BaseModel):
+    question: str
+    question_type: QuestionType
+    answer: str
+    abstained: bool
+    abstain_reason: str | None
+    citations: list[CitationOut]
+    statements: list[StatementOut]
+    evidence: list[HitOut]
+    documents: dict[str, DocumentOut] = Field(description="The evidence's and citations' documents by id.")
+    generator: str
+    index_version: str
+    timings: dict[str, float]
+
+    @classmethod
+    def of(cls, answer: Answer, *, index_version: str, documents: dict[str, DocumentOut]) -> "AskResponse":
+        return cls(question=answer.question, question_type=answer.question_type, answer=answer.text,
+                   abstained=answer.abstained, abstain_reason=answer.abstain_reason,
+                   citations=[CitationOut.of(c) for c in answer.citations],
+                   statements=[StatementOut(text=s.text, citation_numbers=list(s.citation_numbers),
+                                            supported=s.supported, support=_finite(s.support))
+                               for s in answer.statements],
+                   evidence=[HitOut.of(h) for h in answer.evidence], documents=documents,
+                   generator=answer.generator, index_version=index_version,
+                   timings={k: float(v) for k, v in answer.timings.items()})
+
+
+class ChunkContext(BaseModel):
+    """What a user clicking a citation needs: the unit, its document, its neighbours, the part."""
+
+    chunk: ChunkOut
+    document: DocumentOut | None
+    part: PartOut | None = None
+    previous: NeighbourOut | None
+    next: NeighbourOut | None
+    index_version: str
+
+
+class Resolved(BaseModel):
+    citation: str = Field(description="Canonical citation of what was resolved.")
+    version: str | None
+    context: ChunkContext
+
+
+class ResolveResponse(BaseModel):
+    query: str
+    resolutions: list[Resolved] = Field(description="One per law version, newest first.")
+
+
+class DocumentPage(BaseModel):
+    items: list[DocumentOut]
+    total: int
+    offset: int
+    limit: int
+    index_version: str
+
+
+class StoredUploadOut(BaseModel):
+    filename: str
+    sha256: str
+    size: int
+    duplicate: bool
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    state: str
+    kind: str
+    href: str
+    uploads: list[StoredUploadOut] = Field(default_factory=list)
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    state: Literal["queued", "running", "succeeded", "failed", "interrupted"]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    stage: str | None
+    progress: dict[str, Any]
+    params: dict[str, Any]
+    errors: list[dict[str, str]]
+    error: str | None
+    result: dict[str, Any] | None
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    index_version: str | None
+    documents: int | None = None
+    chunks: int | None = None
+    embedder: str | None = None
+    generator: str | None = None
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+def _finite(value: float) -> float:
+    """JSON has no NaN/inf: a score that is not finite becomes 0 (never a 500 at serialisation)."""
+    value = float(value)
+    return value if math.isfinite(value) else 0.0
+
+
+_HIDDEN_METADATA = {"source", "source_path", "path"}
+
+
+def _public_metadata(metadata: Any) -> dict[str, Any]:
+    """A document's metadata without server paths (clients see the original name, not where it lives)."""
+    return {str(k): v for k, v in dict(metadata).items() if k not in _HIDDEN_METADATA and _jsonable(v)}
+
+
+def _jsonable(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool, type(None), list, dict))

@@ -1,0 +1,216 @@
+"""Throughput and latency of the REST API: requests/s, p50 and p99 of /v1/search and /v1/ask
+(extractive) at several concurrencies, against a real uvicorn server over an existing index.
+
+    python benchmarks/api.py --data-dir /tmp/ipqa-full --workers 1 --duration 15
+
+starts ``ipqa serve --workers N`` on a free port with ``IPQA_DATA_DIR`` set (or measures ``--url`` of a server already running), waits for /readyz,
+warms up, then runs closed-loop clients (each sends its next request when the previous one is
+answered) for ``--duration`` seconds per (endpoint, concurrency). Queries: lay questions from
+stard-train (Chinese) and English patent/statute questions, alternating. Results go to stdout as a
+Markdown table (``--json`` for JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+
+ENGLISH = [
+    "Is making and selling a patented invention without authority infringement under 35 U.S.C. 271?",
+    "What may be patented under section 101?",
+    "When is an invention not novel because of prior public use?",
+    "What is the term of a patent?",
+    "What remedies are available for trademark infringement under the Lanham Act?",
+    "Who owns copyright in a work made for hire?",
+    "filter assembly with a rotating scraper",
+    "a method of wireless communication comprising transmitting a signal",
+]
+
+
+def queries(shared_data: Path, n: int = 200, language: str = "mixed") -> list[str]:
+    chinese: list[str] = []
+    path = shared_data / "evals" / "stard-train.jsonl"
+    if path.is_file():
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                chinese.append(json.loads(line)["question"])
+                if len(chinese) >= n:
+                    break
+    if language == "zh":
+        return chinese
+    if language == "en":
+        return [ENGLISH[i % len(ENGLISH)] for i in range(n)]
+    mixed: list[str] = []
+    for i in range(n):
+        mixed.append(chinese[i % len(chinese)] if chinese and i % 2 == 0 else ENGLISH[i % len(ENGLISH)])
+    return mixed
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(data_dir: Path, workers: int, port: int) -> subprocess.Popen:
+    env = dict(os.environ, IPQA_DATA_DIR=str(data_dir), DO_NOT_TRACK="true", HF_HUB_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1", IPQA_GENERATOR="extractive")
+    command = [sys.executable, "-m", "ipqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers), "--log-level", "warning"]
+    return subprocess.Popen(command, cwd=REPO, env=env)
+
+
+def wait_ready(url: str, server: subprocess.Popen | None, timeout: float = 600) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server is not None and server.poll() is not None:
+            raise SystemExit(f"the server exited with status {server.returncode}")
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=5)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise SystemExit(f"server at {url} not ready after {timeout}s")
+
+
+class _Connection:
+    """A minimal keep-alive HTTP/1.1 client connection. httpx's async pool costs more CPU per
+    request than the server at 32 concurrent requests on 2 cores, so it would measure itself."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            sock = self.writer.get_extra_info("socket")
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay on our side
+        assert self.reader is not None
+        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        await self.writer.drain()
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        payload = await self.reader.readexactly(length)
+        return status, payload
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def run_load(url: str, path: str, payloads: list[dict[str, Any]], concurrency: int,
+                   duration: float) -> dict[str, Any]:
+    """Closed loop: ``concurrency`` connections, each sending its next request when answered."""
+    host, port = url.removeprefix("http://").split(":")
+    bodies = [json.dumps(p, ensure_ascii=False).encode() for p in payloads]
+    latencies: list[float] = []
+    errors: dict[int, int] = {}
+    deadline = time.perf_counter() + duration
+    counter = iter(range(10**9))
+
+    async def worker() -> None:
+        connection = _Connection(host, int(port))
+        try:
+            while time.perf_counter() < deadline:
+                body = bodies[next(counter) % len(bodies)]
+                started = time.perf_counter()
+                status, _ = await connection.post(path, body)
+                if status == 200:
+                    latencies.append(time.perf_counter() - started)
+                else:
+                    errors[status] = errors.get(status, 0) + 1
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - started
+    latencies.sort()
+    return {"endpoint": path, "concurrency": concurrency, "requests": len(latencies), "errors": errors,
+            "seconds": round(wall, 2), "rps": round(len(latencies) / wall, 1),
+            "p50_ms": round(_quantile(latencies, 0.50) * 1000, 1),
+            "p99_ms": round(_quantile(latencies, 0.99) * 1000, 1),
+            "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None}
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, help="IPQA_DATA_DIR of the index to serve.")
+    parser.add_argument("--url", help="Measure a server already running instead of starting one.")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--duration", type=float, default=15.0, help="Seconds per measurement.")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--endpoints", nargs="+", default=["search", "ask"], choices=["search", "ask"])
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--language", choices=["mixed", "zh", "en"], default="mixed",
+                        help="Query set: Chinese, English, or alternating (default).")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    from ipqa.settings import Settings
+
+    shared = Settings().shared_data
+    texts = queries(shared, language=args.language)
+    payloads = {"search": [{"query": q, "k": args.k} for q in texts],
+                "ask": [{"question": q, "k": args.k} for q in texts]}
+    server = None
+    url = args.url
+    if url is None:
+        if args.data_dir is None:
+            raise SystemExit("give --data-dir (an index to serve) or --url (a running server)")
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = start_server(args.data_dir, args.workers, port)
+    try:
+        ready = wait_ready(url, server)
+        asyncio.run(run_load(url, "/v1/search", payloads["search"], 8, 3))  # warm-up (caches, threads)
+        results = [asyncio.run(run_load(url, f"/v1/{endpoint}", payloads[endpoint], c, args.duration))
+                   for endpoint in args.endpoints for c in args.concurrency]
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+    if args.json:
+        print(json.dumps({"ready": ready, "workers": args.workers, "language": args.language, "results": results},
+                         indent=2))
+        return
+    print(f"index {ready.get('index_version')}: {ready.get('documents')} documents, {ready.get('chunks')} chunks; "
+          f"workers {args.workers}; {args.language} queries; {args.duration:.0f} s per row")
+    print("| endpoint | concurrency | requests | req/s | p50 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['endpoint']} | {r['concurrency']} | {r['requests']} | {r['rps']} | {r['p50_ms']} | "
+              f"{r['p99_ms']} | {r['errors'] or 0} |")
+
+
+if __name__ == "__main__":
+    main()
