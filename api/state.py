@@ -76,22 +76,14 @@ ServicesFactory = Callable[["Snapshot"], Services]
 def configured_services(settings: "Settings") -> ServicesFactory:
     """The configured retriever and answerer, per snapshot. The generator and the support judge
     (which may be large models) are created once here and shared by every version."""
-    from rag.generators import GeneratorOptions, create_generator
-    from rag.judges import create_judge
-    from rag.pipeline import Answerer, build_retriever
+    from rag.pipeline import build_answerer, build_retriever, configured_generator, configured_judge
 
-    generator = create_generator(settings.generator, GeneratorOptions(
-        llm_path=settings.llm_path, lora_path=settings.lora_path, openai_base_url=settings.openai_base_url,
-        openai_model=settings.openai_model, openai_api_key=settings.openai_api_key,
-        max_new_tokens=settings.max_new_tokens, temperature=settings.temperature, device=settings.embed_device))
-    judge = create_judge(settings.support_judge, model_path=settings.support_judge_path, device=settings.embed_device)
+    generator = configured_generator(settings)
+    judge = configured_judge(settings)
 
     def services(snapshot: "Snapshot") -> Services:
         retriever = build_retriever(settings, snapshot)
-        # the same arguments as rag.pipeline.build_answerer, which would create a generator per call
-        answerer = Answerer(retriever, generator, judge, snapshot.store, top_k=settings.top_k,
-                            support_threshold=settings.support_threshold, min_hit_score=settings.min_evidence_score,
-                            max_question_chars=settings.max_question_chars)
+        answerer = build_answerer(settings, snapshot, retriever=retriever, generator=generator, judge=judge)
         return Services(snapshot=snapshot, retriever=retriever, answerer=answerer)
 
     return services

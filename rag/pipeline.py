@@ -212,14 +212,11 @@ class Answerer:
         return question
 
 
-def build_answerer(
-    settings: "Settings", snapshot: "IndexSnapshot", *, retriever: Retriever | None = None
-) -> Answerer:
-    """The configured answerer over ``snapshot`` (used by the CLI and the API lifespan)."""
+def configured_generator(settings: "Settings") -> Generator:
+    """The generator named by ``settings.generator`` (may load a large model: create it once)."""
     from rag.generators import GeneratorOptions, create_generator
-    from rag.judges import create_judge
 
-    generator = create_generator(
+    return create_generator(
         settings.generator,
         GeneratorOptions(
             llm_path=settings.llm_path,
@@ -232,13 +229,29 @@ def build_answerer(
             device=settings.embed_device,
         ),
     )
-    judge = create_judge(
-        settings.support_judge, model_path=settings.support_judge_path, device=settings.embed_device
-    )
+
+
+def configured_judge(settings: "Settings") -> SupportJudge:
+    """The support judge named by ``settings.support_judge`` (may load a model: create it once)."""
+    from rag.judges import create_judge
+
+    return create_judge(settings.support_judge, model_path=settings.support_judge_path, device=settings.embed_device)
+
+
+def build_answerer(
+    settings: "Settings",
+    snapshot: "IndexSnapshot",
+    *,
+    retriever: Retriever | None = None,
+    generator: Generator | None = None,
+    judge: SupportJudge | None = None,
+) -> Answerer:
+    """The configured answerer over ``snapshot`` (used by the CLI and the API). A service that
+    answers over several index versions passes one ``generator`` and ``judge`` to every call."""
     return Answerer(
         retriever or build_retriever(settings, snapshot),
-        generator,
-        judge,
+        generator or configured_generator(settings),
+        judge or configured_judge(settings),
         snapshot.store,
         top_k=settings.top_k,
         support_threshold=settings.support_threshold,
