@@ -8,11 +8,22 @@ cd "$(dirname "$0")/.."
 export DO_NOT_TRACK=true HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 bash scripts/setup.sh
 IPQA=.venv/bin/ipqa
-if [ "$#" -gt 0 ]; then sources=("$@"); else sources=(examples/corpus); fi
+# Questions the chosen corpus can answer: the bundled sample corpus is fictional (a city regulation,
+# a patent, a judgment and an opinion written for the demo); the real corpora hold the statutes.
+if [ "$#" -gt 0 ]; then
+  sources=("$@")
+  questions=("为科学研究和实验而专门使用有关专利的，是否构成侵犯专利权？"
+             "Is making a patented invention solely for uses reasonably related to an FDA submission infringement?")
+else
+  sources=(examples/corpus)
+  questions=("电子商务平台经营者接到侵权通知后应当采取哪些措施？不采取的有什么后果？"
+             "Can a patentee use the doctrine of equivalents to cover a brush that the specification disclosed but did not claim?")
+fi
 $IPQA index rebuild --source "${sources[@]}"
 $IPQA index status
-$IPQA ask "为科学研究而使用有关专利的，是否构成侵犯专利权？"
-$IPQA ask "Is making a patented invention solely for uses reasonably related to an FDA submission infringement?"
+for question in "${questions[@]}"; do
+  $IPQA ask "$question"
+done
 if [ -z "${IPQA_DEMO_NO_SERVE:-}" ]; then
   exec $IPQA serve --host 127.0.0.1 --port 8000
 fi
