@@ -2,12 +2,17 @@
 
 Build path (why it is not ``bm25s.BM25.index``): tokens are turned into 64-bit token hashes once
 and cached by content hash (:class:`indexes.embedding_cache.TokenCache`); a rebuild loads the
-cached arrays and computes the BM25 matrix with a handful of vectorised numpy/scipy operations. Because
-IDF depends on the whole corpus, adding one chunk means rebuilding the matrix, and this is what
-keeps that under a second or two on the full corpus. The matrix is bm25s's own (CSC arrays,
-Lucene BM25 variant, scores identical to ``bm25s.BM25(method="lucene").index`` - a test checks
-it), and it is saved and loaded with bm25s's own files (arrays + JSON, no pickle) plus
-``ids.npy`` (row -> chunk int id) and ``ipqa_bm25.json`` (tokenizer id, written last).
+cached arrays and computes the BM25 matrix with a handful of vectorised numpy/scipy operations. The
+matrix is bm25s's own (CSC arrays, Lucene BM25 variant, scores identical to
+``bm25s.BM25(method="lucene").index`` - a test checks it), and it is saved and loaded with bm25s's
+own files (arrays + JSON, no pickle) plus ``ids.npy`` (row -> chunk int id), the term counts
+(:class:`TermCounts`: ``term_hashes.npy``, ``term_tf.npy``, ``doc_lengths.npy``) and
+``ipqa_bm25.json`` (tokenizer id, written last).
+
+Incremental path: IDF and the average length depend on the whole corpus, so every weight changes
+when one chunk is added, but the counts they are computed from do not. :meth:`Bm25Index.updated`
+starts from a saved index's counts, drops and adds rows (tokenising only the added texts) and
+recomputes the weights: the same arrays as a fresh build, in a fraction of its time.
 
 Filters are exact: ``allowed_ids`` becomes bm25s's ``weight_mask``, so the top-k is taken among
 allowed chunks only. Only chunks sharing at least one term with the query are returned (a score
@@ -19,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Sequence
@@ -31,10 +37,12 @@ from indexes.tokenize import LANGUAGES, Tokenizer, default_tokenizer
 from ipqa.errors import IndexUnavailableError
 from ipqa.ids import content_hash
 
-__all__ = ["Bm25Index", "TokenCache", "token_hash"]
+__all__ = ["Bm25Index", "TermCounts", "TokenCache", "token_hash"]
 
 _META_FILE = "ipqa_bm25.json"
 _IDS_FILE = "ids.npy"
+# the term counts an incremental update starts from (rows and column starts are bm25s's own files)
+_HASHES_FILE, _TF_FILE, _LENGTHS_FILE = "term_hashes.npy", "term_tf.npy", "doc_lengths.npy"
 _EMPTY_TOKEN = ""  # bm25s convention: a vocabulary entry with no postings
 
 
@@ -95,34 +103,64 @@ def _token_arrays(texts: Sequence[str], languages: Sequence[str], tokenizer: Tok
     return arrays, vocabulary
 
 
-def _lucene_matrix(arrays: list[np.ndarray], hashes: np.ndarray, columns: np.ndarray, *, k1: float, b: float
-                   ) -> dict[str, object]:
-    """bm25s's score arrays: CSC with one column per distinct token hash, rows are documents.
+@dataclass(frozen=True)
+class TermCounts:
+    """The corpus statistics BM25 weights are computed from, in bm25s's CSC layout (one column per
+    distinct token hash, rows are documents).
 
-    ``hashes`` are the sorted distinct token hashes, ``columns`` each occurrence's index into them.
+    Saved next to the score matrix so that an incremental update can drop and add rows and
+    recompute the IDF- and avgdl-dependent weights without tokenising (or even reading) the
+    unchanged documents: a score is ``idf(t) * tf / (tf + k1 * (1 - b + b * len(d) / avgdl))``,
+    and ``tf``, ``len(d)`` and the document frequencies are all here.
     """
+
+    hashes: np.ndarray  # int64, sorted distinct token hashes: column -> token hash
+    column_start: np.ndarray  # int64, n_vocab + 1: pairs of column c are [column_start[c], column_start[c+1])
+    rows: np.ndarray  # int32 row of each (column, row) pair, ascending within a column
+    tf: np.ndarray  # float32 term frequency of each pair
+    lengths: np.ndarray  # int64 token count of each row
+
+
+def _count_terms(arrays: list[np.ndarray], hashes: np.ndarray, columns: np.ndarray) -> TermCounts:
+    """Term frequencies of token-hash arrays; ``hashes`` are the sorted distinct token hashes,
+    ``columns`` each occurrence's index into them."""
     import scipy.sparse
 
     n_docs, n_vocab = len(arrays), len(hashes)
     lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=n_docs)
     if n_vocab == 0:
-        return {"data": np.empty(0, np.float32), "indices": np.empty(0, np.int32),
-                "indptr": np.zeros(2, np.int64), "num_docs": n_docs}
+        return TermCounts(hashes=np.empty(0, np.int64), column_start=np.zeros(1, np.int64),
+                          rows=np.empty(0, np.int32), tf=np.empty(0, np.float32), lengths=lengths)
     rows = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
     # Term frequencies: scipy builds CSC by counting (no global sort) and sums repeated (row, column)
     # pairs - 5x faster than np.unique over pair keys on the full corpus.
     counts = scipy.sparse.csc_matrix((np.ones(len(columns), dtype=np.float32), (rows, columns)),
                                      shape=(n_docs, n_vocab))
     counts.sum_duplicates()
-    tf, pair_row, column_start = counts.data, counts.indices, counts.indptr
-    df = np.diff(column_start)
-    pair_column = np.repeat(np.arange(n_vocab, dtype=np.int64), df)
+    return TermCounts(hashes=hashes, column_start=counts.indptr.astype(np.int64),
+                      rows=counts.indices.astype(np.int32), tf=counts.data.astype(np.float32),
+                      lengths=lengths)
+
+
+def _lucene_matrix(counts: TermCounts, *, k1: float, b: float) -> dict[str, object]:
+    """bm25s's score arrays (Lucene variant) from term counts.
+
+    Fresh builds and incremental updates both come through here, so equal counts give bit-identical
+    scores.
+    """
+    n_docs, n_vocab = len(counts.lengths), len(counts.hashes)
+    if n_vocab == 0:
+        return {"data": np.empty(0, np.float32), "indices": np.empty(0, np.int32),
+                "indptr": np.zeros(2, np.int64), "num_docs": n_docs}
+    lengths, tf, pair_row = counts.lengths, counts.tf, counts.rows
+    df = np.diff(counts.column_start)
     idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
     average_length = lengths.mean() if lengths.sum() else 1.0
-    length_norm = k1 * (1.0 - b + b * lengths[pair_row] / average_length)
-    data = (idf[pair_column] * tf / (tf + length_norm)).astype(np.float32)
+    # per row, then gathered per pair (the same float operations on the same values as per pair)
+    length_norm = (k1 * (1.0 - b + b * lengths / average_length))[pair_row]
+    data = (np.repeat(idf, df) * tf / (tf + length_norm)).astype(np.float32)
     indptr = np.empty(n_vocab + 2, dtype=np.int64)  # + 1 column for the empty token
-    indptr[: n_vocab + 1] = column_start
+    indptr[: n_vocab + 1] = counts.column_start
     indptr[-1] = indptr[-2]
     return {"data": data, "indices": pair_row.astype(np.int32), "indptr": indptr, "num_docs": n_docs}
 
@@ -139,30 +177,118 @@ def _vocab_dict(hashes: np.ndarray, vocabulary: dict[int, str]) -> dict[str, int
     return vocab_dict
 
 
-def _build_arrays(texts: Sequence[str], languages: Sequence[str], tokenizer: Tokenizer,
-                  token_cache: TokenCache | None, *, k1: float, b: float, read_cache: bool = True
-                  ) -> tuple[dict[str, object], dict[str, int]]:
+def _build_counts(texts: Sequence[str], languages: Sequence[str], tokenizer: Tokenizer,
+                  token_cache: TokenCache | None, *, read_cache: bool = True
+                  ) -> tuple[TermCounts, dict[str, int]]:
     arrays, vocabulary = _token_arrays(texts, languages, tokenizer, token_cache, read_cache=read_cache)
     flat = np.concatenate(arrays) if arrays else np.empty(0, np.int64)
     hashes = np.unique(flat)
     columns = np.searchsorted(hashes, flat)  # 4x faster than np.unique(..., return_inverse=True)
-    if token_cache is not None and read_cache:
+    vocab_dict = _complete_vocabulary(hashes, vocabulary, token_cache if read_cache else None)
+    if vocab_dict is None:  # the cache lost vocabulary rows: tokenise everything afresh (and re-cache)
+        return _build_counts(texts, languages, tokenizer, token_cache, read_cache=False)
+    return _count_terms(arrays, hashes, columns), vocab_dict
+
+
+def _complete_vocabulary(hashes: np.ndarray, vocabulary: dict[int, str],
+                         token_cache: TokenCache | None) -> dict[str, int] | None:
+    """token -> column for ``hashes``, asking the token cache for tokens not in ``vocabulary``."""
+    if token_cache is not None:
         unknown = hashes[~np.isin(hashes, np.fromiter(vocabulary, np.int64, len(vocabulary)))]
         if len(unknown):
             vocabulary.update(token_cache.tokens_for(unknown))
-    vocab_dict = _vocab_dict(hashes, vocabulary)
-    if vocab_dict is None:  # the cache lost vocabulary rows: tokenise everything afresh (and re-cache)
-        return _build_arrays(texts, languages, tokenizer, token_cache, k1=k1, b=b, read_cache=False)
-    return _lucene_matrix(arrays, hashes, columns, k1=k1, b=b), vocab_dict
+    return _vocab_dict(hashes, vocabulary)
+
+
+def _updated_counts(base: TermCounts, base_ids: np.ndarray, remove_ids: np.ndarray, add_ids: np.ndarray,
+                    add_arrays: list[np.ndarray]) -> tuple[np.ndarray, TermCounts]:
+    """(ids, counts) of ``base`` without the rows of ``remove_ids`` and with ``add_arrays`` as the rows
+    of ``add_ids``, all rows in ascending id order: exactly what counting the whole corpus afresh in
+    that order gives (same columns, same pair order).
+
+    The base's pairs are only filtered (when rows are removed), renumbered and copied around the
+    added pairs - no per-pair column array, no sort over all pairs - so an add costs a few
+    passes over the pair arrays. ``base_ids`` must be ascending (every index a job builds is: rows
+    follow the store's int ids).
+    """
+    removed_rows = np.isin(base_ids, remove_ids)
+    if int(removed_rows.sum()) != len(np.unique(remove_ids)):
+        missing = np.setdiff1d(remove_ids, base_ids)
+        raise ValueError(f"Bm25Index.updated: ids {missing[:5].tolist()} are not in the base index")
+    kept_ids = base_ids[~removed_rows] if len(remove_ids) else base_ids
+    ids = np.sort(np.concatenate([kept_ids, add_ids]))
+    if len(ids) and np.any(ids[1:] == ids[:-1]):
+        duplicates = np.intersect1d(kept_ids, add_ids)
+        raise ValueError(f"Bm25Index.updated: ids {duplicates[:5].tolist()} are already in the index")
+
+    # the base's surviving pairs and their document frequencies (column order unchanged)
+    df = np.diff(base.column_start)
+    old_rows, old_tf = base.rows, base.tf
+    if len(remove_ids):
+        removed_pairs = removed_rows[old_rows]
+        removed_columns = np.searchsorted(base.column_start, np.flatnonzero(removed_pairs), side="right") - 1
+        df = df - np.bincount(removed_columns, minlength=len(df))
+        old_rows, old_tf = old_rows[~removed_pairs], old_tf[~removed_pairs]
+    # renumber rows: a monotonic map, so each column's pairs stay in row order
+    row_of_kept = np.searchsorted(ids, kept_ids)
+    row_map = np.full(len(base_ids), -1, dtype=np.int32)
+    row_map[~removed_rows] = row_of_kept
+    old_rows = row_map[old_rows]
+
+    # the new vocabulary: surviving base tokens plus the added documents' tokens, sorted by hash
+    add_lengths = np.fromiter((len(a) for a in add_arrays), dtype=np.int64, count=len(add_arrays))
+    add_flat = np.concatenate(add_arrays) if add_arrays else np.empty(0, np.int64)
+    surviving = df > 0
+    hashes = np.union1d(base.hashes[surviving], add_flat)
+    n_vocab = len(hashes)
+    old_df = np.zeros(n_vocab, dtype=np.int64)
+    old_df[np.searchsorted(hashes, base.hashes[surviving])] = df[surviving]
+    old_start = np.zeros(n_vocab + 1, dtype=np.int64)
+    np.cumsum(old_df, out=old_start[1:])
+
+    # the added pairs, counted and sorted by (column, row)
+    n_rows = max(len(ids), 1)
+    add_rows = np.repeat(np.searchsorted(ids, add_ids), add_lengths)
+    add_keys, add_tf = np.unique(np.searchsorted(hashes, add_flat) * n_rows + add_rows, return_counts=True)
+    add_columns, add_rows = np.divmod(add_keys, n_rows)
+
+    # where each added pair goes among the base's pairs: bisect inside its column's segment
+    at = _bisect_segments(old_rows, old_start[add_columns], old_start[add_columns + 1], add_rows)
+    rows = np.insert(old_rows, at, add_rows.astype(np.int32))
+    tf = np.insert(old_tf, at, add_tf.astype(np.float32))
+    column_start = np.zeros(n_vocab + 1, dtype=np.int64)
+    np.cumsum(old_df + np.bincount(add_columns, minlength=n_vocab), out=column_start[1:])
+
+    lengths = np.zeros(len(ids), dtype=np.int64)
+    lengths[row_of_kept] = base.lengths[~removed_rows] if len(remove_ids) else base.lengths
+    lengths[np.searchsorted(ids, add_ids)] = add_lengths
+    return ids, TermCounts(hashes=hashes, column_start=column_start, rows=rows, tf=tf, lengths=lengths)
+
+
+def _bisect_segments(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """For each i, the first position in ``values[lo[i]:hi[i]]`` (ascending) whose value is not below
+    ``targets[i]`` - ``np.searchsorted`` per segment, vectorised over all segments at once."""
+    lo, hi = lo.copy(), hi.copy()
+    last = max(len(values) - 1, 0)
+    while True:
+        active = lo < hi
+        if not active.any():
+            return lo
+        mid = (lo + hi) // 2
+        below = active & (values[np.minimum(mid, last)] < targets) if len(values) else active & False
+        lo = np.where(below, mid + 1, lo)
+        hi = np.where(active & ~below, mid, hi)
 
 
 class Bm25Index:
     """An immutable BM25 index over chunks identified by int64 ids."""
 
-    def __init__(self, ids: np.ndarray, retriever: "object", *, tokenizer: Tokenizer | None = None) -> None:
+    def __init__(self, ids: np.ndarray, retriever: "object", *, tokenizer: Tokenizer | None = None,
+                 counts: TermCounts | None = None) -> None:
         self._ids = np.asarray(ids, dtype=np.int64)
         self._retriever = retriever
         self._tokenizer = tokenizer or default_tokenizer()
+        self._counts = counts  # kept to be saved for the next incremental update (None once loaded)
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -174,25 +300,60 @@ class Bm25Index:
         With a ``token_cache``, texts whose (language, content hash) were tokenised before are not
         tokenised again, and newly tokenised ones are added to the cache.
         """
-        import bm25s
-
-        if not (len(ids) == len(texts) == len(languages)):
-            raise ValueError(f"Bm25Index.build: {len(ids)} ids, {len(texts)} texts, "
-                             f"{len(languages)} languages")
-        bad = sorted({language for language in languages} - set(LANGUAGES))
-        if bad:
-            raise ValueError(f"Bm25Index.build: unknown languages {bad}; valid: {', '.join(LANGUAGES)}")
-        if k1 <= 0 or not 0 <= b <= 1:
-            raise ValueError(f"Bm25Index.build: need k1 > 0 and 0 <= b <= 1, got k1={k1}, b={b}")
+        _check_texts("Bm25Index.build", ids, texts, languages)
+        _check_parameters("Bm25Index.build", k1, b)
         id_array = _validate_ids(ids, "Bm25Index.build")
         tokenizer = tokenizer or default_tokenizer()
-        scores, vocab_dict = _build_arrays(texts, languages, tokenizer, token_cache, k1=k1, b=b)
+        counts, vocab_dict = _build_counts(texts, languages, tokenizer, token_cache)
+        return cls._from_counts(id_array, counts, vocab_dict, k1=k1, b=b, tokenizer=tokenizer)
+
+    @classmethod
+    def updated(cls, base_directory: Path, *, remove_ids: Sequence[int], add_ids: Sequence[int],
+                add_texts: Sequence[str], add_languages: Sequence[str], k1: float = 1.2, b: float = 0.75,
+                token_cache: TokenCache | None = None,
+                tokenizer: Tokenizer | None = None) -> "Bm25Index | None":
+        """The saved index at ``base_directory`` without ``remove_ids`` and with the added texts: the
+        same index (same arrays, same scores) as :meth:`build` over the resulting rows in ascending
+        id order, but only the added texts are tokenised and nothing is counted again.
+
+        Returns None when the base cannot be updated (saved without term counts, by another
+        tokenizer, with other k1/b, or rows not in id order): the caller then builds afresh.
+        """
+        _check_texts("Bm25Index.updated", add_ids, add_texts, add_languages)
+        _check_parameters("Bm25Index.updated", k1, b)
+        add_array = _validate_ids(add_ids, "Bm25Index.updated")
+        remove_array = np.asarray(remove_ids, dtype=np.int64).reshape(-1)
+        tokenizer = tokenizer or default_tokenizer()
+        base = _load_counts(Path(base_directory), tokenizer=tokenizer, k1=k1, b=b)
+        if base is None:
+            return None
+        base_ids, base_counts, base_vocab = base
+        arrays, vocabulary = _token_arrays(add_texts, add_languages, tokenizer, token_cache)
+        ids, counts = _updated_counts(base_counts, base_ids, remove_array, add_array, arrays)
+        tokens = _tokens_by_column(base_vocab, len(base_counts.hashes))
+        vocabulary.update((int(h), t) for h, t in zip(base_counts.hashes.tolist(), tokens))
+        vocab_dict = _complete_vocabulary(counts.hashes, vocabulary, token_cache)
+        if vocab_dict is None:  # an added text's tokens are missing from a damaged cache
+            fresh, fresh_vocabulary = _token_arrays(add_texts, add_languages, tokenizer, token_cache,
+                                                    read_cache=False)
+            ids, counts = _updated_counts(base_counts, base_ids, remove_array, add_array, fresh)
+            vocabulary.update(fresh_vocabulary)
+            vocab_dict = _vocab_dict(counts.hashes, vocabulary)
+            if vocab_dict is None:
+                return None
+        return cls._from_counts(ids, counts, vocab_dict, k1=k1, b=b, tokenizer=tokenizer)
+
+    @classmethod
+    def _from_counts(cls, ids: np.ndarray, counts: TermCounts, vocab_dict: dict[str, int], *, k1: float,
+                     b: float, tokenizer: Tokenizer) -> "Bm25Index":
+        import bm25s
+
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene", backend="numpy")
-        retriever.scores = scores
+        retriever.scores = _lucene_matrix(counts, k1=k1, b=b)
         retriever.vocab_dict = vocab_dict
         retriever.unique_token_ids_set = set(vocab_dict.values())
         retriever.nonoccurrence_array = None
-        return cls(id_array, retriever, tokenizer=tokenizer)
+        return cls(ids, retriever, tokenizer=tokenizer, counts=counts)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:
@@ -202,8 +363,13 @@ class Bm25Index:
         (directory / _META_FILE).unlink(missing_ok=True)
         self._retriever.save(directory, show_progress=False)
         np.save(directory / _IDS_FILE, self._ids, allow_pickle=False)
+        if self._counts is not None:
+            np.save(directory / _HASHES_FILE, self._counts.hashes, allow_pickle=False)
+            np.save(directory / _TF_FILE, self._counts.tf, allow_pickle=False)
+            np.save(directory / _LENGTHS_FILE, self._counts.lengths, allow_pickle=False)
         meta = {"tokenizer": self._tokenizer.id, "num_docs": len(self._ids),
-                "k1": self._retriever.k1, "b": self._retriever.b, "method": self._retriever.method}
+                "k1": self._retriever.k1, "b": self._retriever.b, "method": self._retriever.method,
+                "term_counts": self._counts is not None}
         temporary = directory / (_META_FILE + ".tmp")
         temporary.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         os.replace(temporary, directory / _META_FILE)
@@ -275,3 +441,52 @@ class Bm25Index:
             matching = matching[np.argpartition(-scores[matching], k - 1)[:k]]
         order = matching[np.lexsort((matching, -scores[matching]))]  # ties: earlier row first
         return [(int(self._ids[row]), float(scores[row])) for row in order]
+
+
+def _check_texts(what: str, ids: Sequence[int], texts: Sequence[str], languages: Sequence[str]) -> None:
+    if not (len(ids) == len(texts) == len(languages)):
+        raise ValueError(f"{what}: {len(ids)} ids, {len(texts)} texts, {len(languages)} languages")
+    bad = sorted(set(languages) - set(LANGUAGES))
+    if bad:
+        raise ValueError(f"{what}: unknown languages {bad}; valid: {', '.join(LANGUAGES)}")
+
+
+def _check_parameters(what: str, k1: float, b: float) -> None:
+    if k1 <= 0 or not 0 <= b <= 1:
+        raise ValueError(f"{what}: need k1 > 0 and 0 <= b <= 1, got k1={k1}, b={b}")
+
+
+def _load_counts(directory: Path, *, tokenizer: Tokenizer, k1: float, b: float
+                 ) -> tuple[np.ndarray, TermCounts, dict[str, int]] | None:
+    """(ids, term counts, vocabulary) of a saved index, or None when it cannot be updated."""
+    meta_path = directory / _META_FILE
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (not meta.get("term_counts") or meta.get("tokenizer") != tokenizer.id or meta.get("method") != "lucene"
+            or meta.get("k1") != k1 or meta.get("b") != b):
+        return None
+    try:
+        ids = np.load(directory / _IDS_FILE, allow_pickle=False)
+        column_start = np.load(directory / "indptr.csc.index.npy", allow_pickle=False)[:-1].astype(np.int64)
+        rows = np.load(directory / "indices.csc.index.npy", allow_pickle=False).astype(np.int32, copy=False)
+        counts = TermCounts(hashes=np.load(directory / _HASHES_FILE, allow_pickle=False),
+                            column_start=column_start, rows=rows,
+                            tf=np.load(directory / _TF_FILE, allow_pickle=False),
+                            lengths=np.load(directory / _LENGTHS_FILE, allow_pickle=False))
+        vocab_dict = json.loads((directory / "vocab.index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    consistent = (len(counts.column_start) == len(counts.hashes) + 1 and len(counts.rows) == len(counts.tf)
+                  == counts.column_start[-1] and len(counts.lengths) == len(ids)
+                  and bool(np.all(np.diff(ids) > 0)))
+    return (ids, counts, vocab_dict) if consistent else None
+
+
+def _tokens_by_column(vocab_dict: dict[str, int], n_columns: int) -> list[str]:
+    tokens = [""] * n_columns
+    for token, column in vocab_dict.items():
+        if column < n_columns:
+            tokens[column] = token
+    return tokens

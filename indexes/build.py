@@ -7,8 +7,10 @@ directory is removed by the next job. Embeddings are cached by (model, content h
 ``<root>/cache/`` and written batch by batch, so a killed rebuild resumes its embedding work.
 
 Incremental jobs copy the previous version's store, keep every unchanged chunk's int id, and derive
-the dense index from the previous one (remove + add): only new chunks are embedded. BM25 is rebuilt
-over all chunks (IDF changes with every document) from cached tokens.
+the dense index from the previous one (remove + add): only new chunks are embedded. BM25 is derived
+from the previous version's saved term counts (rows dropped and added, weights recomputed because
+IDF and the average length change with every document): only new chunks are tokenised, and the
+result is the same as a rebuild over all chunks, which is what happens when the base has no counts.
 
 Stages, in order: ``parse``, ``tokenise`` (BM25), ``embed``, ``build`` (dense index), ``verify``.
 """
@@ -42,6 +44,7 @@ STORE_FILE = "store.sqlite"
 BM25_DIR = "bm25"
 DENSE_DIR = "dense"
 EMBED_BATCH = 256  # texts per cache write: bounds the work a killed build loses
+COMPACT_FREE_FRACTION = 0.25  # an incremental job VACUUMs the store only when this much of it is free
 
 
 class BuildProgress(Protocol):
@@ -177,6 +180,7 @@ class _Job:
         self.options = options
         self.progress = progress
         self.seconds: dict[str, float] = {}
+        self.bm25_method = "full"  # or "incremental": from the base version's term counts
 
     # full rebuild
     def run_full(self, documents: Iterable[ParsedDocument], *, sources: list[str],
@@ -246,9 +250,10 @@ class _Job:
                             added_documents.add(parsed.document.id)
                             added_ids.extend(store.add(parsed))
                             self.progress.advance(1)
-                    rows = self._rows(store)
-                    self._build_bm25(partial, rows)
-                    new_ids, new_vectors = self._embed(rows, rows_ids=set(added_ids))
+                    # only the added chunks are read, tokenised and embedded
+                    added_rows = self._rows(store, int_ids=added_ids)
+                    self._update_bm25(partial, base_dir, store, removed_ids, added_rows)
+                    new_ids, new_vectors = self._embed(added_rows, rows_ids=None)
                     with self._stage("build", total=len(new_ids)):
                         dense = self._load_dense(base_dir)
                         if dense is not None and removed_ids:
@@ -260,7 +265,7 @@ class _Job:
                         self._save_dense(partial, dense)
                     dense_count = int(dense.ntotal) if dense is not None else 0
                     counts = store.counts()
-                    if removed_ids:
+                    if removed_ids and store.free_fraction() > COMPACT_FREE_FRACTION:
                         store.compact()
                 finally:
                     store.close()
@@ -288,8 +293,8 @@ class _Job:
         return version, partial
 
     @staticmethod
-    def _rows(store: SqliteChunkStore) -> "_Rows":
-        ids, texts, languages = store.index_rows()
+    def _rows(store: SqliteChunkStore, int_ids: Iterable[int] | None = None) -> "_Rows":
+        ids, texts, languages = store.index_rows(int_ids)
         return _Rows(ids, texts, languages)
 
     def _build_bm25(self, partial: Path, rows: "_Rows") -> None:
@@ -304,6 +309,34 @@ class _Job:
                 token_cache.close()
             index.save(partial / BM25_DIR)
             self.progress.advance(len(rows.ids))
+
+    def _update_bm25(self, partial: Path, base_dir: Path, store: SqliteChunkStore, removed_ids: list[int],
+                     added: "_Rows") -> None:
+        """BM25 of the new version from the base's term counts: only the added chunks are tokenised
+        and the weights recomputed (IDF and average length change with every document). Falls back
+        to a build over all rows (from cached tokens) when the base has no term counts."""
+        from indexes.bm25 import Bm25Index
+
+        with self._stage("tokenise", total=len(added.ids)):
+            token_cache = self._token_cache()
+            try:
+                try:
+                    index = Bm25Index.updated(base_dir / BM25_DIR, remove_ids=removed_ids,
+                                              add_ids=added.ids.tolist(), add_texts=added.texts,
+                                              add_languages=added.languages, k1=self.options.bm25_k1,
+                                              b=self.options.bm25_b, token_cache=token_cache)
+                except ValueError:  # the base's BM25 rows disagree with its store: rebuild from the store
+                    index = None
+                if index is not None and len(index) == store.count_chunks():
+                    self.bm25_method = "incremental"
+                else:
+                    rows = self._rows(store)
+                    index = Bm25Index.build(rows.ids.tolist(), rows.texts, rows.languages, k1=self.options.bm25_k1,
+                                            b=self.options.bm25_b, token_cache=token_cache)
+            finally:
+                token_cache.close()
+            index.save(partial / BM25_DIR)
+            self.progress.advance(len(added.ids))
 
     def _token_cache(self) -> Any:
         from indexes.embedding_cache import TokenCache
@@ -379,7 +412,8 @@ class _Job:
                          "languages": served},
             "dense": {"kind": self.options.dense_kind, "vectors": dense_count, "languages": served,
                       "note": "only chunks in the embedder's languages are embedded"},
-            "bm25": {"k1": self.options.bm25_k1, "b": self.options.bm25_b, "documents": counts["chunks"]},
+            "bm25": {"k1": self.options.bm25_k1, "b": self.options.bm25_b, "documents": counts["chunks"],
+                     "built": self.bm25_method},
             "counts": counts,
             "ingest_version": __version__,
             "code_version": git_commit(),

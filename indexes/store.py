@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     index_text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id, ordinal);
+CREATE INDEX IF NOT EXISTS chunks_document_language ON chunks(document_id, language);
 CREATE TABLE IF NOT EXISTS unit_keys (
     key TEXT NOT NULL,
     chunk_id TEXT NOT NULL,
@@ -134,8 +135,17 @@ class SqliteChunkStore:
     @classmethod
     def open_for_update(cls, path: Path, *, unit_keys_of: UnitKeysOf | None = None,
                         index_text_of: IndexTextOf | None = None) -> "SqliteChunkStore":
-        """A writable store over a copy of a previous version's store (incremental builds)."""
-        return cls(path, readonly=False, unit_keys_of=unit_keys_of, index_text_of=index_text_of)
+        """A writable store over a copy of a previous version's store (incremental builds).
+
+        Deleted rows are overwritten (``secure_delete``): an incremental job no longer VACUUMs
+        every time, and a removed document's text must not linger in free pages.
+        """
+        store = cls(path, readonly=False, unit_keys_of=unit_keys_of, index_text_of=index_text_of)
+        conn = store._connection()
+        conn.execute("PRAGMA secure_delete=ON")
+        # stores written before the covering index existed get it once (what `counts` reads)
+        conn.execute("CREATE INDEX IF NOT EXISTS chunks_document_language ON chunks(document_id, language)")
+        return store
 
     @classmethod
     def open_readonly(cls, path: Path) -> "SqliteChunkStore":
@@ -242,6 +252,12 @@ class SqliteChunkStore:
         conn = self._connection()
         conn.execute("ANALYZE")
         conn.execute("VACUUM")
+
+    def free_fraction(self) -> float:
+        """The share of the file's pages that are free (left by removed rows)."""
+        conn = self._connection()
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        return conn.execute("PRAGMA freelist_count").fetchone()[0] / pages if pages else 0.0
 
     # --- ChunkStore protocol -----------------------------------------------------------------
     def chunk(self, chunk_id: str) -> Chunk | None:
@@ -354,10 +370,19 @@ class SqliteChunkStore:
                 yield row[0], chunk, doc  # type: ignore[misc]
             last = rows[-1][0]
 
-    def index_rows(self) -> tuple[np.ndarray, list[str], list[str]]:
-        """(int ids, indexed texts, languages) of every chunk in int id order: what BM25 and the
-        embedder index. One query, no Chunk objects: an incremental build reads all of them."""
-        rows = self._connection().execute("SELECT int_id, index_text, language FROM chunks ORDER BY int_id").fetchall()
+    def index_rows(self, int_ids: Iterable[int] | None = None) -> tuple[np.ndarray, list[str], list[str]]:
+        """(int ids, indexed texts, languages) of every chunk (or of those of ``int_ids`` that exist)
+        in int id order: what BM25 and the embedder index. No Chunk objects: a full build reads all
+        of them; an incremental one only the chunks it added."""
+        conn = self._connection()
+        if int_ids is None:
+            rows = conn.execute("SELECT int_id, index_text, language FROM chunks ORDER BY int_id").fetchall()
+        else:
+            rows = []
+            for batch in _batches(sorted(set(int(i) for i in int_ids))):
+                rows.extend(conn.execute("SELECT int_id, index_text, language FROM chunks "
+                                         f"WHERE int_id IN ({','.join('?' * len(batch))})", batch))
+            rows.sort()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         return ids, [r[1] for r in rows], [r[2] for r in rows]
 

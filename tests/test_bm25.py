@@ -189,3 +189,101 @@ def test_real_patent_law_article_is_found(shared_data: Path) -> None:
                             [str(c.language) for c, _ in chunks])
     best = chunks[index.search("发明专利权的期限是多少年", 1)[0][0]][0]
     assert best.citation.endswith("第四十二条"), best.citation
+
+
+# --- incremental updates ------------------------------------------------------------------------
+
+def _arrays(index: Bm25Index) -> tuple:
+    scores = index._retriever.scores
+    return (index.ids, scores["data"], scores["indices"], scores["indptr"], index._retriever.vocab_dict)
+
+
+def _assert_identical(got: Bm25Index, expected: Bm25Index) -> None:
+    for a, b in zip(_arrays(got), _arrays(expected)):
+        if isinstance(a, dict):
+            assert a == b
+        else:
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def _fresh(rows: list[tuple[int, str, str]]) -> Bm25Index:
+    rows = sorted(rows)
+    return Bm25Index.build([r[0] for r in rows], [r[2] for r in rows], [r[1] for r in rows])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_update_gives_the_same_arrays_as_a_fresh_build(tmp_path: Path, seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    rows = list(CORPUS)
+    rng.shuffle(rows)
+    base = rows[: rng.randint(0, len(rows))]
+    remove = rng.sample(base, rng.randint(0, len(base)))
+    add = rng.sample(rows[len(base):], rng.randint(0, len(rows) - len(base)))
+    _fresh(base).save(tmp_path)
+    updated = Bm25Index.updated(tmp_path, remove_ids=[r[0] for r in remove], add_ids=[r[0] for r in add],
+                                add_texts=[r[2] for r in add], add_languages=[r[1] for r in add])
+    assert updated is not None
+    final = sorted(set(base) - set(remove) | set(add))
+    _assert_identical(updated, _fresh(final))
+    assert updated.search("专利权的期限", 3) == _fresh(final).search("专利权的期限", 3)
+
+
+def test_update_counts_equal_counting_afresh_on_random_corpora() -> None:
+    """The pair merge (bisection inside column segments, row renumbering, vocabulary changes)
+    against counting the resulting corpus from scratch, on many small random corpora."""
+    from indexes.bm25 import _count_terms, _updated_counts
+
+    def count(ids: np.ndarray, docs: list[np.ndarray]):
+        order = np.argsort(ids)
+        docs = [docs[i] for i in order]
+        flat = np.concatenate(docs) if docs else np.empty(0, np.int64)
+        hashes = np.unique(flat)
+        return ids[order], _count_terms(docs, hashes, np.searchsorted(hashes, flat))
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        vocabulary = rng.integers(-2**62, 2**62, int(rng.integers(1, 40)))
+        n = int(rng.integers(0, 60))
+        ids = rng.choice(10**6, n + 40, replace=False).astype(np.int64)
+        docs = [rng.choice(vocabulary, int(rng.integers(0, 30))) for _ in range(n + 40)]
+        base = list(range(int(rng.integers(0, n + 1))))
+        added = list(range(len(base), len(base) + int(rng.integers(0, 40))))
+        removed = [int(i) for i in rng.choice(base, int(rng.integers(0, len(base) + 1)), replace=False)
+                   ] if base else []
+        base_ids, base_counts = count(ids[base], [docs[i] for i in base])
+        got_ids, got = _updated_counts(base_counts, base_ids, ids[removed], ids[added],
+                                       [docs[i] for i in added])
+        final = [i for i in base if i not in removed] + added
+        expected_ids, expected = count(ids[final], [docs[i] for i in final])
+        assert np.array_equal(got_ids, expected_ids)
+        for field in ("hashes", "column_start", "rows", "tf", "lengths"):
+            assert np.array_equal(getattr(got, field), getattr(expected, field)), field
+
+
+def test_update_refuses_unknown_or_duplicate_ids(tmp_path: Path) -> None:
+    build().save(tmp_path)
+    with pytest.raises(ValueError, match="not in the base index"):
+        Bm25Index.updated(tmp_path, remove_ids=[999], add_ids=[], add_texts=[], add_languages=[])
+    with pytest.raises(ValueError, match="already in the index"):
+        Bm25Index.updated(tmp_path, remove_ids=[], add_ids=[101], add_texts=["x"], add_languages=["en"])
+
+
+def test_update_of_a_base_without_term_counts_or_with_other_parameters_is_declined(tmp_path: Path) -> None:
+    build().save(tmp_path / "with")
+    Bm25Index.load(tmp_path / "with").save(tmp_path / "without")  # a loaded index has no counts to save
+    args = dict(remove_ids=[101], add_ids=[], add_texts=[], add_languages=[])
+    assert Bm25Index.updated(tmp_path / "without", **args) is None
+    assert Bm25Index.updated(tmp_path / "with", k1=1.5, **args) is None
+    assert Bm25Index.updated(tmp_path / "missing", **args) is None
+    assert Bm25Index.updated(tmp_path / "with", **args) is not None
+
+
+def test_update_tokenises_only_the_added_texts(tmp_path: Path) -> None:
+    build().save(tmp_path)
+    tokenizer = CountingTokenizer()
+    updated = Bm25Index.updated(tmp_path, remove_ids=[], add_ids=[301], add_texts=["专利法 第二十二条 新颖性 创造性"],
+                                add_languages=["zh"], tokenizer=tokenizer)
+    assert tokenizer.calls == 1
+    assert updated.search("新颖性", 3)[0][0] == 301

@@ -297,3 +297,43 @@ def test_build_version_reports_bad_files_without_failing(tmp_path: Path) -> None
     assert result.manifest["file_errors"][0]["path"].endswith("huge.txt")
     with pytest.raises(InputError, match="no such file"):
         build_version(tmp_path / "index", [tmp_path / "nope"], embedder=HashingEmbedder())
+
+
+def _bm25_arrays(root: Path) -> dict[str, np.ndarray]:
+    layout = IndexLayout(root)
+    directory = layout.version_dir(layout.current()) / "bm25"
+    return {name: np.load(directory / name) for name in
+            ("ids.npy", "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy",
+             "term_hashes.npy", "term_tf.npy", "doc_lengths.npy")} | {
+        "vocab": (directory / "vocab.index.json").read_text(encoding="utf-8")}
+
+
+def _assert_same_bm25_files(root_a: Path, root_b: Path) -> None:
+    a, b = _bm25_arrays(root_a), _bm25_arrays(root_b)
+    for name in a:
+        if name == "vocab":
+            assert a[name] == b[name]
+        else:
+            assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name]), name
+
+
+def test_incremental_bm25_is_identical_to_a_rebuild_also_without_saved_term_counts(tmp_path: Path) -> None:
+    embedder = HashingEmbedder()
+    base = [patent_law("2020-10-17"), copyright_law(), title35()]
+    build_from_documents(tmp_path / "fresh_all", base + [patent()], embedder=embedder, options=OPTIONS)
+    build_from_documents(tmp_path / "fresh_base", base[1:], embedder=embedder, options=OPTIONS)
+
+    build_from_documents(tmp_path / "inc", base, embedder=embedder, options=OPTIONS)
+    added = add_parsed_documents(tmp_path / "inc", [patent()], embedder=embedder, options=OPTIONS)
+    assert added.manifest["bm25"]["built"] == "incremental"
+    _assert_same_bm25_files(tmp_path / "inc", tmp_path / "fresh_all")
+
+    # an index written before term counts were saved: the job rebuilds BM25 from all rows instead
+    layout = IndexLayout(tmp_path / "inc")
+    bm25_dir = layout.version_dir(layout.current()) / "bm25"
+    for name in ("term_hashes.npy", "term_tf.npy", "doc_lengths.npy"):
+        (bm25_dir / name).unlink()
+    removed = remove_documents(tmp_path / "inc", [patent().document.id, base[0].document.id],
+                               embedder=embedder, options=OPTIONS)
+    assert removed.manifest["bm25"]["built"] == "full"
+    _assert_same_bm25_files(tmp_path / "inc", tmp_path / "fresh_base")

@@ -175,3 +175,27 @@ def test_closed_store_says_so(tmp_path: Path) -> None:
     s.close()
     with pytest.raises(IndexUnavailableError, match="closed"):
         s.count_chunks()
+
+
+def test_index_rows_of_some_ids_are_the_matching_rows_in_id_order(store: SqliteChunkStore) -> None:
+    ids, texts, languages = store.index_rows()
+    assert list(ids) == sorted(ids)
+    wanted = [int(ids[3]), int(ids[0]), 12345, int(ids[-1])]  # any order, one unknown id
+    some_ids, some_texts, some_languages = store.index_rows(wanted)
+    positions = [0, 3, len(ids) - 1]
+    assert some_ids.tolist() == [int(ids[p]) for p in positions]
+    assert some_texts == [texts[p] for p in positions] and some_languages == [languages[p] for p in positions]
+
+
+def test_an_updated_store_overwrites_removed_text_and_reports_its_free_pages(tmp_path: Path) -> None:
+    path = _built(tmp_path / "s.sqlite")
+    store = SqliteChunkStore.open_for_update(path, unit_keys_of=simple_unit_keys)
+    assert store.free_fraction() == 0.0
+    removed = patent()
+    secret = removed.chunks[0].text[:40]
+    store.remove_document(removed.document.id)
+    store.close()
+    assert secret.encode("utf-8") not in path.read_bytes()  # secure_delete: not left in free pages
+    store = SqliteChunkStore.open_for_update(path, unit_keys_of=simple_unit_keys)
+    assert 0.0 <= store.free_fraction() < 1.0
+    store.close()
