@@ -240,14 +240,6 @@ class ReaderLock:
 
 
 def _held_by_reader(version_dir: Path) -> bool:
-    path = version_dir / READERS_LOCK
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    from indexes.locking import lock_is_held
+
+    return lock_is_held(version_dir / READERS_LOCK, exclusive=True)

@@ -46,15 +46,22 @@ class BuildLock:
             self._fd = None
 
 
-def build_running(path: Path) -> bool:
-    """True while some process holds the build lock at ``path`` (without taking it)."""
+def lock_is_held(path: Path, *, exclusive: bool) -> bool:
+    """True while another process holds a lock on ``path`` that conflicts with the probe: a shared
+    probe is blocked by a writer's exclusive lock, an exclusive probe by any reader's shared lock.
+    The probe is released at once and never blocks."""
     if not path.exists():
         return False
     fd = os.open(path, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
     finally:
         os.close(fd)
     return False
+
+
+def build_running(path: Path) -> bool:
+    """True while some process holds the build lock at ``path`` (without taking it)."""
+    return lock_is_held(path, exclusive=False)
