@@ -80,4 +80,16 @@ class IndexSnapshot(Protocol):
         """Empty when the query's language is not one the embedder serves."""
         ...
 
+    # The same searches as (int id, score) pairs, best first, with no chunk loaded: for callers that
+    # fuse several lists and then load only the chunks they return (:meth:`chunks_by_int_ids`).
+    def search_bm25_ids(self, query: str, k: int, filters: SearchFilters | None = None
+                        ) -> list[tuple[int, float]]: ...
+
+    def search_dense_ids(self, query: str, k: int, filters: SearchFilters | None = None
+                         ) -> list[tuple[int, float]]: ...
+
+    def chunks_by_int_ids(self, int_ids: Iterable[int]) -> dict[int, Chunk]:
+        """Chunks by the int ids the searches return; ids not in this version are left out."""
+        ...
+
     def close(self) -> None: ...

@@ -15,14 +15,14 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from indexes.layout import IndexLayout, ReaderLock, check_files
 from indexes.protocols import SearchFilters
 from indexes.store import SqliteChunkStore
-from ipqa.domain import Hit
+from ipqa.domain import Chunk, Hit
 from ipqa.errors import IndexUnavailableError
 
 if TYPE_CHECKING:
@@ -107,15 +107,21 @@ class Snapshot:
         return int(self._dense.ntotal) if self._dense is not None else 0
 
     # --- searching -----------------------------------------------------------------------------
-    def search_bm25(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
+    # Two forms of each search: ``*_ids`` gives (int id, score) pairs only, for callers that fuse
+    # lists and then load just the chunks they return (decoding a chunk's JSON columns costs more
+    # than the BM25 search itself); the plain form gives ranked :class:`Hit` objects.
+    def search_bm25_ids(self, query: str, k: int, filters: SearchFilters | None = None
+                        ) -> list[tuple[int, float]]:
+        """BM25's best ``k`` (int id, score) pairs, best first."""
         allowed = self.store.allowed_int_ids(filters)
         if allowed is not None and len(allowed) == 0:
             return []
-        results = self._bm25.search(query, k, allowed_ids=allowed)
-        return self._hits([(int(i), float(s)) for i, s in results], "bm25")
+        return [(int(i), float(s)) for i, s in self._bm25.search(query, k, allowed_ids=allowed)]
 
-    def search_dense(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
-        """Empty when there is no embedder or no vectors, or the query's language is not served."""
+    def search_dense_ids(self, query: str, k: int, filters: SearchFilters | None = None
+                         ) -> list[tuple[int, float]]:
+        """The dense index's best ``k`` (int id, score) pairs, best first. Empty when there is no
+        embedder or no vectors, or the query's language is not served."""
         from indexes.text import detect_language
 
         if self._dense is None or self._embedder is None or detect_language(query) not in self.embedder_languages:
@@ -125,10 +131,21 @@ class Snapshot:
             return []
         vector = np.asarray(self._embedder.encode_query([query]), dtype=np.float32)
         scores, ids = self._dense.search(vector, k, allowed_ids=allowed)
-        return self._hits([(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0], "dense")
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def search_bm25(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
+        return self._hits(self.search_bm25_ids(query, k, filters), "bm25")
+
+    def search_dense(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
+        """Empty when there is no embedder or no vectors, or the query's language is not served."""
+        return self._hits(self.search_dense_ids(query, k, filters), "dense")
+
+    def chunks_by_int_ids(self, int_ids: Iterable[int]) -> dict[int, Chunk]:
+        """The chunks of ``int_ids`` (ids not in this version are left out), in one store query."""
+        return self.store.chunks_by_int_ids(int_ids)
 
     def _hits(self, scored: Sequence[tuple[int, float]], source: str) -> list[Hit]:
-        chunks = self.store.chunks_by_int_ids(i for i, _ in scored)
+        chunks = self.chunks_by_int_ids(i for i, _ in scored)
         hits = []
         for int_id, score in scored:
             chunk = chunks.get(int_id)

@@ -16,6 +16,11 @@ Steps of :meth:`HybridRetriever.retrieve`:
 6. cross-reference expansion appends the units the top hits cite (``source="xref"``).
 
 Filters go into every index search (never applied after the top-k cut).
+
+Chunks are loaded only where they are read: the searches and the fusion work on the index's int ids
+(:meth:`HybridRetriever.first_stage_ranked`); without a reranker only the chunks of the top k units
+(and their other versions among the candidates) are loaded, which is most of the cost of a search
+otherwise (decoding 150–300 candidates to return 10).
 """
 
 from __future__ import annotations
@@ -23,10 +28,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Hashable, Mapping, Sequence, TypeVar
 
 from indexes.protocols import ChunkLookup, IndexSnapshot, SearchFilters
-from ipqa.domain import Hit
+from ipqa.domain import Chunk, Document, Hit
 from rag.filters import restrict_titles
 from rag.protocols import Reranker
 from rag.query import AnalyzedQuery, LawNames, analyze_query
@@ -38,6 +43,7 @@ if TYPE_CHECKING:
 
 FUSIONS = ("rrf", "weighted")
 DEFAULT_WEIGHTS: Mapping[str, float] = {"bm25": 1.0, "dense": 1.0}
+K = TypeVar("K", bound=Hashable)
 LAW_LIST = "bm25_law"  # the BM25 list restricted to the laws the question names; weighted as bm25
 
 
@@ -50,40 +56,58 @@ def law_names_of(snapshot: IndexSnapshot) -> LawNames:
 
 def fuse_rrf(lists: Mapping[str, Sequence[Hit]], weights: Mapping[str, float], k: int) -> dict[str, float]:
     """Reciprocal rank fusion: sum over lists of ``weight / (k + rank)``."""
-    fused: dict[str, float] = {}
-    for name, hits in lists.items():
-        weight = weights.get(name, 0.0)
-        for rank, hit in enumerate(hits, start=1):
-            fused[hit.chunk.id] = fused.get(hit.chunk.id, 0.0) + weight / (k + rank)
-    return fused
+    return fuse_rrf_scored(_scored_by_chunk_id(lists), weights, k)
 
 
 def fuse_weighted(lists: Mapping[str, Sequence[Hit]], weights: Mapping[str, float]) -> dict[str, float]:
     """Weighted sum of min-max-normalised scores (each list scaled to [0, 1]; a one-hit list or
     equal scores give 1). A chunk missing from a list gets 0 from it."""
-    fused: dict[str, float] = {}
-    for name, hits in lists.items():
-        if not hits:
-            continue
+    return fuse_weighted_scored(_scored_by_chunk_id(lists), weights)
+
+
+def fuse_rrf_scored(lists: Mapping[str, Sequence[tuple[K, float]]], weights: Mapping[str, float],
+                    k: int) -> dict[K, float]:
+    """:func:`fuse_rrf` over ``(id, score)`` lists (ids of any kind: the index's int ids in retrieval)."""
+    fused: dict[K, float] = {}
+    for name, scored in lists.items():
         weight = weights.get(name, 0.0)
-        scores = [hit.score for hit in hits]
-        low, high = min(scores), max(scores)
-        for hit in hits:
-            normalised = (hit.score - low) / (high - low) if high > low else 1.0
-            fused[hit.chunk.id] = fused.get(hit.chunk.id, 0.0) + weight * normalised
+        for rank, (key, _) in enumerate(scored, start=1):
+            fused[key] = fused.get(key, 0.0) + weight / (k + rank)
     return fused
 
 
-def collapse_versions(hits: Sequence[Hit], lookup: ChunkLookup | None = None) -> list[Hit]:
+def fuse_weighted_scored(lists: Mapping[str, Sequence[tuple[K, float]]],
+                         weights: Mapping[str, float]) -> dict[K, float]:
+    """:func:`fuse_weighted` over ``(id, score)`` lists."""
+    fused: dict[K, float] = {}
+    for name, scored in lists.items():
+        if not scored:
+            continue
+        weight = weights.get(name, 0.0)
+        scores = [score for _, score in scored]
+        low, high = min(scores), max(scores)
+        for key, score in scored:
+            normalised = (score - low) / (high - low) if high > low else 1.0
+            fused[key] = fused.get(key, 0.0) + weight * normalised
+    return fused
+
+
+def _scored_by_chunk_id(lists: Mapping[str, Sequence[Hit]]) -> dict[str, list[tuple[str, float]]]:
+    return {name: [(hit.chunk.id, hit.score) for hit in hits] for name, hits in lists.items()}
+
+
+def collapse_versions(hits: Sequence[Hit], lookup: ChunkLookup | None = None, *,
+                      key_of: Callable[[Chunk], str] = unit_key_of) -> list[Hit]:
     """One hit per unit (an article in any version): the best-placed one. When other versions of
     it have the same text or scored exactly as well, the newest of them is kept instead: the same
     provision should be cited in its current version (``lookup.chunks_by_unit_key`` lists versions
     newest first). Rank fusion gives identical texts different scores (one ranks above the other),
-    hence the text comparison."""
+    hence the text comparison. ``key_of`` gives a chunk's unit key (callers that know it already
+    save parsing the citation again)."""
     by_key: dict[str, list[Hit]] = {}
     order: list[str] = []
     for hit in hits:
-        key = unit_key_of(hit.chunk)
+        key = key_of(hit.chunk)
         if key not in by_key:
             by_key[key] = []
             order.append(key)
@@ -149,38 +173,54 @@ class HybridRetriever:
         return analyze_query(query, law_names=self.law_names if self.options.law_boost else None,
                              clean=self.options.clean_query)
 
+    def first_stage_ranked(self, analyzed: AnalyzedQuery, filters: SearchFilters | None = None, *,
+                           depth: int | None = None) -> list[Ranked]:
+        """The fused first stage as int ids with scores, best first, no chunk loaded (loading and
+        decoding chunks costs more than the searches: only the caller knows how many it needs).
+        ``depth`` (default: the ``candidates`` option) is how many each search returns."""
+        options = self.options
+        depth = depth or options.candidates
+        weights = dict(self.weights_for(analyzed.language))
+        lists: dict[str, list[tuple[int, float]]] = {}
+        if weights.get("bm25", 0.0) > 0:
+            lists["bm25"] = self.snapshot.search_bm25_ids(analyzed.lexical, depth, filters)
+            if analyzed.laws and self.law_names is not None:
+                titles = self.law_names.titles(analyzed.laws)
+                lists[LAW_LIST] = self.snapshot.search_bm25_ids(analyzed.lexical, depth,
+                                                                restrict_titles(filters, titles))
+                weights[LAW_LIST] = weights["bm25"]
+        # Never embed the query for a list that would count for nothing.
+        if weights.get("dense", 0.0) > 0 and analyzed.language in self.snapshot.embedder_languages:
+            lists["dense"] = self.snapshot.search_dense_ids(analyzed.text, depth, filters)
+        if options.fusion == "rrf":
+            fused = fuse_rrf_scored(lists, weights, options.rrf_k)
+        else:
+            fused = fuse_weighted_scored(lists, weights)
+        components: dict[int, dict[str, float]] = {int_id: {} for int_id in fused}
+        for name, scored in lists.items():
+            for rank, (int_id, score) in enumerate(scored, start=1):
+                components[int_id][name] = score
+                components[int_id][f"{name}_rank"] = float(rank)
+        order = sorted(fused, key=lambda int_id: (-fused[int_id], _bm25_rank(components[int_id])))
+        return [Ranked(int_id, fused[int_id], {**components[int_id], "fused": fused[int_id]})
+                for int_id in order[:depth]]
+
     def first_stage(self, analyzed: AnalyzedQuery, filters: SearchFilters | None = None, *,
                     depth: int | None = None) -> list[Hit]:
         """Fused BM25 (+ named-law BM25) and dense hits, best first, ``source="hybrid"``; component
         scores hold each list's score and rank (``bm25``, ``bm25_rank``, ``dense``, …) and ``fused``.
         ``depth`` (default: the ``candidates`` option) is how many each search returns."""
-        options = self.options
-        depth = depth or options.candidates
-        weights = dict(self.weights_for(analyzed.language))
-        lists: dict[str, list[Hit]] = {}
-        if weights.get("bm25", 0.0) > 0:
-            lists["bm25"] = self.snapshot.search_bm25(analyzed.lexical, depth, filters)
-            if analyzed.laws and self.law_names is not None:
-                titles = self.law_names.titles(analyzed.laws)
-                lists[LAW_LIST] = self.snapshot.search_bm25(analyzed.lexical, depth,
-                                                            restrict_titles(filters, titles))
-                weights[LAW_LIST] = weights["bm25"]
-        if weights.get("dense", 0.0) > 0 and analyzed.language in self.snapshot.embedder_languages:
-            lists["dense"] = self.snapshot.search_dense(analyzed.text, depth, filters)
-        if options.fusion == "rrf":
-            fused = fuse_rrf(lists, weights, options.rrf_k)
-        else:
-            fused = fuse_weighted(lists, weights)
-        chunks = {hit.chunk.id: hit.chunk for hits in lists.values() for hit in hits}
-        components: dict[str, dict[str, float]] = {chunk_id: {} for chunk_id in chunks}
-        for name, hits in lists.items():
-            for rank, hit in enumerate(hits, start=1):
-                components[hit.chunk.id][name] = hit.score
-                components[hit.chunk.id][f"{name}_rank"] = float(rank)
-        order = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], _bm25_rank(components[chunk_id])))
-        return [Hit(chunk=chunks[chunk_id], score=fused[chunk_id], rank=rank, source="hybrid",
-                    component_scores={**components[chunk_id], "fused": fused[chunk_id]})
-                for rank, chunk_id in enumerate(order[:depth], start=1)]
+        return self._hits(self.first_stage_ranked(analyzed, filters, depth=depth))
+
+    def _hits(self, ranked: Sequence[Ranked], ranks: Sequence[int] | None = None) -> list[Hit]:
+        """Hits of ``ranked`` with their chunks loaded in one store query; rank = place in the first
+        stage (``ranks``, default 1, 2, …)."""
+        chunks = self.snapshot.chunks_by_int_ids(r.int_id for r in ranked)
+        ranks = ranks if ranks is not None else range(1, len(ranked) + 1)
+        # A chunk missing from its own version cannot happen in a verified index; never invent a hit.
+        return [Hit(chunk=chunks[r.int_id], score=r.score, rank=rank, source="hybrid",
+                    component_scores=r.components)
+                for r, rank in zip(ranked, ranks) if r.int_id in chunks]
 
     def candidates(self, query: str, filters: SearchFilters | None = None, *,
                    depth: int | None = None) -> tuple[AnalyzedQuery, list[Hit]]:
@@ -202,17 +242,106 @@ class HybridRetriever:
         if not query.strip():
             return []
         # Never fewer candidates than hits asked for (an evaluation may ask for 100).
-        _, hits = self.candidates(query, filters, depth=max(self.options.candidates, k))
-        if self.reranker is not None:
-            hits = self.reranker.rerank(query, hits, len(hits))
-        hits = collapse_versions(hits, self.snapshot.store) if self.options.collapse_versions else hits
-        hits = hits[:k]
+        depth = max(self.options.candidates, k)
+        if self.reranker is None and not self.candidate_sources:
+            # Nothing reorders the first stage: load only the chunks of the top k units.
+            ranked = self.first_stage_ranked(self.analyze(query), filters, depth=depth)
+            hits = self._top_units(ranked, k) if self.options.collapse_versions else self._hits(ranked[:k])
+        else:  # the reranker reads every candidate
+            _, hits = self.candidates(query, filters, depth=depth)
+            if self.reranker is not None:
+                hits = self.reranker.rerank(query, hits, len(hits))
+            hits = collapse_versions(hits, self.snapshot.store) if self.options.collapse_versions else hits
+            hits = hits[:k]
         if self.options.expand_references:
             from rag.expansion import expand_references
 
             hits = expand_references(hits, self.snapshot.store, per_hit=self.options.expand_per_hit,
                                      total=self.options.expand_total)
         return hits
+
+    def _top_units(self, ranked: Sequence[Ranked], k: int) -> list[Hit]:
+        """``collapse_versions(<all of ranked as hits>)[:k]``, loading only the chunks that can matter.
+
+        The top k units are the first k distinct unit keys in rank order, so chunks are loaded in
+        growing batches from the top until k keys are seen. Which version of a unit stays can also
+        depend on that unit's other versions further down the list (a tie keeps the newest), so the
+        rest of the list is searched for them through the store's unit-key index (every version of
+        a unit is indexed under its key) rather than by loading it all.
+        """
+        keys: dict[str, str] = {}  # chunk id -> unit key, of the hits kept
+        top_keys: dict[str, None] = {}  # the first k distinct keys, in order
+        hits: list[Hit] = []
+        scanned = 0
+        batch = 2 * k
+        while scanned < len(ranked) and len(top_keys) < k:
+            part = ranked[scanned:scanned + batch]
+            for hit in self._hits(part, range(scanned + 1, scanned + len(part) + 1)):
+                key = unit_key_of(hit.chunk)
+                if key in top_keys or len(top_keys) < k:
+                    top_keys[key] = None
+                    keys[hit.chunk.id] = key
+                    hits.append(hit)
+            scanned += len(part)
+            batch *= 2
+        versions = _VersionsSeen(self.snapshot.store)
+        if scanned < len(ranked):
+            for hit in self._other_versions(ranked, scanned, top_keys, versions):
+                keys[hit.chunk.id] = unit_key_of(hit.chunk)
+                hits.append(hit)
+            hits.sort(key=lambda hit: hit.rank)
+        return collapse_versions(hits, versions, key_of=lambda chunk: keys[chunk.id])[:k]
+
+    def _other_versions(self, ranked: Sequence[Ranked], start: int, keys: Mapping[str, None],
+                        versions: ChunkLookup) -> list[Hit]:
+        """Hits for the candidates from ``ranked[start]`` on that are units of ``keys``.
+
+        The store's unit-key index gives every chunk of a unit by chunk id; ``int_id_for`` turns
+        that into the int id the searches return. (A chunk whose int id was probed past a 63-bit
+        hash collision would be missed here: it then only loses a tie-break between versions.)
+        """
+        from indexes.store import int_id_for
+
+        rest = {r.int_id: place for place, r in enumerate(ranked[start:], start=start)}
+        places: set[int] = set()
+        for key in keys:
+            for chunk in versions.chunks_by_unit_key(key):
+                place = rest.get(int_id_for(chunk.id))
+                if place is not None:
+                    places.add(place)
+        ordered = sorted(places)
+        # loaded by int id and checked again: an int id found above is never taken for another chunk
+        return [hit for hit in self._hits([ranked[p] for p in ordered], [p + 1 for p in ordered])
+                if unit_key_of(hit.chunk) in keys]
+
+
+class _VersionsSeen:
+    """A :class:`ChunkLookup` over ``store`` that remembers the versions of each unit it was asked
+    for (one retrieval asks for the same units twice: to find them among the candidates, then to
+    break ties between them)."""
+
+    def __init__(self, store: ChunkLookup) -> None:
+        self._store = store
+        self._versions: dict[str, list[Chunk]] = {}
+
+    def chunks_by_unit_key(self, key: str) -> list[Chunk]:
+        versions = self._versions.get(key)
+        if versions is None:
+            versions = self._versions[key] = self._store.chunks_by_unit_key(key)
+        return versions
+
+    def document(self, document_id: str) -> Document | None:
+        return self._store.document(document_id)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A fused first-stage candidate before its chunk is loaded: the index's int id, the fused
+    score, and each list's score and rank (``bm25``, ``bm25_rank``, …, ``fused``)."""
+
+    int_id: int
+    score: float
+    components: Mapping[str, float]
 
 
 def _bm25_rank(components: Mapping[str, float]) -> float:

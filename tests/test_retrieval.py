@@ -191,3 +191,70 @@ def test_retrieve_expands_references_after_the_top_k(snapshot) -> None:
     assert hits[0].chunk.citation == "专利法 第十一条"
     assert [h.source for h in hits[1:]] == ["xref"] and hits[1].chunk.citation == "专利法 第二条"
     assert hits[1].expanded_from == hits[0].chunk.id
+
+
+# --- loading only the chunks that are returned ---------------------------------------------------
+
+class _CountingSnapshot:
+    """The snapshot, counting the chunks retrieval loads from it."""
+
+    def __init__(self, snapshot) -> None:
+        self._snapshot = snapshot
+        self.loaded = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._snapshot, name)
+
+    def chunks_by_int_ids(self, int_ids):
+        chunks = self._snapshot.chunks_by_int_ids(int_ids)
+        self.loaded += len(chunks)
+        return chunks
+
+
+def _by_definition(retriever: HybridRetriever, query: str, k: int, filters=None) -> list[Hit]:
+    """What ``retrieve`` means without a reranker: collapse the whole first stage, keep the top k."""
+    depth = max(retriever.options.candidates, k)
+    first = retriever.first_stage(retriever.analyze(query), filters, depth=depth)
+    return collapse_versions(first, retriever.snapshot.store)[:k]
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "weighted"])
+def test_retrieve_equals_collapsing_the_whole_first_stage(snapshot, fusion) -> None:
+    retriever = HybridRetriever(snapshot, fusion=fusion, weights=BOTH, expand_references=False, candidates=20)
+    queries = ["发明创造 实用新型 外观设计", "专利法 第二条 发明", "未经专利权人许可 不得实施其专利", "著作权法 权利",
+               "patent infringement brake", "whoever actively induces infringement", "bicycle brake caliper"]
+    filter_sets = (None, SearchFilters(version_to="2010-01-01"), SearchFilters(jurisdictions=frozenset({"US"})))
+    for query in queries:
+        for k in (1, 2, 3, 5, 30):
+            for filters in filter_sets:
+                expected = _by_definition(retriever, query, k, filters)
+                assert retriever.retrieve(query, k, filters) == expected, (query, k, filters)
+
+
+def test_a_tie_with_a_version_beyond_the_loaded_chunks_still_keeps_the_newest(snapshot) -> None:
+    retriever = HybridRetriever(snapshot, expand_references=False)
+    ranked = retriever.first_stage_ranked(retriever.analyze("发明创造 实用新型 外观设计"), depth=20)
+    chunks = snapshot.chunks_by_int_ids(r.int_id for r in ranked)
+    versions = {snapshot.store.document(chunks[r.int_id].document_id).version: r
+                for r in ranked if chunks[r.int_id].citation == "专利法 第二条"}
+    old, new = versions["2008-12-27"], versions["2020-10-17"]  # same text: a tie
+    others = [r for r in ranked if r not in (old, new)]
+    assert len(others) >= 3
+    reordered = [old, *others, new]  # the newest version last, far beyond what k = 1 loads first
+    top = retriever._top_units(reordered, 1)
+    assert top[0].chunk.id == chunks[new.int_id].id
+    assert top == collapse_versions(retriever._hits(reordered), snapshot.store)[:1]
+
+
+def test_retrieve_loads_only_the_chunks_of_the_top_units(snapshot) -> None:
+    counting = _CountingSnapshot(snapshot)
+    retriever = HybridRetriever(counting, weights=BOTH, expand_references=False, candidates=50)
+    query = "patent infringement brake"
+    candidates = len(retriever.first_stage_ranked(retriever.analyze(query)))
+    counting.loaded = 0
+    hits = retriever.retrieve(query, 1)
+    assert len(hits) == 1 and candidates >= 6
+    assert counting.loaded <= 2  # the first batch (2 k); no other version of the top unit exists
+    counting.loaded = 0
+    assert len(retriever.first_stage(retriever.analyze(query))) == candidates
+    assert counting.loaded == candidates  # first_stage itself still gives every candidate's chunk
