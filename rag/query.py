@@ -74,6 +74,10 @@ class LawNames:
         normalised = law_key(text)
         return list(dict.fromkeys(m.group() for m in self._pattern.finditer(normalised)))
 
+    def all_titles(self) -> frozenset[str]:
+        """Every document title known (the ``known_laws`` that citation parsing wants)."""
+        return frozenset(title for titles in self._titles.values() for title in titles)
+
     def titles(self, keys: Sequence[str]) -> frozenset[str]:
         """Every document title (all spellings, e.g. with and without 中华人民共和国) of the laws ``keys``."""
         return frozenset(title for key in keys for title in self._titles.get(key, ()))

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Callable, Hashable, Mapping, Sequence, TypeVar
 
 from indexes.protocols import ChunkLookup, IndexSnapshot, SearchFilters
 from ipqa.domain import Chunk, Document, Hit
+from rag.cited import cited_hits, put_cited_first
 from rag.filters import restrict_titles
 from rag.protocols import Reranker
 from rag.query import AnalyzedQuery, LawNames, analyze_query
@@ -136,6 +137,7 @@ class RetrievalOptions:
     expand_references: bool = True
     expand_per_hit: int = 1
     expand_total: int = 5
+    cited_first: bool = True  # units the question cites explicitly go first (rag/cited.py)
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -152,17 +154,21 @@ class HybridRetriever:
                  reranker: Reranker | None = None, expand_references: bool = True,
                  candidate_sources: Sequence[CandidateSource] | None = None, clean_query: bool = True,
                  law_boost: bool = True, collapse_versions: bool = True, law_names: LawNames | None = None,
-                 expand_per_hit: int = 1, expand_total: int = 5) -> None:
+                 expand_per_hit: int = 1, expand_total: int = 5, cited_first: bool = True) -> None:
         self.snapshot = snapshot
         self.options = RetrievalOptions(fusion=fusion, rrf_k=rrf_k, weights=weights, candidates=candidates,
                                         clean_query=clean_query, law_boost=law_boost,
                                         collapse_versions=collapse_versions, expand_references=expand_references,
-                                        expand_per_hit=expand_per_hit, expand_total=expand_total)
+                                        expand_per_hit=expand_per_hit, expand_total=expand_total,
+                                        cited_first=cited_first)
         self.reranker = reranker
         if candidate_sources is None:  # by default the reranker's own candidates (LTR associations)
             candidate_sources = [reranker] if isinstance(reranker, CandidateSource) else []
         self.candidate_sources = list(candidate_sources)
-        self.law_names = law_names if law_names is not None else (law_names_of(snapshot) if law_boost else None)
+        self.law_names = law_names if law_names is not None else (
+            law_names_of(snapshot) if law_boost or cited_first else None)
+        # exact law names for parsing the citations a question makes (see rag/cited.py)
+        self._known_laws = self.law_names.all_titles() if self.law_names is not None else None
 
     def weights_for(self, language: str) -> Mapping[str, float]:
         weights = (self.options.weights or {}).get(language)
@@ -253,6 +259,10 @@ class HybridRetriever:
                 hits = self.reranker.rerank(query, hits, len(hits))
             hits = collapse_versions(hits, self.snapshot.store) if self.options.collapse_versions else hits
             hits = hits[:k]
+        if self.options.cited_first:
+            cited = cited_hits(query, self.snapshot.store, known_laws=self._known_laws, filters=filters)
+            if cited:
+                hits = put_cited_first(cited, hits, k)
         if self.options.expand_references:
             from rag.expansion import expand_references
 

@@ -220,7 +220,9 @@ def _by_definition(retriever: HybridRetriever, query: str, k: int, filters=None)
 
 @pytest.mark.parametrize("fusion", ["rrf", "weighted"])
 def test_retrieve_equals_collapsing_the_whole_first_stage(snapshot, fusion) -> None:
-    retriever = HybridRetriever(snapshot, fusion=fusion, weights=BOTH, expand_references=False, candidates=20)
+    # cited_first off: this checks the ranking path alone (cited units are tested below)
+    retriever = HybridRetriever(snapshot, fusion=fusion, weights=BOTH, expand_references=False, candidates=20,
+                                cited_first=False)
     queries = ["发明创造 实用新型 外观设计", "专利法 第二条 发明", "未经专利权人许可 不得实施其专利", "著作权法 权利",
                "patent infringement brake", "whoever actively induces infringement", "bicycle brake caliper"]
     filter_sets = (None, SearchFilters(version_to="2010-01-01"), SearchFilters(jurisdictions=frozenset({"US"})))
@@ -258,3 +260,20 @@ def test_retrieve_loads_only_the_chunks_of_the_top_units(snapshot) -> None:
     counting.loaded = 0
     assert len(retriever.first_stage(retriever.analyze(query))) == candidates
     assert counting.loaded == candidates  # first_stage itself still gives every candidate's chunk
+
+
+def test_a_unit_the_question_cites_comes_first_in_its_newest_version(snapshot) -> None:
+    question = "著作权 实用新型 专利法第二条规定的发明是什么"
+    plain = HybridRetriever(snapshot, expand_references=False, cited_first=False).retrieve(question, 5)
+    hits = HybridRetriever(snapshot, expand_references=False).retrieve(question, 5)
+    assert hits[0].chunk.citation == "专利法 第二条" and hits[0].source == "cited"
+    assert snapshot.store.document(hits[0].chunk.document_id).version == "2020-10-17"
+    units = [hit.chunk.citation for hit in hits]
+    assert len(units) == len(set(units)) == 5  # the cited article is not repeated in another version
+    assert [h.chunk.citation for h in plain if h.chunk.citation != "专利法 第二条"][:4] == units[1:]
+
+
+def test_a_cited_unit_outside_the_filters_is_not_forced_in(snapshot) -> None:
+    retriever = HybridRetriever(snapshot, expand_references=False)
+    hits = retriever.retrieve("专利法第二条 patent", 3, SearchFilters(jurisdictions=frozenset({"US"})))
+    assert all(hit.source != "cited" for hit in hits)
