@@ -77,11 +77,12 @@ class Settings(BaseSettings):
     support_judge: str = Field(default="lexical", description="lexical | cross-encoder | nli")
     support_judge_path: Path | None = None
     support_threshold: float = Field(default=0.3, ge=0, le=1)
-    min_evidence_score: float = Field(
-        default=0.0, ge=0,
-        description="`ask` abstains when the best hit scores below this. 0 = off: hit scores are on the "
-                    "fusion's or reranker's scale (RRF tops out near 1/61 per list), so a fixed cut is "
-                    "not portable; answers also abstain when no statement is supported by its citations.",
+    min_evidence_score: float | None = Field(
+        default=None,
+        description="`ask` abstains when the best hit scores below this; None (the default) = no cut. "
+                    "Hit scores are on the fusion's or reranker's scale (RRF tops out near 1/61 per list, "
+                    "the LTR reranker gives logits, often negative), so a fixed cut is not portable; "
+                    "answers abstain anyway when no statement is supported by its citations.",
     )
 
     # --- API ---------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ class Answerer:
         classifier: QuestionTypeClassifier | None = None,
         top_k: int = 10,
         support_threshold: float = 0.3,
-        min_hit_score: float = 0.0,
+        min_hit_score: float | None = None,
         max_question_chars: int = 2000,
         known_laws: Iterable[str] | None = None,
     ) -> None:
@@ -140,7 +140,7 @@ class Answerer:
                 + ("" if filters is None or filters.is_empty() else " within the filters")
             )
             return
-        if hits[0].score < self.min_hit_score:
+        if self.min_hit_score is not None and hits[0].score < self.min_hit_score:
             yield abstain(
                 f"evidence too weak: the best hit scores {hits[0].score:.4f}, "
                 f"below the threshold {self.min_hit_score}"

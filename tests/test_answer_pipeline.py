@@ -10,7 +10,7 @@ import pytest
 from rag_fixtures import FixedRetriever, LookupStore, hits
 
 from indexes.protocols import SearchFilters
-from ipqa.domain import Answer, QuestionType
+from ipqa.domain import Answer, Hit, QuestionType
 from ipqa.errors import InputError
 from rag.generators import GeneratorError
 from rag.generators.extractive import ExtractiveGenerator
@@ -204,8 +204,21 @@ def test_min_evidence_score_setting_reaches_the_answerer(judge, store):
     answer = strict.answer("为科学研究使用他人专利是否构成侵权？")
     assert answer.abstained and "below the threshold 1.5" in answer.abstain_reason
     default = build_answerer(Settings(), snapshot, retriever=retriever)
-    assert default.min_hit_score == 0.0
+    assert default.min_hit_score is None
     assert not default.answer("为科学研究使用他人专利是否构成侵权？").abstained
+
+
+def test_no_score_cut_by_default_even_for_negative_reranker_scores(judge, store):
+    """The LTR reranker scores in logits, often below 0: without a configured cut nothing abstains
+    for its score alone (a default of 0.0 once made every reranked answer abstain)."""
+    from types import SimpleNamespace
+
+    from ipqa.settings import Settings
+    from rag.pipeline import build_answerer
+
+    negative = [Hit(chunk=h.chunk, score=-3.0, rank=h.rank, source="rerank") for h in hits(*SOURCES)]
+    answerer = build_answerer(Settings(), SimpleNamespace(store=store), retriever=FixedRetriever(negative))
+    assert not answerer.answer("为科学研究使用他人专利是否构成侵权？").abstained
 
 
 def test_answer_with_no_supported_statement_abstains_with_the_best_support(judge, store):
