@@ -141,6 +141,20 @@ def test_ltr_finds_what_bm25_cannot_through_past_questions(snapshot, trained: Lt
     assert "ltr" in hits[0].component_scores
 
 
+def test_ltr_leaves_queries_in_languages_it_did_not_learn_alone(snapshot, trained: LtrModel) -> None:
+    """Trained on Chinese lay questions: an English query keeps its first-stage order and gets no
+    association candidates (their votes would come from Chinese questions)."""
+    reranker = LtrReranker(trained, snapshot.store)
+    assert reranker.languages == frozenset({"zh"})
+    first = first_stage_retriever(snapshot, candidates=20)
+    query = "whoever actively induces infringement of a patent"
+    hits = first.first_stage(first.analyze(query))
+    assert len(hits) >= 3
+    assert reranker.rerank(query, hits, 3) == hits[:3]
+    assert reranker.candidates(query) == []
+    assert reranker.candidates("邻居工厂山寨仿冒我的产品") != []
+
+
 def test_rerank_returns_k_hits_in_score_order(snapshot, trained: LtrModel) -> None:
     reranker = LtrReranker(trained, snapshot.store)
     first = first_stage_retriever(snapshot, candidates=20)

@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from indexes.protocols import ChunkStore, SearchFilters
+from indexes.text import detect_language
 from ipqa.domain import Hit
 from ipqa.errors import ConfigError
 from rag.filters import matches
@@ -158,6 +159,9 @@ class LtrReranker:
     def __init__(self, model: LtrModel, store: ChunkStore, *, law_names: LawNames | None = None,
                  clean_queries: bool = True) -> None:
         self.model = model
+        # It learned from Chinese lay questions (STARD): for other languages its features and
+        # association votes mean nothing, so it leaves those queries' first-stage order alone.
+        self.languages = frozenset(model.metadata.get("languages", ("zh",)))
         self._store = store
         self._law_names = law_names
         self._clean = clean_queries
@@ -168,7 +172,12 @@ class LtrReranker:
     def votes(self, query: str) -> Votes:
         return self._associations.votes(analyze_query(query, clean=self._clean).lexical)
 
+    def serves(self, query: str) -> bool:
+        return detect_language(query) in self.languages
+
     def candidates(self, query: str, filters: SearchFilters | None = None) -> list[Hit]:
+        if not self.serves(query):
+            return []
         return association_hits(self.votes(query), self._store, self.model.association_candidates, filters)
 
     def score(self, query: str, candidates: Sequence[Candidate]) -> np.ndarray:
@@ -180,6 +189,8 @@ class LtrReranker:
     def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:
         if not hits:
             return []
+        if not self.serves(query):
+            return list(hits[:k])
         candidates = candidates_of(hits)
         scores = self.score(query, candidates)
         order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))[:k]
