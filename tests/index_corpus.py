@@ -114,3 +114,14 @@ class HashingEmbedder:
     def encode_document(self, texts):
         self.encoded_documents += len(texts)
         return self._encode(texts)
+
+
+def built_snapshot(root):
+    """Build the mixed test corpus into ``root`` with the hashing embedder and open it (the caller
+    closes it); module-scoped fixtures of the retrieval and snapshot tests share it."""
+    from indexes.build import BuildOptions, build_from_documents
+    from indexes.snapshot import open_snapshot
+
+    embedder = HashingEmbedder()
+    build_from_documents(root, corpus(), embedder=embedder, options=BuildOptions())
+    return open_snapshot(root, embedder=embedder)

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from index_corpus import HashingEmbedder, corpus
-from indexes.build import BuildOptions, build_from_documents
+from index_corpus import built_snapshot
 from indexes.protocols import SearchFilters
-from indexes.snapshot import open_snapshot
 from ipqa.domain import Chunk, Hit
 from rag.expansion import expand_references
 from rag.query import LawNames, analyze_query, clean_query
@@ -20,10 +18,7 @@ BOTH = {"zh": {"bm25": 1.0, "dense": 1.0}, "en": {"bm25": 1.0, "dense": 1.0}}
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("index")
-    embedder = HashingEmbedder()
-    build_from_documents(root, corpus(), embedder=embedder, options=BuildOptions())
-    snap = open_snapshot(root, embedder=embedder)
+    snap = built_snapshot(tmp_path_factory.mktemp("index"))
     yield snap
     snap.close()
 

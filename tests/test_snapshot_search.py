@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from index_corpus import HashingEmbedder, corpus
-from indexes.build import BuildOptions, build_from_documents
+from index_corpus import built_snapshot
 from indexes.protocols import IndexSnapshot, SearchFilters
-from indexes.snapshot import open_snapshot
 
 BM25_QUERIES = ["专利权 许可 实施", "发明创造 实用新型 外观设计", "patent infringement", "bicycle brake caliper"]
 DENSE_QUERIES = ["whoever actively induces infringement", "hydraulic caliper brake", "patent"]
@@ -18,10 +16,7 @@ FILTERS = [None, SearchFilters(jurisdictions=frozenset({"US"})), SearchFilters(v
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("index")
-    embedder = HashingEmbedder()
-    build_from_documents(root, corpus(), embedder=embedder, options=BuildOptions())
-    snap = open_snapshot(root, embedder=embedder)
+    snap = built_snapshot(tmp_path_factory.mktemp("index"))
     yield snap
     snap.close()
 
