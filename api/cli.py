@@ -28,23 +28,46 @@ def register(app: typer.Typer) -> None:
 
 
 def _serve_workers(host: str, port: int, workers: int, log_level: str) -> None:
-    """Several processes on one listening socket, each building its app from the environment.
+    """Several worker processes under uvicorn's supervisor, each building its app from the environment.
 
-    What ``uvicorn.run(..., workers=n)`` does, plus TCP_NODELAY on the listening socket (Linux
-    passes it on to accepted connections): uvicorn's shared socket is created without an explicit
-    protocol, so asyncio does not set TCP_NODELAY itself, and every small response would wait for
-    a delayed ACK (~40 ms).
+    On Linux each worker binds its own ``SO_REUSEPORT`` socket so that the kernel spreads connections
+    across workers (see api/listeners.py); uvicorn's ``Multiprocess`` restarts a worker that dies.
+    Elsewhere: one shared socket, as ``uvicorn.run(..., workers=n)`` does.
     """
-    import socket
+    import logging
 
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from api.listeners import ReusePortListener, reserve_port, reuse_port_supported, tcp_socket
+
     config = uvicorn.Config("api.app:create_app_from_environment", factory=True, host=host, port=port,
                             workers=workers, log_level=log_level)
-    sock = config.bind_socket()
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if reuse_port_supported():
+        try:
+            reservation = reserve_port(host, port)
+        except OSError as exc:
+            typer.echo(f"ipqa serve: {exc.strerror}", err=True)
+            raise typer.Exit(1) from exc
+        bound_port = reservation.getsockname()[1]
+        logging.getLogger("uvicorn.error").info(
+            "ipqa serving on http://%s:%d with %d workers, one SO_REUSEPORT socket each", host, bound_port, workers)
+        # Multiprocess hands ``sockets`` to every worker it starts (and restarts) by pickling them;
+        # a ReusePortListener unpickles as a socket bound in that worker.
+        listeners: list = [ReusePortListener(host, bound_port)]
+        try:
+            Multiprocess(config, sockets=listeners).run()
+        finally:
+            reservation.close()
+        return
+    sock = tcp_socket(host, reuse_port=False)
     try:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            typer.echo(f"ipqa serve: cannot bind {host}:{port}: {exc.strerror}", err=True)
+            raise typer.Exit(1) from exc
+        sock.set_inheritable(True)
         Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()

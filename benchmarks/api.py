@@ -65,9 +65,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, workers: int, port: int) -> subprocess.Popen:
+def start_server(data_dir: Path, workers: int, port: int, threads: int | None = None) -> subprocess.Popen:
     env = dict(os.environ, IPQA_DATA_DIR=str(data_dir), DO_NOT_TRACK="true", HF_HUB_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1", IPQA_GENERATOR="extractive")
+    if threads is not None:
+        env["IPQA_API_THREADS"] = str(threads)
     command = [sys.executable, "-m", "ipqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers), "--log-level", "warning"]
     return subprocess.Popen(command, cwd=REPO, env=env)
@@ -168,6 +170,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="IPQA_DATA_DIR of the index to serve.")
     parser.add_argument("--url", help="Measure a server already running instead of starting one.")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, help="IPQA_API_THREADS of the started server (default: Settings).")
     parser.add_argument("--duration", type=float, default=15.0, help="Seconds per measurement.")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--endpoints", nargs="+", default=["search", "ask"], choices=["search", "ask"])
@@ -189,7 +192,7 @@ def main() -> None:
             raise SystemExit("give --data-dir (an index to serve) or --url (a running server)")
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        server = start_server(args.data_dir, args.workers, port)
+        server = start_server(args.data_dir, args.workers, port, args.threads)
     try:
         ready = wait_ready(url, server)
         asyncio.run(run_load(url, "/v1/search", payloads["search"], 8, 3))  # warm-up (caches, threads)
@@ -199,12 +202,15 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
+    threads = args.threads or os.environ.get("IPQA_API_THREADS") or Settings().api_threads
+    reranker = os.environ.get("IPQA_RERANKER", "(settings default)")
     if args.json:
-        print(json.dumps({"ready": ready, "workers": args.workers, "language": args.language, "results": results},
-                         indent=2))
+        print(json.dumps({"ready": ready, "workers": args.workers, "api_threads": threads, "reranker": reranker,
+                          "language": args.language, "results": results}, indent=2))
         return
     print(f"index {ready.get('index_version')}: {ready.get('documents')} documents, {ready.get('chunks')} chunks; "
-          f"workers {args.workers}; {args.language} queries; {args.duration:.0f} s per row")
+          f"workers {args.workers}; api threads {threads}; reranker {reranker}; {args.language} queries; "
+          f"{args.duration:.0f} s per row")
     print("| endpoint | concurrency | requests | req/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|---|")
     for r in results:

@@ -96,7 +96,9 @@ class Settings(BaseSettings):
         default_factory=lambda: [".md", ".txt", ".xml", ".html", ".htm", ".pdf", ".docx"]
     )
     api_threads: int = Field(
-        default=8, ge=1, le=256,
+        # 4, measured (docs/benchmarks.md, "serve-workers"): requests are CPU-bound and share the GIL;
+        # with 2 workers on 2 cores, 8 threads lengthened the p99 and 2 left C=32 queues behind.
+        default=4, ge=1, le=256,
         description="Threads serving blocking API requests (search, ask…); more requests wait on the "
                     "event loop.",
     )
