@@ -59,11 +59,13 @@ def retrieval_report(result: Mapping[str, Any], *, worst: int = 20) -> tuple[str
     return "\n".join(lines), bars
 
 
+def _or_na(value: Any) -> Any:
+    """A figure for a table cell: ``n/a`` where nothing could be measured (e.g. no answers)."""
+    return "n/a" if value is None else value
+
+
 def exam_report(result: Mapping[str, Any]) -> tuple[str, list[Bar]]:
     summary, run = result["summary"], result["run"]
-
-    def fmt(value: Any) -> Any:
-        return "n/a" if value is None else value
 
     lines = [
         f"# Exam evaluation: {run['dataset']['path'].rsplit('/', 1)[-1]} ({summary['mode']}, "
@@ -71,9 +73,9 @@ def exam_report(result: Mapping[str, Any]) -> tuple[str, list[Bar]]:
         "",
         _warnings(run) + markdown_table(
             ["questions", "answered", "accuracy", "single", "multiple", "partial credit", "partial (multiple)"],
-            [[summary["n"], summary["answered"], fmt(summary["accuracy"]), fmt(summary["accuracy_single"]),
-              fmt(summary["accuracy_multiple"]), fmt(summary["partial_credit"]),
-              fmt(summary["partial_credit_multiple"])]]),
+            [[summary["n"], summary["answered"], _or_na(summary["accuracy"]), _or_na(summary["accuracy_single"]),
+              _or_na(summary["accuracy_multiple"]), _or_na(summary["partial_credit"]),
+              _or_na(summary["partial_credit_multiple"])]]),
         "",
         f"{summary['n_single']} single-answer and {summary['n_multiple']} multiple-answer questions. Exact: the "
         "chosen set equals the answer. Partial credit: 0 with any wrong letter, else the share of the correct "
@@ -91,9 +93,6 @@ def exam_report(result: Mapping[str, Any]) -> tuple[str, list[Bar]]:
 def answers_report(result: Mapping[str, Any], *, examples: int = 10) -> tuple[str, list[Bar]]:
     summary, run = result["summary"], result["run"]
 
-    def fmt(value: Any) -> Any:
-        return "n/a" if value is None else value
-
     lines = [
         f"# Answer evaluation: {run['dataset']['path'].rsplit('/', 1)[-1]} (generator {run.get('generator')}, "
         f"judge {run.get('judge')})",
@@ -103,7 +102,7 @@ def answers_report(result: Mapping[str, Any], *, examples: int = 10) -> tuple[st
              "abstention", "ROUGE-L", "BERTScore F1", "gold cited"],
             [[summary["n"], summary["answered"], summary["citation_precision"], summary["citation_recall"],
               summary["fabricated_rate"], summary["fabricated_rate_raw"], summary["abstention_rate"],
-              fmt(summary["rouge_l"]), fmt(summary["bertscore_f1"]), fmt(summary["gold_citation_recall"])]]),
+              _or_na(summary["rouge_l"]), _or_na(summary["bertscore_f1"]), _or_na(summary["gold_citation_recall"])]]),
         "",
         "Citation precision/recall in the ALCE sense with the support judge named above (threshold "
         f"{run.get('support_threshold')}), over delivered (non-abstained) answers. Fabricated: a citation that "

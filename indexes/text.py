@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import re
 
 from ipqa.domain import Chunk, Document
+from ipqa.language import detect_language  # re-exported: indexes and rag import it from here
 
-_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[A-Za-z]+")
-
-
-def detect_language(text: str) -> str:
-    """"zh" when the text is mostly Chinese, else "en".
-
-    Compares CJK characters with Latin *words* (not letters): an English word carries about as much
-    as one or two Chinese characters, so "专利法 section 11 是什么" counts as Chinese while
-    "What does 专利法 say about novelty?" counts as English. Text without either is "en".
-    """
-    cjk = len(_CJK_CHAR.findall(text))
-    if cjk == 0:
-        return "en"
-    latin_words = len(_LATIN_WORD.findall(text))
-    return "zh" if cjk >= latin_words else "en"
+__all__ = ["detect_language", "indexable_text"]
 
 
 def indexable_text(chunk: Chunk, document: Document) -> str:

@@ -13,35 +13,17 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Iterator
 
-from ingest.encoding import is_cjk
 from ingest.protocols import SourceText
-from ipqa.domain import Chunk, DocKind, Document, Jurisdiction, Language, ParsedDocument, Part
+from ipqa.domain import Chunk, DocKind, Document, Jurisdiction, ParsedDocument, Part
 from ipqa.errors import InputError
 from ipqa.ids import chunk_id, document_id
-
-# Above this share of CJK ideographs among letters a text is Chinese. Low on purpose: one ideograph
-# carries about as much as a whole English word, so Chinese text with English terms stays Chinese.
-CJK_SHARE_FOR_CHINESE = 0.2
-
+from ipqa.language import detect_language
 
 @dataclass(frozen=True)
 class Paragraph:
     number: int
     start: int  # span in the source text
     end: int
-
-
-def detect_language(text: str) -> Language:
-    """``zh`` when CJK ideographs make up a fair share of the letters, else ``en``."""
-    cjk = latin = 0
-    for ch in text:
-        if is_cjk(ch):
-            cjk += 1
-        elif ch.isalpha():
-            latin += 1
-    if cjk and cjk / (cjk + latin) >= CJK_SHARE_FOR_CHINESE:
-        return Language.ZH
-    return Language.EN
 
 
 def split_paragraphs(text: str, *, max_chars: int) -> list[Paragraph]:
