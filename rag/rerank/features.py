@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -43,10 +44,19 @@ FEATURE_NAMES: tuple[str, ...] = QUERY_FEATURES + LEARNED_FEATURES + tuple(f"{a}
 
 
 def unit_key_of(chunk: Chunk) -> str:
-    """The key of the unit ``chunk`` is (the same for every version of an article)."""
-    from ingest.citations import unit_keys
+    """The key of the unit ``chunk`` is (the same for every version of an article): the first of
+    ``ingest.citations.unit_keys(chunk)``, which depends on the citation alone."""
+    return _unit_key_of_citation(chunk.citation)
 
-    return unit_keys(chunk)[0]
+
+@lru_cache(maxsize=1 << 16)
+def _unit_key_of_citation(citation: str) -> str:
+    # Parsing a citation costs ~60 µs and retrieval asks for the same few hundred units' keys on
+    # every query (version collapse, cited-first, LTR features): parse each citation once.
+    from ingest.citations import fallback_key, parse_citation
+
+    ref = parse_citation(citation)
+    return ref.unit_key if ref is not None else fallback_key(citation)
 
 
 @dataclass(frozen=True)
