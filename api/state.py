@@ -74,16 +74,20 @@ ServicesFactory = Callable[["Snapshot"], Services]
 
 
 def configured_services(settings: "Settings") -> ServicesFactory:
-    """The configured retriever and answerer, per snapshot. The generator and the support judge
-    (which may be large models) are created once here and shared by every version."""
+    """The configured retriever and answerer, per snapshot. The generator, the support judge (which
+    may be large models) and the question-type classifier are created once here and shared by every
+    version."""
     from rag.pipeline import build_answerer, build_retriever, configured_generator, configured_judge
+    from rag.question_types import QuestionTypeClassifier
 
     generator = configured_generator(settings)
     judge = configured_judge(settings)
+    classifier = QuestionTypeClassifier().fit()  # at start-up, not in the first /v1/ask
 
     def services(snapshot: "Snapshot") -> Services:
         retriever = build_retriever(settings, snapshot)
-        answerer = build_answerer(settings, snapshot, retriever=retriever, generator=generator, judge=judge)
+        answerer = build_answerer(settings, snapshot, retriever=retriever, generator=generator, judge=judge,
+                                  classifier=classifier)
         return Services(snapshot=snapshot, retriever=retriever, answerer=answerer)
 
     return services

@@ -245,14 +245,17 @@ def build_answerer(
     retriever: Retriever | None = None,
     generator: Generator | None = None,
     judge: SupportJudge | None = None,
+    classifier: QuestionTypeClassifier | None = None,
 ) -> Answerer:
     """The configured answerer over ``snapshot`` (used by the CLI and the API). A service that
-    answers over several index versions passes one ``generator`` and ``judge`` to every call."""
+    answers over several index versions passes one ``generator``, ``judge`` and ``classifier`` to
+    every call, so models are loaded and trained once, not per version."""
     return Answerer(
         retriever or build_retriever(settings, snapshot),
         generator or configured_generator(settings),
         judge or configured_judge(settings),
         snapshot.store,
+        classifier=classifier,
         top_k=settings.top_k,
         support_threshold=settings.support_threshold,
         min_hit_score=settings.min_evidence_score,

@@ -119,7 +119,8 @@ def load_seed() -> list[tuple[str, QuestionType]]:
 
 
 class QuestionTypeClassifier:
-    """Rules + a char-n-gram classifier. Thread-safe; the model is trained at first use (~50 ms)."""
+    """Rules + a char-n-gram classifier. Thread-safe; the model is trained at first use or by ``fit()`` (~50 ms, plus
+    importing scikit-learn)."""
 
     def __init__(self, seed: Sequence[tuple[str, QuestionType]] | None = None) -> None:
         self._seed = list(seed) if seed is not None else None
@@ -146,6 +147,11 @@ class QuestionTypeClassifier:
                     model.fit(texts, labels)
                 self._model = model
             return self._model
+
+    def fit(self) -> "QuestionTypeClassifier":
+        """Train now rather than at the first question (a service does it while starting up)."""
+        self._fitted()
+        return self
 
     def classifier_probabilities(self, question: str) -> dict[QuestionType, float]:
         model = self._fitted()

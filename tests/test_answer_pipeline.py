@@ -262,3 +262,21 @@ def test_answerer_reads_the_law_titles_of_its_store_once():
     answerer.answer("为科学研究使用他人专利是否构成侵权？")
     answerer.answer("专利权的期限是多久？")
     assert Store.calls == calls  # not per answer
+
+
+def test_build_answerer_shares_the_models_it_is_given(judge, store):
+    """A service answering over several index versions passes one generator, judge and classifier
+    to every build_answerer call: nothing is loaded or trained again per version."""
+    from types import SimpleNamespace
+
+    from ipqa.settings import Settings
+    from rag.pipeline import build_answerer
+    from rag.question_types import QuestionTypeClassifier
+
+    classifier = QuestionTypeClassifier().fit()
+    generator = ExtractiveGenerator()
+    snapshot = SimpleNamespace(store=store)
+    answerers = [build_answerer(Settings(), snapshot, retriever=FixedRetriever(hits(*SOURCES)),
+                                generator=generator, judge=judge, classifier=classifier) for _ in range(2)]
+    assert all(a.classifier is classifier and a.generator is generator and a.judge is judge for a in answerers)
+    assert answerers[0].answer("为科学研究使用他人专利是否构成侵权？").question_type.value == "conduct"
