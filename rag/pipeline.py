@@ -250,12 +250,16 @@ def build_answerer(
     """The configured answerer over ``snapshot`` (used by the CLI and the API). A service that
     answers over several index versions passes one ``generator``, ``judge`` and ``classifier`` to
     every call, so models are loaded and trained once, not per version."""
+    retriever = retriever or build_retriever(settings, snapshot)
+    # the hybrid retriever has already read the index's law titles: don't page through them again
+    law_names = getattr(retriever, "law_names", None)
     return Answerer(
-        retriever or build_retriever(settings, snapshot),
+        retriever,
         generator or configured_generator(settings),
         judge or configured_judge(settings),
         snapshot.store,
         classifier=classifier,
+        known_laws=law_names.all_titles() if law_names is not None else None,
         top_k=settings.top_k,
         support_threshold=settings.support_threshold,
         min_hit_score=settings.min_evidence_score,
