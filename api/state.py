@@ -139,10 +139,13 @@ class AppState:
         """Serve the version ``current`` points at (a job of ours, or `ipqa index …` run beside the
         service, may have switched it); build its services before the first request needs them.
         True when the version changed. A version that cannot be opened leaves the old one served."""
+        from ipqa.runtime import settle_heap
+
         changed = self.manager.reload()
         with self.pinned():
             pass
         if changed:
+            settle_heap()  # the new version's objects out of the collector's way, the old one's collected
             logger.info("now serving index version %s", self.manager.version)
         return changed
 

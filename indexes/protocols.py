@@ -7,7 +7,7 @@ and never writes to it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Iterable, Mapping, NamedTuple, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -44,6 +44,13 @@ class Embedder(Protocol):
         """float32 [n, dimension], L2-normalised."""
 
 
+class NewestVersion(NamedTuple):
+    """The newest version of a unit, as far as telling whether a chunk is (worded like) it."""
+
+    chunk_id: str
+    text: str
+
+
 @runtime_checkable
 class ChunkLookup(Protocol):
     """What the citation resolver needs: chunks by the unit key of their canonical citation."""
@@ -58,6 +65,13 @@ class ChunkStore(ChunkLookup, Protocol):
     def chunk(self, chunk_id: str) -> Chunk | None: ...
 
     def chunks(self, chunk_ids: Iterable[str]) -> list[Chunk]: ...
+
+    def chunks_by_unit_keys(self, keys: Iterable[str]) -> dict[str, list[Chunk]]:
+        """``chunks_by_unit_key`` of each key, in one call (every key asked is in the result)."""
+
+    def newest_versions(self, keys: Iterable[str]) -> dict[str, NewestVersion]:
+        """Id and text of the first of ``chunks_by_unit_key(key)`` (the newest version) of each key
+        that has one."""
 
     def documents(self, *, offset: int = 0, limit: int = 50,
                   filters: SearchFilters | None = None) -> list[Document]: ...

@@ -24,7 +24,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from indexes.protocols import SearchFilters
+from indexes.protocols import NewestVersion, SearchFilters
+from indexes.read_cache import BoundedCache
 from ipqa.domain import Chunk, Document, ParsedDocument, Part
 from ipqa.errors import IndexUnavailableError
 
@@ -103,8 +104,13 @@ def _json(value: Any) -> str:
 class SqliteChunkStore:
     """Implements :class:`indexes.protocols.ChunkStore` (plus what the build and filters need)."""
 
+    # Chunks (and units' version lists) a read-only store keeps decoded: ~60 MB at 2-3 KB a chunk.
+    # 20,000 holds the working set of a stream of varied questions (150-300 candidates each, the
+    # popular articles recurring); the whole cn-law corpus would be 66,000.
+    DEFAULT_CACHE_CHUNKS = 20_000
+
     def __init__(self, path: Path, *, readonly: bool, unit_keys_of: UnitKeysOf | None = None,
-                 index_text_of: IndexTextOf | None = None) -> None:
+                 index_text_of: IndexTextOf | None = None, cache_chunks: int = 0) -> None:
         self.path = path
         self.readonly = readonly
         self._unit_keys_of = unit_keys_of or _default_unit_keys
@@ -114,6 +120,13 @@ class SqliteChunkStore:
         self._lock = threading.Lock()
         self._closed = False
         self._allowed_cache: dict[SearchFilters, np.ndarray] = {}
+        if cache_chunks and not readonly:
+            raise ValueError("only a read-only store may cache chunks (a writable one changes under it)")
+        # Both caches hold plain tuples of strings and numbers, which the cyclic garbage collector
+        # stops tracking: 20,000 cached Chunk objects (six tracked objects each) made every full
+        # collection scan them, ~140 ms during which the whole worker stood still.
+        self._chunk_cache: BoundedCache[int, _DecodedRow] = BoundedCache(cache_chunks)
+        self._versions_cache: BoundedCache[str, tuple[int, ...]] = BoundedCache(cache_chunks)
         self._connection()  # fail now, not at the first query, when the file is unusable
 
     # --- opening -----------------------------------------------------------------------------
@@ -148,10 +161,12 @@ class SqliteChunkStore:
         return store
 
     @classmethod
-    def open_readonly(cls, path: Path) -> "SqliteChunkStore":
+    def open_readonly(cls, path: Path, *, cache_chunks: int = DEFAULT_CACHE_CHUNKS) -> "SqliteChunkStore":
+        """A finished version's store for readers. It keeps up to ``cache_chunks`` decoded chunks
+        (and as many units' version lists) in memory: the version never changes, so they stay valid."""
         if not path.is_file():
             raise IndexUnavailableError(f"chunk store missing: {path}")
-        store = cls(path, readonly=True)
+        store = cls(path, readonly=True, cache_chunks=cache_chunks)
         try:
             store._connection().execute("SELECT count(*) FROM chunks").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -276,21 +291,57 @@ class SqliteChunkStore:
         return [found[i] for i in ids if i in found]
 
     def chunks_by_int_ids(self, int_ids: Iterable[int]) -> dict[int, Chunk]:
-        ids = [int(i) for i in int_ids]
-        found: dict[int, Chunk] = {}
-        for batch in _batches(ids):
+        return {int_id: _chunk_from_decoded(row) for int_id, row in self._decoded_rows(int_ids).items()}
+
+    def _decoded_rows(self, int_ids: Iterable[int]) -> dict[int, _DecodedRow]:
+        ids = list(dict.fromkeys(int(i) for i in int_ids))
+        found = self._chunk_cache.get_many(ids)
+        missing = [i for i in ids if i not in found]
+        fetched: dict[int, _DecodedRow] = {}
+        for batch in _batches(missing):
             sql = f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE int_id IN ({','.join('?' * len(batch))})"
             for row in self._connection().execute(sql, batch):
-                found[row[0]] = _chunk_from_row(row)
+                fetched[row[0]] = _decode_row(row)
+        self._chunk_cache.put_many(fetched)
+        found.update(fetched)
         return found
 
     def chunks_by_unit_key(self, key: str) -> list[Chunk]:
         """Chunks indexed under ``key``: newest document version first, then document order."""
-        rows = self._connection().execute(
-            f"SELECT {', '.join('c.' + c.strip() for c in _CHUNK_COLUMNS.split(','))} "
-            "FROM unit_keys u JOIN chunks c ON c.id = u.chunk_id JOIN documents d ON d.id = c.document_id "
-            "WHERE u.key = ? ORDER BY d.version IS NULL, d.version DESC, d.id, c.ordinal", (key,))
-        return [_chunk_from_row(r) for r in rows]
+        return self.chunks_by_unit_keys([key])[key]
+
+    def chunks_by_unit_keys(self, keys: Iterable[str]) -> dict[str, list[Chunk]]:
+        """:meth:`chunks_by_unit_key` for many keys in one query (every key asked is in the result)."""
+        versions = self._version_ids(keys)
+        rows = self._decoded_rows(int_id for int_ids in versions.values() for int_id in int_ids)
+        return {key: [_chunk_from_decoded(rows[int_id]) for int_id in int_ids] for key, int_ids in versions.items()}
+
+    def newest_versions(self, keys: Iterable[str]) -> dict[str, NewestVersion]:
+        """Id and text of the newest version of each unit of ``keys`` (the first chunk of
+        :meth:`chunks_by_unit_key`); keys of no chunk are left out. No chunk is built: the learned
+        reranker asks this of every candidate (~200 per search)."""
+        newest = {key: int_ids[0] for key, int_ids in self._version_ids(keys).items() if int_ids}
+        rows = self._decoded_rows(newest.values())
+        return {key: NewestVersion(chunk_id=rows[int_id][1], text=rows[int_id][3]) for key, int_id in newest.items()}
+
+    def _version_ids(self, keys: Iterable[str]) -> dict[str, tuple[int, ...]]:
+        """The int ids of the chunks under each key, in :meth:`chunks_by_unit_key` order."""
+        wanted = list(dict.fromkeys(keys))
+        versions = self._versions_cache.get_many(wanted)
+        missing = [key for key in wanted if key not in versions]
+        fetched: dict[str, list[int]] = {key: [] for key in missing}
+        for batch in _batches(missing):
+            rows = self._connection().execute(
+                "SELECT u.key, c.int_id FROM unit_keys u JOIN chunks c ON c.id = u.chunk_id "
+                "JOIN documents d ON d.id = c.document_id "
+                f"WHERE u.key IN ({','.join('?' * len(batch))}) "
+                "ORDER BY u.key, d.version IS NULL, d.version DESC, d.id, c.ordinal", batch)
+            for key, int_id in rows:
+                fetched[key].append(int_id)
+        found = {key: tuple(int_ids) for key, int_ids in fetched.items()}
+        self._versions_cache.put_many(found)
+        versions.update(found)
+        return {key: versions[key] for key in wanted}
 
     def chunks_of_document(self, document_id: str) -> list[Chunk]:
         rows = self._connection().execute(
@@ -446,14 +497,32 @@ def _batches(values: list[Any]) -> Iterator[list[Any]]:
         yield values[start:start + _SQL_VARS]
 
 
-def _chunk_from_row(row: Sequence[Any]) -> Chunk:
+# A chunk row with its JSON columns decoded, as plain tuples (see the caches in __init__):
+# (int_id, id, document_id, text, citation, unit, language, hierarchy, span_start, span_end, page,
+#  parts as (label, start, end) tuples, references, ordinal, metadata as (key, value) pairs)
+_DecodedRow = tuple
+
+
+def _decode_row(row: Sequence[Any]) -> _DecodedRow:
+    (int_id, cid, document_id, text, citation, unit, language, hierarchy, span_start, span_end, page,
+     parts, refs, ordinal, metadata) = row
+    return (int_id, cid, document_id, text, citation, unit, language, tuple(json.loads(hierarchy)), span_start,
+            span_end, page, tuple(tuple(part) for part in json.loads(parts)), tuple(json.loads(refs)), ordinal,
+            tuple(json.loads(metadata).items()))
+
+
+def _chunk_from_decoded(row: _DecodedRow) -> Chunk:
     (_int_id, cid, document_id, text, citation, unit, language, hierarchy, span_start, span_end, page,
      parts, refs, ordinal, metadata) = row
     return Chunk(
         id=cid, document_id=document_id, text=text, citation=citation, unit=unit, language=language,
-        hierarchy=tuple(json.loads(hierarchy)), span=(span_start, span_end), page=page,
-        parts=tuple(Part(label, start, end) for label, start, end in json.loads(parts)),
-        references=tuple(json.loads(refs)), ordinal=ordinal, metadata=json.loads(metadata))
+        hierarchy=hierarchy, span=(span_start, span_end), page=page,
+        parts=tuple(Part(label, start, end) for label, start, end in parts),
+        references=refs, ordinal=ordinal, metadata=dict(metadata))
+
+
+def _chunk_from_row(row: Sequence[Any]) -> Chunk:
+    return _chunk_from_decoded(_decode_row(row))
 
 
 def _document_from_row(row: Sequence[Any]) -> Document:

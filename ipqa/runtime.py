@@ -20,3 +20,22 @@ def configure_torch(threads: int | None) -> None:
 
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+def settle_heap() -> None:
+    """Collect garbage once, then exempt every object alive now from later cyclic collections
+    (``gc.freeze``); call it when a serving process has loaded its index and models, and again
+    after switching index versions.
+
+    Why: a loaded index, the reranker's model and the libraries are ~500,000 long-lived objects,
+    and each full collection walked all of them: pauses of up to 380 ms, during which every request
+    of the worker stood still (measured in-process over 1,000 STARD questions; docs/benchmarks.md).
+    Frozen objects are still freed by reference counting; only garbage *cycles* among them would
+    outlive their use, which is why this unfreezes and collects first: a version dropped since the
+    last call is collected here rather than kept forever.
+    """
+    import gc
+
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()

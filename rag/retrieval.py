@@ -98,24 +98,26 @@ def _scored_by_chunk_id(lists: Mapping[str, Sequence[Hit]]) -> dict[str, list[tu
 
 
 def collapse_versions(hits: Sequence[Hit], lookup: ChunkLookup | None = None, *,
-                      key_of: Callable[[Chunk], str] = unit_key_of) -> list[Hit]:
+                      key_of: Callable[[Chunk], str] = unit_key_of, limit: int | None = None) -> list[Hit]:
     """One hit per unit (an article in any version): the best-placed one. When other versions of
     it have the same text or scored exactly as well, the newest of them is kept instead: the same
     provision should be cited in its current version (``lookup.chunks_by_unit_key`` lists versions
     newest first). Rank fusion gives identical texts different scores (one ranks above the other),
     hence the text comparison. ``key_of`` gives a chunk's unit key (callers that know it already
-    save parsing the citation again)."""
+    save parsing the citation again); ``limit`` keeps only the first that many units (the same as
+    slicing the result, without building the rest)."""
     by_key: dict[str, list[Hit]] = {}
-    order: list[str] = []
     for hit in hits:
         key = key_of(hit.chunk)
-        if key not in by_key:
-            by_key[key] = []
-            order.append(key)
-        by_key[key].append(hit)
+        group = by_key.get(key)
+        if group is None:
+            by_key[key] = [hit]
+        else:
+            group.append(hit)
     out: list[Hit] = []
-    for key in order:
-        group = by_key[key]
+    for key, group in by_key.items():  # dicts keep insertion order: best-placed unit first
+        if limit is not None and len(out) >= limit:
+            break
         best = group[0]
         tied = [hit for hit in group if hit.score == best.score or hit.chunk.text == best.chunk.text]
         if len(tied) > 1 and lookup is not None:
@@ -257,8 +259,8 @@ class HybridRetriever:
             _, hits = self.candidates(query, filters, depth=depth)
             if self.reranker is not None:
                 hits = self.reranker.rerank(query, hits, len(hits))
-            hits = collapse_versions(hits, self.snapshot.store) if self.options.collapse_versions else hits
-            hits = hits[:k]
+            hits = (collapse_versions(hits, self.snapshot.store, limit=k) if self.options.collapse_versions
+                    else hits[:k])
         if self.options.cited_first:
             cited = cited_hits(query, self.snapshot.store, known_laws=self._known_laws, filters=filters)
             if cited:
@@ -300,7 +302,7 @@ class HybridRetriever:
                 keys[hit.chunk.id] = unit_key_of(hit.chunk)
                 hits.append(hit)
             hits.sort(key=lambda hit: hit.rank)
-        return collapse_versions(hits, versions, key_of=lambda chunk: keys[chunk.id])[:k]
+        return collapse_versions(hits, versions, key_of=lambda chunk: keys[chunk.id], limit=k)
 
     def _other_versions(self, ranked: Sequence[Ranked], start: int, keys: Mapping[str, None],
                         versions: ChunkLookup) -> list[Hit]:

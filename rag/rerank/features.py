@@ -19,7 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from indexes.protocols import ChunkStore
+from indexes.protocols import ChunkStore, NewestVersion
+from indexes.read_cache import BoundedCache
 from indexes.tokenize import tokenize
 from ipqa.domain import Chunk, Hit
 from rag.query import AnalyzedQuery
@@ -87,9 +88,13 @@ class QueryFeatureExtractor:
     # depend on how many others were found (training adds candidates fold by fold).
     MISSING_RANK = 1000
 
+    # Tokenising a candidate's text was a fifth of a reranked search; popular articles recur.
+    TOKEN_CACHE_CHUNKS = 20_000
+
     def __init__(self, store: ChunkStore) -> None:
         self._store = store
         self._title_tokens: dict[str, frozenset[str]] = {}
+        self._chunk_tokens: BoundedCache[str, tuple[str, ...]] = BoundedCache(self.TOKEN_CACHE_CHUNKS)
 
     def _title(self, law: str, language: str) -> frozenset[str]:
         tokens = self._title_tokens.get(law)
@@ -98,12 +103,21 @@ class QueryFeatureExtractor:
             tokens = self._title_tokens[law] = frozenset(tokenize(name, language))
         return tokens
 
-    def _is_newest(self, candidate: Candidate) -> float:
-        versions = self._store.chunks_by_unit_key(candidate.unit_key)  # newest version first
-        if not versions:
+    @staticmethod
+    def _is_newest(candidate: Candidate, newest: NewestVersion | None) -> float:
+        """1 when the candidate is (or reads exactly like) ``newest``, the newest version of its unit."""
+        if newest is None:
             return 1.0
-        newest = versions[0]
-        return 1.0 if newest.id == candidate.hit.chunk.id or newest.text == candidate.hit.chunk.text else 0.0
+        return 1.0 if newest.chunk_id == candidate.hit.chunk.id or newest.text == candidate.hit.chunk.text else 0.0
+
+    def _text_tokens(self, chunk: Chunk) -> tuple[str, ...]:
+        """The distinct tokens of a candidate's text, as a tuple: unlike a set, a tuple of strings
+        is untracked by the cyclic garbage collector, so a full cache costs no collection time."""
+        tokens = self._chunk_tokens.get_many((chunk.id,)).get(chunk.id)
+        if tokens is None:
+            tokens = tuple(set(tokenize(chunk.text, str(chunk.language))))
+            self._chunk_tokens.put_many({chunk.id: tokens})
+        return tokens
 
     def extract(self, query: AnalyzedQuery, candidates: Sequence[Candidate]) -> np.ndarray:
         """float32 ``[len(candidates), len(QUERY_FEATURES)]``."""
@@ -119,9 +133,10 @@ class QueryFeatureExtractor:
         dense_top = float(dense.max()) if dense.max() > 0 else 1.0
         missing = self.MISSING_RANK
         named = set(query.laws)
+        newest = self._store.newest_versions(c.unit_key for c in candidates)  # one query
         for row, candidate in enumerate(candidates):
             chunk = candidate.hit.chunk
-            text_tokens = set(tokenize(chunk.text, str(chunk.language)))
+            text_tokens = self._text_tokens(chunk)
             title_tokens = self._title(candidate.law, str(chunk.language))
             component = scores[row]
             rows[row] = (
@@ -130,11 +145,11 @@ class QueryFeatureExtractor:
                 _log_rank(int(component["bm25_rank"]) if "bm25_rank" in component else None, missing),
                 max(0.0, dense[row]) / dense_top,
                 _log_rank(candidate.hit.rank or None, missing),
-                len(query_tokens & text_tokens) / n_query,
+                len(query_tokens.intersection(text_tokens)) / n_query,
                 len(query_tokens & title_tokens) / n_query,
                 float(candidate.law.split("|")[-1] in named),
                 float(bool(named)),
-                self._is_newest(candidate),
+                self._is_newest(candidate, newest.get(candidate.unit_key)),
                 math.log1p(len(chunk.text)),
                 float(bool(candidate.hit.rank)),  # 0 for candidates only another source proposed
             )

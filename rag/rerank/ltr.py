@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -137,8 +137,10 @@ def association_hits(votes: Votes, store: ChunkStore, limit: int,
     with source ``assoc``; unknown keys (an article not in this index) are skipped."""
     hits: list[Hit] = []
     documents: dict[str, Any] = {}
-    for key in votes.top_articles(limit):
-        for chunk in store.chunks_by_unit_key(key):
+    top = votes.top_articles(limit)
+    versions = store.chunks_by_unit_keys(top)  # one query for all of them
+    for key in top:
+        for chunk in versions[key]:
             if filters is not None and not filters.is_empty():
                 if chunk.document_id not in documents:
                     documents[chunk.document_id] = store.document(chunk.document_id)
@@ -194,6 +196,8 @@ class LtrReranker:
         candidates = candidates_of(hits)
         scores = self.score(query, candidates)
         order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))[:k]
-        return [replace(hits[i], score=float(scores[i]), rank=rank, source="rerank",
-                        component_scores={**hits[i].component_scores, "ltr": float(scores[i])})
+        # Hit(...) rather than dataclasses.replace: half the cost, ~200 times per search
+        return [Hit(chunk=hits[i].chunk, score=float(scores[i]), rank=rank, source="rerank",
+                    component_scores={**hits[i].component_scores, "ltr": float(scores[i])},
+                    expanded_from=hits[i].expanded_from)
                 for rank, i in enumerate(order, start=1)]
