@@ -56,6 +56,9 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
         anyio.to_thread.current_default_thread_limiter().total_tokens = threadpool_size or settings.api_threads
         configure_torch(settings.torch_threads)  # before any model runs; process-wide
         model = embedder if embedder is not None else _configured_embedder(settings)
+        # Settle how queries are encoded (ONNX export, model warm-up) before serving, not in the
+        # first English search.
+        model.encode_query(["patent"])
         manager = IndexManager(settings.index_root, embedder=model, options=BuildOptions.from_settings(settings))
         runner = JobRunner(settings.jobs_dir)
         runner.recover()
@@ -99,10 +102,9 @@ def create_app_from_environment() -> FastAPI:
 
 
 def _configured_embedder(settings: "Settings") -> "Embedder":
-    from indexes.embedder import create_embedder
+    from indexes.embedder import configured_embedder
 
-    return create_embedder(settings.embedder, device=settings.embed_device, batch_size=settings.embed_batch_size,
-                           languages=settings.embedder_languages)
+    return configured_embedder(settings)
 
 
 def _version() -> str:

@@ -125,10 +125,9 @@ def _settings(**overrides: Any) -> "Settings":
 
 
 def _embedder(settings: "Settings") -> Any:
-    from indexes.embedder import create_embedder
+    from indexes.embedder import configured_embedder
 
-    return create_embedder(settings.embedder, device=settings.embed_device, batch_size=settings.embed_batch_size,
-                           languages=settings.embedder_languages)
+    return configured_embedder(settings)
 
 
 class _RichProgress:

@@ -14,19 +14,26 @@ checkpoints do not ship in their configuration).
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from indexes.onnx_query import QUERY_RUNTIMES, OnnxQueryEncoder, UnsupportedModel
 from indexes.protocols import Embedder
 from ipqa.errors import ConfigError
 from ipqa.registry import Registry
 
-__all__ = ["SentenceTransformerEmbedder", "create_embedder", "embedder_registry", "minilm_model_dir",
-           "resolve_device"]
+__all__ = ["SentenceTransformerEmbedder", "configured_embedder", "create_embedder", "embedder_registry",
+           "minilm_model_dir", "resolve_device"]
 
+if TYPE_CHECKING:
+    from ipqa.settings import Settings
+
+logger = logging.getLogger(__name__)
 KNOWN_LANGUAGES = frozenset({"zh", "en"})
 
 # Files whose content identifies a model's behaviour; hashed into a path embedder's name so a
@@ -107,9 +114,11 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model_dir: Path, *, name: str, languages: frozenset[str], device: str = "auto",
                  batch_size: int = 64, query_prompt: str | None = None, document_prompt: str | None = None,
-                 max_seq_length: int | None = None) -> None:
+                 max_seq_length: int | None = None, query_runtime: str = "auto") -> None:
         if batch_size < 1:
             raise ConfigError(f"embed batch size must be >= 1, got {batch_size}")
+        if query_runtime not in QUERY_RUNTIMES:
+            raise ConfigError(f"embed query runtime {query_runtime!r} is unknown; valid: {', '.join(QUERY_RUNTIMES)}")
         model_dir = Path(model_dir)
         if not (model_dir / "config.json").is_file() and not (model_dir / "modules.json").is_file():
             raise ConfigError(f"embedder model directory {model_dir}: no config.json or modules.json there")
@@ -133,6 +142,13 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.model_dir = model_dir
         self._prompts = _resolve_prompts(self._model, query_prompt, document_prompt)
+        if query_runtime == "onnx" and self.device != "cpu":
+            raise ConfigError(f"embed query runtime 'onnx' runs on the CPU; the embedder is on {self.device}")
+        # "auto": ONNX Runtime on a CPU when it reproduces the torch vectors (indexes/onnx_query.py).
+        # Set up at the first query, not here: index builds create embedders and never encode one.
+        self._query_runtime_wanted = query_runtime if self.device == "cpu" else "torch"
+        self._onnx: OnnxQueryEncoder | None = None
+        self._onnx_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (f"SentenceTransformerEmbedder(name={self.name!r}, dimension={self.dimension}, "
@@ -146,9 +162,45 @@ class SentenceTransformerEmbedder:
     def document_prompt(self) -> str:
         return self._prompts.document
 
+    @property
+    def query_runtime(self) -> str:
+        """``onnx`` or ``torch``: what encodes queries (settled by the first query under ``auto``)."""
+        self._settle_query_runtime()
+        return "onnx" if self._onnx is not None else "torch"
+
     def encode_query(self, texts: Sequence[str]) -> np.ndarray:
         """Query vectors (with the model's query prompt, if it has one)."""
+        self._settle_query_runtime()
+        if self._onnx is not None:
+            if isinstance(texts, str):
+                raise TypeError("encode_query/encode_document take a sequence of texts, not one string")
+            if not texts:
+                return np.zeros((0, self.dimension), dtype=np.float32)
+            vectors = self._onnx.encode(list(texts), self._prompts.query, normalize=True)
+            return np.ascontiguousarray(vectors.reshape(len(texts), self.dimension))
+        return self._torch_encode_query(texts)
+
+    def _torch_encode_query(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(self._model.encode_query, texts, self._prompts.query)
+
+    def _settle_query_runtime(self) -> None:
+        if self._query_runtime_wanted == "torch":
+            return
+        with self._onnx_lock:
+            wanted, self._query_runtime_wanted = self._query_runtime_wanted, "torch"
+            if wanted == "torch":  # another thread settled it meanwhile
+                return
+            import torch
+
+            try:
+                encoder = OnnxQueryEncoder(self._model, threads=torch.get_num_threads())
+                encoder.check_against(self._torch_encode_query, self._prompts.query, normalize=True)
+            except UnsupportedModel as exc:
+                if wanted == "onnx":
+                    raise ConfigError(f"embedder {self.name}: cannot encode queries with ONNX Runtime: {exc}") from exc
+                logger.info("embedder %s encodes queries with torch: %s", self.name, exc)
+                return
+            self._onnx = encoder
 
     def encode_document(self, texts: Sequence[str]) -> np.ndarray:
         """Document vectors (with the model's document/passage prompt, if it has one)."""
@@ -182,7 +234,7 @@ def embedder_registry() -> Registry[Embedder]:
 
     @registry.register("minilm")
     def _minilm(*, device: str = "auto", batch_size: int = 64, languages: Sequence[str] | None = None,
-                **options: Any) -> Embedder:
+                **options: Any) -> Embedder:  # options: query_prompt, document_prompt, max_seq_length, query_runtime
         served = frozenset({"en"})
         if languages is not None and frozenset(languages) != served:
             raise ConfigError(f"embedder 'minilm' serves only {sorted(served)} (it maps most Chinese to "
@@ -195,18 +247,20 @@ def embedder_registry() -> Registry[Embedder]:
 
 def create_embedder(spec: str, *, device: str = "auto", batch_size: int = 64,
                     languages: Sequence[str] | None = None, query_prompt: str | None = None,
-                    document_prompt: str | None = None, max_seq_length: int | None = None) -> Embedder:
+                    document_prompt: str | None = None, max_seq_length: int | None = None,
+                    query_runtime: str = "auto") -> Embedder:
     """An embedder by registry name (``minilm``) or local model directory.
 
     A directory's embedder is named ``<resolved path>#<hash of its configuration files>`` (plus the
     document prompt and max_seq_length when overridden): the name is recorded in an index's manifest, and an index is
     refused by an embedder of another name. ``languages`` (default ``["en"]``) are the languages a
-    directory's model serves.
+    directory's model serves. ``query_runtime``: ``auto`` (ONNX Runtime for queries on a CPU when it
+    reproduces the torch vectors, else torch), ``torch``, or ``onnx`` (an error when it cannot).
     """
     if not spec:
         raise ConfigError("embedder: empty name; use a registry name or a model directory")
     options: dict[str, Any] = {"query_prompt": query_prompt, "document_prompt": document_prompt,
-                               "max_seq_length": max_seq_length}
+                               "max_seq_length": max_seq_length, "query_runtime": query_runtime}
     options = {key: value for key, value in options.items() if value is not None}
     registry = embedder_registry()
     if spec in registry:
@@ -221,3 +275,9 @@ def create_embedder(spec: str, *, device: str = "auto", batch_size: int = 64,
     name = f"{model_dir}#{_config_hash(model_dir, document_prompt or '', str(max_seq_length or ''))}"
     return SentenceTransformerEmbedder(model_dir, name=name, languages=served, device=device,
                                        batch_size=batch_size, **options)
+
+
+def configured_embedder(settings: "Settings") -> Embedder:
+    """The embedder ``settings`` configure (for edges: CLI commands, the API lifespan)."""
+    return create_embedder(settings.embedder, device=settings.embed_device, batch_size=settings.embed_batch_size,
+                           languages=settings.embedder_languages, query_runtime=settings.embed_query_runtime)

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     )
     embed_device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N")
     embed_batch_size: int = Field(default=64, ge=1)
+    embed_query_runtime: Literal["auto", "torch", "onnx"] = Field(
+        default="auto",
+        description="What encodes queries on a CPU: auto = ONNX Runtime when it reproduces the torch vectors "
+                    "(2.8x faster for one query), else torch.",
+    )
     torch_threads: int | None = Field(
         default=1, ge=1,
         description="torch intra-op threads of serving processes (CLI search/ask, API); None = torch's "

@@ -129,18 +129,13 @@ def answer_to_dict(answer: "Answer", store: "ChunkStore | None" = None) -> dict[
 def open_current(settings: "Settings", *, index_root: Path | None = None) -> Iterator["IndexSnapshot"]:
     """The current index version under ``index_root`` (default ``settings.index_root``), closed on exit.
     Applies ``settings.torch_threads`` first: this is the edge of every command that queries an index."""
-    from indexes.embedder import create_embedder
+    from indexes.embedder import configured_embedder
     from indexes.snapshot import open_snapshot
     from ipqa.runtime import configure_torch
 
     configure_torch(settings.torch_threads)
 
-    embedder = create_embedder(
-        settings.embedder,
-        device=settings.embed_device,
-        batch_size=settings.embed_batch_size,
-        languages=settings.embedder_languages,
-    )
+    embedder = configured_embedder(settings)
     snapshot = open_snapshot(index_root or settings.index_root, embedder=embedder)
     try:
         yield snapshot

@@ -95,6 +95,44 @@ def test_missing_or_unknown_embedder_is_a_config_error_naming_it(tmp_path: Path)
         create_embedder("minilm", languages=["zh", "en"])
 
 
+def test_onnx_query_runtime_reproduces_the_torch_vectors(tiny_embedder_dir: Path, prompted_dir: Path) -> None:
+    for model_dir in (tiny_embedder_dir, prompted_dir):  # without and with a query prompt
+        onnx = create_embedder(str(model_dir), device="cpu", query_runtime="onnx")
+        reference = create_embedder(str(model_dir), device="cpu", query_runtime="torch")
+        assert (onnx.query_runtime, reference.query_runtime) == ("onnx", "torch")
+        vectors = onnx.encode_query(TEXTS)
+        assert vectors.dtype == np.float32 and vectors.shape == (3, onnx.dimension)
+        assert np.allclose(vectors, reference.encode_query(TEXTS), atol=1e-5)
+        assert np.allclose(onnx.encode_query(TEXTS[:1]), reference.encode_query(TEXTS[:1]), atol=1e-5)
+        assert onnx.encode_query([]).shape == (0, onnx.dimension)
+        with pytest.raises(TypeError):
+            onnx.encode_query("one string")
+
+
+def test_without_onnxruntime_auto_keeps_torch_and_onnx_is_an_error(tiny_embedder_dir: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    auto = create_embedder(str(tiny_embedder_dir), device="cpu")
+    assert auto.query_runtime == "torch" and auto.encode_query(TEXTS).shape == (3, auto.dimension)
+    forced = create_embedder(str(tiny_embedder_dir), device="cpu", query_runtime="onnx")
+    with pytest.raises(ConfigError, match="onnxruntime is not installed"):
+        forced.encode_query(TEXTS)
+    with pytest.raises(ConfigError, match="valid: auto, torch, onnx"):
+        create_embedder(str(tiny_embedder_dir), device="cpu", query_runtime="tensorrt")
+
+
+def test_onnx_encoder_is_refused_when_its_vectors_differ_from_torch(tiny_embedder_dir: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from indexes.onnx_query import OnnxQueryEncoder, UnsupportedModel
+
+    encoder = OnnxQueryEncoder(SentenceTransformer(str(tiny_embedder_dir), device="cpu"), threads=1)
+    with pytest.raises(UnsupportedModel, match="differ"):
+        encoder.check_against(lambda texts: np.zeros((len(texts), 32), dtype=np.float32), "", normalize=True)
+
+
 def test_device_choice() -> None:
     import torch
 
@@ -149,6 +187,9 @@ def test_embedding_cache_serves_a_rebuild_many_keys(tmp_path: Path) -> None:
 def test_real_minilm_finds_the_right_text() -> None:
     embedder = create_embedder("minilm", device="cpu")
     assert embedder.name == "minilm" and embedder.dimension == 384 and embedder.languages == frozenset({"en"})
+    assert embedder.query_runtime == "onnx"  # and the same vectors as torch:
+    torch_vectors = create_embedder("minilm", device="cpu", query_runtime="torch").encode_query(TEXTS)
+    assert np.allclose(embedder.encode_query(TEXTS), torch_vectors, atol=1e-5)
     documents = embedder.encode_document(TEXTS)
     query = embedder.encode_query(["How long does a trademark registration last before renewal?"])
     assert int(np.argmax(documents @ query[0])) == 2
