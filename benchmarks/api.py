@@ -5,9 +5,12 @@
 
 starts ``ipqa serve --workers N`` on a free port with ``IPQA_DATA_DIR`` set (or measures ``--url`` of a server already running), waits for /readyz,
 warms up, then runs closed-loop clients (each sends its next request when the previous one is
-answered) for ``--duration`` seconds per (endpoint, concurrency). Queries: lay questions from
-stard-train (Chinese) and English patent/statute questions, alternating. Results go to stdout as a
-Markdown table (``--json`` for JSON).
+answered) for ``--duration`` seconds per (endpoint, concurrency). Queries: every lay question of
+stard-train (Chinese, 1,235) and English queries (eight hand-written questions plus the opening
+words of 1,200 English chunks of the served index, e.g. a claim's or a section's first words),
+alternating for ``--language mixed``. They are sent in one sequence that continues from row to
+row, so no query repeats before all of them were sent once: caches help only as much as real
+traffic's recurring articles would. Results go to stdout as a Markdown table (``--json`` for JSON).
 """
 
 from __future__ import annotations
@@ -40,22 +43,56 @@ ENGLISH = [
 ]
 
 
-def queries(shared_data: Path, n: int = 200, language: str = "mixed") -> list[str]:
+def english_queries(data_dir: Path | None, n: int = 1200, seed: int = 0) -> list[str]:
+    """The hand-written questions, then the first 6-14 words of ``n`` English chunks of the index
+    being served (a seeded sample), as keyword queries."""
+    import random
+    import sqlite3
+
+    found = list(ENGLISH)
+    if data_dir is None:
+        return found
+    from indexes.layout import IndexLayout
+
+    layout = IndexLayout(data_dir / "index")
+    version = layout.current()
+    if version is None:
+        return found
+    connection = sqlite3.connect(f"file:{layout.version_dir(version) / 'store.sqlite'}?mode=ro", uri=True)
+    try:
+        texts = [row[0] for row in connection.execute("SELECT text FROM chunks WHERE language = 'en' ORDER BY id")]
+    finally:
+        connection.close()
+    rng = random.Random(seed)
+    seen = set(found)
+    for text in rng.sample(texts, min(len(texts), 3 * n)):
+        words = [w for w in text.split() if not (w.startswith("[") and w.endswith("]"))]  # "[0037]"
+        if len(words) < 6:
+            continue
+        query = " ".join(words[:rng.randint(6, 14)])
+        if query not in seen:
+            seen.add(query)
+            found.append(query)
+        if len(found) >= n + len(ENGLISH):
+            break
+    return found
+
+
+def queries(shared_data: Path, data_dir: Path | None, language: str = "mixed") -> list[str]:
+    """Distinct queries of ``language`` (zh, en, or mixed: alternating while both last)."""
     chinese: list[str] = []
     path = shared_data / "evals" / "stard-train.jsonl"
     if path.is_file():
         with path.open(encoding="utf-8") as f:
-            for line in f:
-                chinese.append(json.loads(line)["question"])
-                if len(chinese) >= n:
-                    break
+            chinese = list(dict.fromkeys(json.loads(line)["question"] for line in f))
     if language == "zh":
         return chinese
-    if language == "en":
-        return [ENGLISH[i % len(ENGLISH)] for i in range(n)]
+    english = english_queries(data_dir)
+    if language == "en" or not chinese:
+        return english
     mixed: list[str] = []
-    for i in range(n):
-        mixed.append(chinese[i % len(chinese)] if chinese and i % 2 == 0 else ENGLISH[i % len(ENGLISH)])
+    for zh, en in zip(chinese, english):
+        mixed += [zh, en]
     return mixed
 
 
@@ -123,21 +160,32 @@ class _Connection:
             self.writer.close()
 
 
-async def run_load(url: str, path: str, payloads: list[dict[str, Any]], concurrency: int,
+class QuerySequence:
+    """The request bodies in one endless sequence shared by every row of a run."""
+
+    def __init__(self, payloads: list[dict[str, Any]]) -> None:
+        self.bodies = [json.dumps(p, ensure_ascii=False).encode() for p in payloads]
+        self.sent = 0
+
+    def next(self) -> bytes:
+        body = self.bodies[self.sent % len(self.bodies)]
+        self.sent += 1
+        return body
+
+
+async def run_load(url: str, path: str, sequence: QuerySequence, concurrency: int,
                    duration: float) -> dict[str, Any]:
     """Closed loop: ``concurrency`` connections, each sending its next request when answered."""
     host, port = url.removeprefix("http://").split(":")
-    bodies = [json.dumps(p, ensure_ascii=False).encode() for p in payloads]
     latencies: list[float] = []
     errors: dict[int, int] = {}
     deadline = time.perf_counter() + duration
-    counter = iter(range(10**9))
 
     async def worker() -> None:
         connection = _Connection(host, int(port))
         try:
             while time.perf_counter() < deadline:
-                body = bodies[next(counter) % len(bodies)]
+                body = sequence.next()
                 started = time.perf_counter()
                 status, _ = await connection.post(path, body)
                 if status == 200:
@@ -182,9 +230,9 @@ def main() -> None:
     from ipqa.settings import Settings
 
     shared = Settings().shared_data
-    texts = queries(shared, language=args.language)
-    payloads = {"search": [{"query": q, "k": args.k} for q in texts],
-                "ask": [{"question": q, "k": args.k} for q in texts]}
+    texts = queries(shared, args.data_dir, language=args.language)
+    sequences = {"search": QuerySequence([{"query": q, "k": args.k} for q in texts]),
+                 "ask": QuerySequence([{"question": q, "k": args.k} for q in texts])}
     server = None
     url = args.url
     if url is None:
@@ -195,8 +243,10 @@ def main() -> None:
         server = start_server(args.data_dir, args.workers, port, args.threads)
     try:
         ready = wait_ready(url, server)
-        asyncio.run(run_load(url, "/v1/search", payloads["search"], 8, 3))  # warm-up (caches, threads)
-        results = [asyncio.run(run_load(url, f"/v1/{endpoint}", payloads[endpoint], c, args.duration))
+        # warm-up (threads, connections) on queries of its own: the measured rows start with unseen ones
+        warm_up = QuerySequence([{"query": q, "k": args.k} for q in texts[-200:]])
+        asyncio.run(run_load(url, "/v1/search", warm_up, 8, 3))
+        results = [asyncio.run(run_load(url, f"/v1/{endpoint}", sequences[endpoint], c, args.duration))
                    for endpoint in args.endpoints for c in args.concurrency]
     finally:
         if server is not None:
@@ -206,10 +256,12 @@ def main() -> None:
     reranker = os.environ.get("IPQA_RERANKER", "(settings default)")
     if args.json:
         print(json.dumps({"ready": ready, "workers": args.workers, "api_threads": threads, "reranker": reranker,
-                          "language": args.language, "results": results}, indent=2))
+                          "language": args.language, "distinct_queries": len(texts), "results": results},
+                         indent=2))
         return
     print(f"index {ready.get('index_version')}: {ready.get('documents')} documents, {ready.get('chunks')} chunks; "
-          f"workers {args.workers}; api threads {threads}; reranker {reranker}; {args.language} queries; "
+          f"workers {args.workers}; api threads {threads}; reranker {reranker}; {len(texts)} distinct "
+          f"{args.language} queries; "
           f"{args.duration:.0f} s per row")
     print("| endpoint | concurrency | requests | req/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|---|")

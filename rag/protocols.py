@@ -20,6 +20,10 @@ class Reranker(Protocol):
 
     def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]: ...
 
+    def serves(self, query: str) -> bool:
+        """Whether :meth:`rerank` would reorder this query's hits (e.g. a model trained on one
+        language leaves others alone): retrieval then skips loading every candidate for it."""
+
 
 @dataclass(frozen=True)
 class Prompt:

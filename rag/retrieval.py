@@ -236,7 +236,7 @@ class HybridRetriever:
         analyzed = self.analyze(query)
         hits = self.first_stage(analyzed, filters, depth=depth)
         present = {hit.chunk.id for hit in hits}
-        for source in self.candidate_sources:
+        for source in self._sources_for(query):
             for hit in source.candidates(query, filters):
                 if hit.chunk.id not in present:
                     present.add(hit.chunk.id)
@@ -251,14 +251,15 @@ class HybridRetriever:
             return []
         # Never fewer candidates than hits asked for (an evaluation may ask for 100).
         depth = max(self.options.candidates, k)
-        if self.reranker is None and not self.candidate_sources:
+        reranker = self.reranker if self.reranker is not None and self.reranker.serves(query) else None
+        if reranker is None and not self._sources_for(query):
             # Nothing reorders the first stage: load only the chunks of the top k units.
             ranked = self.first_stage_ranked(self.analyze(query), filters, depth=depth)
             hits = self._top_units(ranked, k) if self.options.collapse_versions else self._hits(ranked[:k])
         else:  # the reranker reads every candidate
             _, hits = self.candidates(query, filters, depth=depth)
-            if self.reranker is not None:
-                hits = self.reranker.rerank(query, hits, len(hits))
+            if reranker is not None:
+                hits = reranker.rerank(query, hits, len(hits))
             hits = (collapse_versions(hits, self.snapshot.store, limit=k) if self.options.collapse_versions
                     else hits[:k])
         if self.options.cited_first:
@@ -271,6 +272,9 @@ class HybridRetriever:
             hits = expand_references(hits, self.snapshot.store, per_hit=self.options.expand_per_hit,
                                      total=self.options.expand_total)
         return hits
+
+    def _sources_for(self, query: str) -> list[CandidateSource]:
+        return [source for source in self.candidate_sources if source.serves(query)]
 
     def _top_units(self, ranked: Sequence[Ranked], k: int) -> list[Hit]:
         """``collapse_versions(<all of ranked as hits>)[:k]``, loading only the chunks that can matter.

@@ -155,6 +155,24 @@ def test_ltr_leaves_queries_in_languages_it_did_not_learn_alone(snapshot, traine
     assert reranker.candidates("邻居工厂山寨仿冒我的产品") != []
 
 
+def test_a_query_the_reranker_does_not_serve_is_retrieved_as_without_it(snapshot, trained: LtrModel,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """English queries skip the Chinese-trained reranker entirely: same hits as no reranker, and
+    the candidates' chunks are not all loaded for a reranker that would not read them."""
+    reranker = LtrReranker(trained, snapshot.store)
+    with_ltr = HybridRetriever(snapshot, reranker=reranker, expand_references=False)
+    without = HybridRetriever(snapshot, expand_references=False)
+    query = "whoever actively induces infringement of a patent"
+    assert not reranker.serves(query) and reranker.serves("邻居工厂山寨仿冒我的产品")
+
+    def not_called(*args, **kwargs):
+        raise AssertionError("rerank() or candidates() called for a query the reranker does not serve")
+
+    monkeypatch.setattr(reranker, "rerank", not_called)
+    monkeypatch.setattr(reranker, "candidates", not_called)
+    assert with_ltr.retrieve(query, 5) == without.retrieve(query, 5)
+
+
 def test_rerank_returns_k_hits_in_score_order(snapshot, trained: LtrModel) -> None:
     reranker = LtrReranker(trained, snapshot.store)
     first = first_stage_retriever(snapshot, candidates=20)

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 class CandidateSource(Protocol):
     def candidates(self, query: str, filters: SearchFilters | None = None) -> list[Hit]: ...
 
+    def serves(self, query: str) -> bool:
+        """False when :meth:`candidates` would propose nothing for this query."""
+
 
 def reranker_registry() -> "Registry[Reranker | None]":
     """Built per call (no module state); models load only when a reranker is created."""

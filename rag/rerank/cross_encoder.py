@@ -37,6 +37,9 @@ class CrossEncoderReranker:
         self.batch_size = batch_size
         self.model_dir = model_dir
 
+    def serves(self, query: str) -> bool:
+        return True  # a cross-encoder scores any pair; its languages are the operator's choice
+
     def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:
         if not hits:
             return []

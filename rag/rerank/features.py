@@ -110,14 +110,16 @@ class QueryFeatureExtractor:
             return 1.0
         return 1.0 if newest.chunk_id == candidate.hit.chunk.id or newest.text == candidate.hit.chunk.text else 0.0
 
-    def _text_tokens(self, chunk: Chunk) -> tuple[str, ...]:
-        """The distinct tokens of a candidate's text, as a tuple: unlike a set, a tuple of strings
-        is untracked by the cyclic garbage collector, so a full cache costs no collection time."""
-        tokens = self._chunk_tokens.get_many((chunk.id,)).get(chunk.id)
-        if tokens is None:
-            tokens = tuple(set(tokenize(chunk.text, str(chunk.language))))
-            self._chunk_tokens.put_many({chunk.id: tokens})
-        return tokens
+    def _text_tokens(self, chunks: Sequence[Chunk]) -> dict[str, tuple[str, ...]]:
+        """The distinct tokens of each chunk's text by chunk id, as tuples: unlike a set, a tuple
+        of strings is untracked by the cyclic garbage collector, so a full cache costs no
+        collection time."""
+        found = self._chunk_tokens.get_many(chunk.id for chunk in chunks)
+        new = {chunk.id: tuple(set(tokenize(chunk.text, str(chunk.language))))
+               for chunk in chunks if chunk.id not in found}
+        self._chunk_tokens.put_many(new)
+        found.update(new)
+        return found
 
     def extract(self, query: AnalyzedQuery, candidates: Sequence[Candidate]) -> np.ndarray:
         """float32 ``[len(candidates), len(QUERY_FEATURES)]``."""
@@ -134,9 +136,10 @@ class QueryFeatureExtractor:
         missing = self.MISSING_RANK
         named = set(query.laws)
         newest = self._store.newest_versions(c.unit_key for c in candidates)  # one query
+        tokens = self._text_tokens([c.hit.chunk for c in candidates])
         for row, candidate in enumerate(candidates):
             chunk = candidate.hit.chunk
-            text_tokens = self._text_tokens(chunk)
+            text_tokens = tokens[chunk.id]
             title_tokens = self._title(candidate.law, str(chunk.language))
             component = scores[row]
             rows[row] = (

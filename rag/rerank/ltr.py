@@ -21,6 +21,7 @@ import numpy as np
 
 from indexes.protocols import ChunkStore, SearchFilters
 from indexes.text import detect_language
+from indexes.read_cache import BoundedCache
 from ipqa.domain import Hit
 from ipqa.errors import ConfigError
 from rag.filters import matches
@@ -170,9 +171,15 @@ class LtrReranker:
         self._priors = model.priors()
         self._associations = model.associations()
         self._features = QueryFeatureExtractor(store)
+        # One search asks for a query's votes twice (candidates, then features): remember recent ones.
+        self._votes: BoundedCache[str, Votes] = BoundedCache(64)
 
     def votes(self, query: str) -> Votes:
-        return self._associations.votes(analyze_query(query, clean=self._clean).lexical)
+        found = self._votes.get_many((query,)).get(query)
+        if found is None:
+            found = self._associations.votes(analyze_query(query, clean=self._clean).lexical)
+            self._votes.put_many({query: found})
+        return found
 
     def serves(self, query: str) -> bool:
         return detect_language(query) in self.languages
