@@ -62,6 +62,31 @@ def load_queries(shared_data: Path, n: int) -> list[str]:
     return queries[:n]
 
 
+class _GcPauses:
+    """Durations of the garbage collector's runs (``gc.callbacks``) per generation."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self._gc = gc
+        self._started = 0.0
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._started) * 1000)
+
+    def stop(self) -> None:
+        self._gc.callbacks.remove(self._callback)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {f"gen{g}": {"count": len(p), "total_ms": round(sum(p), 1), "max_ms": round(max(p, default=0.0), 1)}
+                for g, p in self.pauses.items()}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -70,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--index-root", type=Path, default=None)
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
+    parser.add_argument("--no-settle-heap", action="store_true",
+                        help="Skip ipqa.runtime.settle_heap() after loading (the API does it; this shows why).")
     parser.add_argument(
         "--torch-threads",
         default=None,
@@ -96,6 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for query in {queries[0], next((q for q in queries if question_language(q) == "en"), queries[-1])}:
             retriever.retrieve(query, args.k)
             answerer.answer(query, k=args.k)
+        if not args.no_settle_heap:
+            from ipqa.runtime import settle_heap
+
+            settle_heap()  # as the API does after loading
+        pauses = _GcPauses()
         search_ms, ask_ms = [], []
         stages: dict[str, list[float]] = {}
         abstained = 0
@@ -120,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for lang in ("zh", "en")
             if any(en == (lang == "en") for en in english)
         }
+        pauses.stop()
         result = {
+            "gc_pauses_ms": pauses.summary(),
             "index_version": snapshot.version,
             "chunks": snapshot.store.count_chunks(),
             "k": args.k,
@@ -147,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
         print("ask stages p50:", ", ".join(f"{k} {v}" for k, v in result["ask_stage_p50_ms"].items()))
         print(f"abstained: {abstained}/{len(queries)}")
+        print("garbage-collection pauses while timing:", result["gc_pauses_ms"])
     return 0
 
 

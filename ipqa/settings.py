@@ -101,9 +101,10 @@ class Settings(BaseSettings):
         default_factory=lambda: [".md", ".txt", ".xml", ".html", ".htm", ".pdf", ".docx"]
     )
     api_threads: int = Field(
-        # 4, measured (docs/benchmarks.md, "serve-workers"): requests are CPU-bound and share the GIL;
-        # with 2 workers on 2 cores, 8 threads lengthened the p99 and 2 left C=32 queues behind.
-        default=4, ge=1, le=256,
+        # 2, measured (docs/benchmarks.md, "Serving costs"): requests are CPU-bound and share the GIL;
+        # with 2 workers on 2 cores, 2 threads gave 10-15% more searches/s than 4 once the reranked
+        # search cost ~9 ms (4 was best when it cost ~25 ms; 8 lengthened the p99).
+        default=2, ge=1, le=256,
         description="Threads serving blocking API requests (search, ask…); more requests wait on the "
                     "event loop.",
     )
