@@ -147,7 +147,9 @@ class SentenceTransformerEmbedder:
         # "auto": ONNX Runtime on a CPU when it reproduces the torch vectors (indexes/onnx_query.py).
         # Set up at the first query, not here: index builds create embedders and never encode one.
         self._query_runtime_wanted = query_runtime if self.device == "cpu" else "torch"
+        self._query_runtime_pending = True
         self._onnx: OnnxQueryEncoder | None = None
+        self._onnx_error: ConfigError | None = None
         self._onnx_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -184,23 +186,33 @@ class SentenceTransformerEmbedder:
         return self._encode(self._model.encode_query, texts, self._prompts.query)
 
     def _settle_query_runtime(self) -> None:
-        if self._query_runtime_wanted == "torch":
+        """Decide once (the first query, under a lock: others wait the ~1 s it takes) what encodes
+        queries; a forced ``onnx`` that cannot work raises the same ConfigError on every query."""
+        if not self._query_runtime_pending:
+            if self._onnx_error is not None:
+                raise self._onnx_error
             return
         with self._onnx_lock:
-            wanted, self._query_runtime_wanted = self._query_runtime_wanted, "torch"
-            if wanted == "torch":  # another thread settled it meanwhile
-                return
-            import torch
+            if self._query_runtime_pending:
+                self._onnx, self._onnx_error = self._build_onnx(self._query_runtime_wanted)
+                self._query_runtime_pending = False
+        if self._onnx_error is not None:
+            raise self._onnx_error
 
-            try:
-                encoder = OnnxQueryEncoder(self._model, threads=torch.get_num_threads())
-                encoder.check_against(self._torch_encode_query, self._prompts.query, normalize=True)
-            except UnsupportedModel as exc:
-                if wanted == "onnx":
-                    raise ConfigError(f"embedder {self.name}: cannot encode queries with ONNX Runtime: {exc}") from exc
-                logger.info("embedder %s encodes queries with torch: %s", self.name, exc)
-                return
-            self._onnx = encoder
+    def _build_onnx(self, wanted: str) -> tuple[OnnxQueryEncoder | None, ConfigError | None]:
+        if wanted == "torch":
+            return None, None
+        import torch
+
+        try:
+            encoder = OnnxQueryEncoder(self._model, threads=torch.get_num_threads())
+            encoder.check_against(self._torch_encode_query, self._prompts.query, normalize=True)
+        except UnsupportedModel as exc:
+            if wanted == "onnx":
+                return None, ConfigError(f"embedder {self.name}: cannot encode queries with ONNX Runtime: {exc}")
+            logger.info("embedder %s encodes queries with torch: %s", self.name, exc)
+            return None, None
+        return encoder, None
 
     def encode_document(self, texts: Sequence[str]) -> np.ndarray:
         """Document vectors (with the model's document/passage prompt, if it has one)."""
