@@ -52,13 +52,14 @@ def english_queries(data_dir: Path | None, n: int = 1200, seed: int = 0) -> list
     found = list(ENGLISH)
     if data_dir is None:
         return found
+    from indexes.build import STORE_FILE
     from indexes.layout import IndexLayout
 
     layout = IndexLayout(data_dir / "index")
     version = layout.current()
     if version is None:
         return found
-    connection = sqlite3.connect(f"file:{layout.version_dir(version) / 'store.sqlite'}?mode=ro", uri=True)
+    connection = sqlite3.connect(f"file:{layout.version_dir(version) / STORE_FILE}?mode=ro", uri=True)
     try:
         texts = [row[0] for row in connection.execute("SELECT text FROM chunks WHERE language = 'en' ORDER BY id")]
     finally:

@@ -174,13 +174,14 @@ class SentenceTransformerEmbedder:
         """Query vectors (with the model's query prompt, if it has one)."""
         self._settle_query_runtime()
         if self._onnx is not None:
-            if isinstance(texts, str):
-                raise TypeError("encode_query/encode_document take a sequence of texts, not one string")
-            if not texts:
-                return np.zeros((0, self.dimension), dtype=np.float32)
-            vectors = self._onnx.encode(list(texts), self._prompts.query, normalize=True)
-            return np.ascontiguousarray(vectors.reshape(len(texts), self.dimension))
+            return self._encode(self._onnx_encode, texts, self._prompts.query)
         return self._torch_encode_query(texts)
+
+    def _onnx_encode(self, texts: list[str], *, prompt: str, batch_size: int, **_: Any) -> np.ndarray:
+        """``_encode``'s callable for the ONNX path (sentence-transformers' other options do not apply)."""
+        assert self._onnx is not None
+        return np.vstack([self._onnx.encode(texts[i:i + batch_size], prompt, normalize=True)
+                          for i in range(0, len(texts), batch_size)])
 
     def _torch_encode_query(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(self._model.encode_query, texts, self._prompts.query)

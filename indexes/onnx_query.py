@@ -59,7 +59,6 @@ class OnnxQueryEncoder:
         self._post = rest
         self._tokenizer = model.tokenizer
         self._max_length = model.max_seq_length
-        self._input_names = self._tokenized(["probe"]).keys()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -79,7 +78,7 @@ class OnnxQueryEncoder:
         import torch
 
         inputs = self._tokenized([prompt + text for text in texts])
-        (token_embeddings,) = self._session.run(["last_hidden_state"], {n: inputs[n] for n in self._input_names})
+        (token_embeddings,) = self._session.run(["last_hidden_state"], inputs)  # the inputs it was exported with
         features: dict[str, Any] = {"token_embeddings": torch.from_numpy(token_embeddings),
                                     "attention_mask": torch.from_numpy(inputs["attention_mask"])}
         with torch.inference_mode():

@@ -26,8 +26,6 @@ class BoundedCache(Generic[K, V]):
         self.capacity = capacity
         self._entries: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -38,12 +36,9 @@ class BoundedCache(Generic[K, V]):
         with self._lock:
             for key in keys:
                 value = self._entries.get(key, _MISSING)
-                if value is _MISSING:
-                    self.misses += 1
-                    continue
-                self._entries.move_to_end(key)
-                found[key] = value  # type: ignore[assignment]
-                self.hits += 1
+                if value is not _MISSING:
+                    self._entries.move_to_end(key)
+                    found[key] = value  # type: ignore[assignment]
         return found
 
     def put_many(self, entries: Mapping[K, V]) -> None:

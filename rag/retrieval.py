@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Hashable, Mapping, Sequence, TypeVar
 
 from indexes.protocols import ChunkLookup, IndexSnapshot, SearchFilters
-from ipqa.domain import Chunk, Document, Hit
+from ipqa.domain import Chunk, Hit
 from rag.cited import cited_hits, put_cited_first
 from rag.filters import restrict_titles
 from rag.protocols import Reranker
@@ -300,16 +300,15 @@ class HybridRetriever:
                     hits.append(hit)
             scanned += len(part)
             batch *= 2
-        versions = _VersionsSeen(self.snapshot.store)
         if scanned < len(ranked):
-            for hit in self._other_versions(ranked, scanned, top_keys, versions):
+            for hit in self._other_versions(ranked, scanned, top_keys):
                 keys[hit.chunk.id] = unit_key_of(hit.chunk)
                 hits.append(hit)
             hits.sort(key=lambda hit: hit.rank)
-        return collapse_versions(hits, versions, key_of=lambda chunk: keys[chunk.id], limit=k)
+        # the store caches units' versions: those read above are not read again for the tie-break
+        return collapse_versions(hits, self.snapshot.store, key_of=lambda chunk: keys[chunk.id], limit=k)
 
-    def _other_versions(self, ranked: Sequence[Ranked], start: int, keys: Mapping[str, None],
-                        versions: ChunkLookup) -> list[Hit]:
+    def _other_versions(self, ranked: Sequence[Ranked], start: int, keys: Mapping[str, None]) -> list[Hit]:
         """Hits for the candidates from ``ranked[start]`` on that are units of ``keys``.
 
         The store's unit-key index gives every chunk of a unit by chunk id; ``int_id_for`` turns
@@ -320,8 +319,8 @@ class HybridRetriever:
 
         rest = {r.int_id: place for place, r in enumerate(ranked[start:], start=start)}
         places: set[int] = set()
-        for key in keys:
-            for chunk in versions.chunks_by_unit_key(key):
+        for versions in self.snapshot.store.chunks_by_unit_keys(keys).values():  # one query
+            for chunk in versions:
                 place = rest.get(int_id_for(chunk.id))
                 if place is not None:
                     places.add(place)
@@ -329,25 +328,6 @@ class HybridRetriever:
         # loaded by int id and checked again: an int id found above is never taken for another chunk
         return [hit for hit in self._hits([ranked[p] for p in ordered], [p + 1 for p in ordered])
                 if unit_key_of(hit.chunk) in keys]
-
-
-class _VersionsSeen:
-    """A :class:`ChunkLookup` over ``store`` that remembers the versions of each unit it was asked
-    for (one retrieval asks for the same units twice: to find them among the candidates, then to
-    break ties between them)."""
-
-    def __init__(self, store: ChunkLookup) -> None:
-        self._store = store
-        self._versions: dict[str, list[Chunk]] = {}
-
-    def chunks_by_unit_key(self, key: str) -> list[Chunk]:
-        versions = self._versions.get(key)
-        if versions is None:
-            versions = self._versions[key] = self._store.chunks_by_unit_key(key)
-        return versions
-
-    def document(self, document_id: str) -> Document | None:
-        return self._store.document(document_id)
 
 
 @dataclass(frozen=True)

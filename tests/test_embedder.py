@@ -97,7 +97,7 @@ def test_missing_or_unknown_embedder_is_a_config_error_naming_it(tmp_path: Path)
 
 def test_onnx_query_runtime_reproduces_the_torch_vectors(tiny_embedder_dir: Path, prompted_dir: Path) -> None:
     for model_dir in (tiny_embedder_dir, prompted_dir):  # without and with a query prompt
-        onnx = create_embedder(str(model_dir), device="cpu", query_runtime="onnx")
+        onnx = create_embedder(str(model_dir), device="cpu", query_runtime="onnx", batch_size=2)  # 2 batches
         reference = create_embedder(str(model_dir), device="cpu", query_runtime="torch")
         assert (onnx.query_runtime, reference.query_runtime) == ("onnx", "torch")
         vectors = onnx.encode_query(TEXTS)

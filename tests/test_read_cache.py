@@ -20,7 +20,7 @@ def test_bounded_cache_evicts_the_least_recently_used_entry() -> None:
     assert cache.get_many(["a"]) == {"a": 1}  # "a" is now the most recently used
     cache.put_many({"c": 3})
     assert cache.get_many(["a", "b", "c"]) == {"a": 1, "c": 3}
-    assert len(cache) == 2 and cache.hits == 3 and cache.misses == 1
+    assert len(cache) == 2
 
 
 def test_a_cache_of_capacity_zero_keeps_nothing_and_a_bad_capacity_is_named() -> None:
