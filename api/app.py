@@ -47,19 +47,19 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
 
         from api.jobs import JobRunner
         from api.state import AppState, IndexWatcher, Limits, configured_services
-        from indexes.build import BuildOptions
         from indexes.snapshot import IndexManager
         from ipqa.runtime import configure_torch
+        from rag.compose import build_embedder, build_options
 
         # Requests are CPU-bound and share the GIL: more threads than a few per core only add
         # contention; requests beyond them wait cheaply on the event loop.
         anyio.to_thread.current_default_thread_limiter().total_tokens = threadpool_size or settings.api_threads
         configure_torch(settings.torch_threads)  # before any model runs; process-wide
-        model = embedder if embedder is not None else _configured_embedder(settings)
+        model = embedder if embedder is not None else build_embedder(settings)
         # Settle how queries are encoded (ONNX export, model warm-up) before serving, not in the
         # first English search.
         model.encode_query(["patent"])
-        manager = IndexManager(settings.index_root, embedder=model, options=BuildOptions.from_settings(settings))
+        manager = IndexManager(settings.index_root, embedder=model, options=build_options(settings))
         runner = JobRunner(settings.jobs_dir)
         runner.recover()
         state = AppState(manager=manager, services_factory=services_factory or configured_services(settings),
@@ -99,12 +99,6 @@ def create_app_from_environment() -> FastAPI:
     from ipqa.settings import Settings
 
     return create_app(Settings())
-
-
-def _configured_embedder(settings: "Settings") -> "Embedder":
-    from indexes.embedder import configured_embedder
-
-    return configured_embedder(settings)
 
 
 def _version() -> str:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from api.jobs import JobRunner
     from indexes.snapshot import IndexManager, Snapshot
     from ipqa.settings import Settings
-    from rag.pipeline import Answerer
+    from rag.pipeline import AnswerPipeline
     from rag.protocols import Retriever
 
 logger = logging.getLogger("ipqa.api")
@@ -61,7 +61,7 @@ class Services:
 
     snapshot: "Snapshot"
     retriever: "Retriever"
-    answerer: "Answerer"
+    answerer: "AnswerPipeline"
     # response-ready documents of this version by id (immutable within a version; filled lazily)
     documents: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -74,14 +74,14 @@ ServicesFactory = Callable[["Snapshot"], Services]
 
 
 def configured_services(settings: "Settings") -> ServicesFactory:
-    """The configured retriever and answerer, per snapshot. The generator, the support judge (which
-    may be large models) and the question-type classifier are created once here and shared by every
-    version."""
-    from rag.pipeline import build_answerer, build_retriever, configured_generator, configured_judge
+    """The configured retriever and answerer, per snapshot (wired by :mod:`rag.compose`). The
+    generator, the support judge (which may be large models) and the question-type classifier are
+    created once here and shared by every version."""
+    from rag.compose import build_answerer, build_generator, build_judge, build_retriever
     from rag.question_types import QuestionTypeClassifier
 
-    generator = configured_generator(settings)
-    judge = configured_judge(settings)
+    generator = build_generator(settings)
+    judge = build_judge(settings)
     classifier = QuestionTypeClassifier().fit()  # at start-up, not in the first /v1/ask
 
     def services(snapshot: "Snapshot") -> Services:

@@ -78,10 +78,11 @@ def _documents_from(root: Path, source: Path) -> list[str]:
 
 
 def main() -> None:
-    from indexes.build import BuildOptions, add_documents, build_version, remove_documents
+    from indexes.build import add_documents, build_version, remove_documents
     from indexes.embedder import create_embedder
     from indexes.snapshot import open_snapshot
     from ipqa.settings import Settings
+    from rag.compose import build_options
 
     settings = Settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -96,7 +97,7 @@ def main() -> None:
                               settings.shared_data / "patents"]
     embedder = create_embedder(args.embedder, device="cpu", batch_size=settings.embed_batch_size,
                                languages=settings.embedder_languages)
-    options = BuildOptions.from_settings(settings, jobs=args.jobs, keep_versions=2)
+    options = build_options(settings, jobs=args.jobs, keep_versions=2)
     report: dict[str, object] = {"embedder": embedder.name, "root": str(args.root)}
 
     if not args.skip_rebuild:

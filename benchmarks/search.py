@@ -101,13 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--torch-threads",
         default=None,
         help="torch intra-op threads: N, or 'default' for torch's own (one per core); default: "
-        "Settings.torch_threads (IPQA_TORCH_THREADS, 1), applied by rag.cli.open_current.",
+        "Settings.torch_threads (IPQA_TORCH_THREADS, 1), applied at start-up as the API does.",
     )
     args = parser.parse_args(argv)
 
+    from ipqa.runtime import configure_torch
     from ipqa.settings import Settings
-    from rag.cli import open_current
-    from rag.pipeline import build_answerer, build_retriever
+    from rag.compose import build_answerer, build_retriever, open_index
     from rag.prompts import question_language
 
     settings = Settings()
@@ -116,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         update["torch_threads"] = Settings.model_validate({"torch_threads": args.torch_threads}).torch_threads
     settings = settings.model_copy(update=update)
     queries = load_queries(settings.shared_data, args.queries)
-    with open_current(settings, index_root=args.index_root) as snapshot:
+    configure_torch(settings.torch_threads)  # as the API does: a serving process, not a one-shot command
+    with open_index(settings, index_root=args.index_root) as snapshot:
         retriever = build_retriever(settings, snapshot)
         answerer = build_answerer(settings, snapshot, retriever=retriever)
         # Warm-up, one Chinese and one English query: embedder, BM25, jieba, the type classifier.

@@ -145,16 +145,14 @@ def register(app: typer.Typer) -> None:
         from evals.datasets import load_retrieval_examples
         from evals.render import answers_report
         from evals.report import default_out_dir, stamp, write_run
-        from evals.judges import create_eval_judge
         from evals.similarity import BertScorer
-        from rag.pipeline import build_answerer
+        from rag.compose import build_answerer
 
         examples = load_retrieval_examples(dataset, limit=limit)
         # The eval's judge is chosen here; the answerer keeps the configured one (an "llm" judge is
         # the evaluation's, not a serving option).
         settings = _settings(generator=generator)
-        support_judge = create_eval_judge(judge or settings.support_judge, settings,
-                                          model_path=judge_path or settings.support_judge_path)
+        support_judge = _eval_judge(settings, judge or settings.support_judge, judge_path)
         scorer = BertScorer(bertscore_model, device=settings.embed_device) if bertscore_model else None
         snapshot = _open_snapshot(settings)
         try:
@@ -226,27 +224,42 @@ def _settings(**overrides: Any) -> "Settings":
 
 
 def _open_snapshot(settings: "Settings") -> Any:
-    from indexes.embedder import create_embedder
     from indexes.snapshot import open_snapshot
+    from rag.compose import build_embedder
 
-    embedder = create_embedder(settings.embedder, device=settings.embed_device,
-                               batch_size=settings.embed_batch_size, languages=settings.embedder_languages)
-    return open_snapshot(settings.index_root, embedder=embedder)
+    return open_snapshot(settings.index_root, embedder=build_embedder(settings))
 
 
 def _retriever(settings: "Settings", snapshot: Any) -> Any:
-    from rag.pipeline import build_retriever
+    from rag.compose import build_retriever
 
     return build_retriever(settings, snapshot)
 
 
 def _generator(settings: "Settings") -> Any:
-    from rag.generators import GeneratorOptions, create_generator
+    from rag.compose import build_generator
 
-    return create_generator(settings.generator, GeneratorOptions(
-        llm_path=settings.llm_path, lora_path=settings.lora_path, openai_base_url=settings.openai_base_url,
-        openai_model=settings.openai_model, openai_api_key=settings.openai_api_key,
-        max_new_tokens=settings.max_new_tokens, temperature=settings.temperature, device=settings.embed_device))
+    return build_generator(settings)
+
+
+def _eval_judge(settings: "Settings", name: str, judge_path: Path | None) -> Any:
+    """The evaluation's support judge. ``llm`` asks the local model at ``--judge-path`` (or
+    ``IPQA_SUPPORT_JUDGE_PATH``) when given, else the configured generator (which must write text:
+    ``local`` or ``openai``)."""
+    from evals.judges import create_eval_judge
+    from rag.compose import build_generator, judge_options
+
+    model_path = judge_path or settings.support_judge_path
+    backend = "local" if model_path else settings.generator
+
+    def text_generator() -> Any:
+        overrides: dict[str, Any] = {"max_new_tokens": 16, "temperature": 0.0}
+        if model_path:
+            overrides |= {"llm_path": model_path, "lora_path": None}
+        return build_generator(settings, backend, **overrides)
+
+    return create_eval_judge(name, judge_options(settings, model_path=model_path),
+                             text_generator=None if backend == "extractive" else text_generator)
 
 
 def _progress(total: int, what: str) -> Callable[[int], None]:

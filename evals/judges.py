@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Callable
 
 from ipqa.domain import QuestionType
 from ipqa.errors import ConfigError
+from rag.judges import JudgeOptions, create_judge
 from rag.protocols import Generator, Prompt, SupportJudge
-
-if TYPE_CHECKING:
-    from ipqa.settings import Settings
 
 JUDGES = ("lexical", "cross-encoder", "nli", "llm")
 
@@ -57,21 +54,16 @@ class LlmJudge:
         return verdict if verdict is not None else 0.0  # unreadable: not supported
 
 
-def create_eval_judge(name: str, settings: "Settings", *, model_path: Path | None = None) -> SupportJudge:
-    """The judge called ``name``. ``llm`` uses the local model at ``model_path`` when given, else the
-    configured generator (which must write text: ``local`` or ``openai``)."""
+def create_eval_judge(name: str, options: JudgeOptions | None = None, *,
+                      text_generator: Callable[[], Generator] | None = None) -> SupportJudge:
+    """The judge called ``name``: one of :mod:`rag.judges` built from ``options``, or ``llm``, which
+    asks the generator ``text_generator()`` makes (``rag.compose`` wires it from the settings; it must
+    write text: a local model or an endpoint)."""
+    if name not in JUDGES:
+        raise ConfigError(f"unknown support judge {name!r}; valid names: {', '.join(JUDGES)}")
     if name != "llm":
-        from rag.judges import create_judge
-
-        return create_judge(name, model_path=model_path, device=settings.embed_device)
-    from rag.generators import GeneratorOptions, create_generator
-
-    options = GeneratorOptions(
-        llm_path=model_path or settings.llm_path, lora_path=None if model_path else settings.lora_path,
-        openai_base_url=settings.openai_base_url, openai_model=settings.openai_model,
-        openai_api_key=settings.openai_api_key, max_new_tokens=16, temperature=0.0, device=settings.embed_device)
-    backend = "local" if model_path else settings.generator
-    if backend == "extractive":
+        return create_judge(name, options)
+    if text_generator is None:
         raise ConfigError("support judge 'llm' needs a model that writes text: pass --judge-path MODEL_DIR "
                           "or configure IPQA_GENERATOR=local|openai")
-    return LlmJudge(create_generator(backend, options))
+    return LlmJudge(text_generator())

@@ -70,7 +70,8 @@ class NullProgress:
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """Everything a job needs besides the embedder (plain values taken from ``Settings`` at the edge)."""
+    """Everything a job needs besides the embedder (plain values: ``rag.compose.build_options`` takes
+    them from ``Settings`` at the edge)."""
 
     max_file_bytes: int = 100 * 1024 * 1024
     jobs: int = 1
@@ -80,13 +81,6 @@ class BuildOptions:
     keep_versions: int = 3
     verify_checksums: bool = True
 
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> "BuildOptions":
-        values = dict(max_file_bytes=settings.max_file_bytes, jobs=settings.ingest_jobs,
-                      dense_kind=settings.dense_index, bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b,
-                      keep_versions=settings.keep_versions)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
 
 
 @dataclass(frozen=True)

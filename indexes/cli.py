@@ -1,4 +1,7 @@
-"""`ipqa index …`: rebuild, add, remove, status, verify."""
+"""`ipqa index …`: rebuild, add, remove, status, verify.
+
+An entry point: it reads ``Settings`` and wires the embedder and build options through the
+composition root (``rag.compose``), the one module allowed to turn settings into objects."""
 
 from __future__ import annotations
 
@@ -30,14 +33,15 @@ def register(app: typer.Typer) -> None:
         jobs: Optional[int] = typer.Option(None, min=1, help="Parallel ingestion processes."),
     ) -> None:
         """Build a new index version from scratch and switch to it once verified."""
-        from indexes.build import BuildOptions, build_version, check_sources
+        from indexes.build import build_version, check_sources
+        from rag.compose import build_options
 
         # click gives an option one value each time it is named; the extra values of
         # `--source A B C` arrive as arguments, so both together are the sources.
         source = [*source, *(more or [])]
         check_sources(source)  # before loading a model
         settings = _settings(embedder=embedder)
-        options = BuildOptions.from_settings(settings, jobs=jobs)
+        options = build_options(settings, jobs=jobs)
         with _progress() as progress:
             result = build_version(settings.index_root, source, embedder=_embedder(settings), options=options,
                                    progress=progress)
@@ -46,24 +50,26 @@ def register(app: typer.Typer) -> None:
     @index_app.command("add")
     def add(paths: list[Path] = typer.Argument(..., help="Files or directories to add.")) -> None:
         """Make a new version = current + these documents (unchanged chunks are not re-embedded)."""
-        from indexes.build import BuildOptions, add_documents, check_sources
+        from indexes.build import add_documents, check_sources
+        from rag.compose import build_options
 
         check_sources(paths)
         settings = _settings()
         with _progress() as progress:
             result = add_documents(settings.index_root, paths, embedder=_embedder(settings),
-                                   options=BuildOptions.from_settings(settings), progress=progress)
+                                   options=build_options(settings), progress=progress)
         _report(result)
 
     @index_app.command("remove")
     def remove(document_ids: list[str] = typer.Argument(..., help="Document ids to remove.")) -> None:
         """Make a new version = current without these documents."""
-        from indexes.build import BuildOptions, remove_documents
+        from indexes.build import remove_documents
+        from rag.compose import build_options
 
         settings = _settings()
         with _progress() as progress:
             result = remove_documents(settings.index_root, document_ids, embedder=_embedder(settings),
-                                      options=BuildOptions.from_settings(settings), progress=progress)
+                                      options=build_options(settings), progress=progress)
         _report(result)
 
     @index_app.command("status")
@@ -125,9 +131,9 @@ def _settings(**overrides: Any) -> "Settings":
 
 
 def _embedder(settings: "Settings") -> Any:
-    from indexes.embedder import configured_embedder
+    from rag.compose import build_embedder
 
-    return configured_embedder(settings)
+    return build_embedder(settings)
 
 
 class _RichProgress:

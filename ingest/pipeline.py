@@ -108,7 +108,7 @@ def load_parsers(known_laws: frozenset[str] | None = None) -> Parsers:
 _TITLE_SUFFIXES = (".md", ".txt")
 
 
-def known_law_titles(files: Sequence[Path], *, max_file_bytes: int,
+def law_titles_in_files(files: Sequence[Path], *, max_file_bytes: int,
                      extra: Iterable[str] = ()) -> frozenset[str]:
     """The titles of the Chinese statutes among ``files`` (plus ``extra``, e.g. the laws an index
     already holds), read from each file's first lines before the batch is parsed.
@@ -343,10 +343,10 @@ def iter_documents(paths: Sequence[str | Path], *, max_file_bytes: int, errors: 
     """Stream the documents of ``paths`` in file order, each document once (by id). Problems are
     appended to ``errors`` as they happen, files with nothing to ingest (folder indexes) to
     ``skipped``; nothing is raised for a bad file. ``known_laws``: law titles known besides the
-    batch's own (e.g. those of an index the batch is added to); see :func:`known_law_titles`."""
+    batch's own (e.g. those of an index the batch is added to); see :func:`law_titles_in_files`."""
     load_parsers()  # fails fast on a broken installation, before any file is read
     files = discover(paths, errors)
-    parsers = load_parsers(known_law_titles(files, max_file_bytes=max_file_bytes, extra=known_laws))
+    parsers = load_parsers(law_titles_in_files(files, max_file_bytes=max_file_bytes, extra=known_laws))
     seen: set[str] = set()
     for path in files:
         yield from _unseen(_documents_of(path, max_file_bytes, parsers, errors, skipped), seen)
@@ -371,7 +371,7 @@ def ingest(paths: Sequence[str | Path], *, max_file_bytes: int, jobs: int = 1,
     files = discover(paths, result.errors)
     # Paths that never became files (missing, broken links) still count as files the user named.
     result.files = len(files) + len(result.errors)
-    laws = known_law_titles(files, max_file_bytes=max_file_bytes, extra=known_laws)
+    laws = law_titles_in_files(files, max_file_bytes=max_file_bytes, extra=known_laws)
     if jobs == 1 or len(files) < 2:
         parsers = load_parsers(laws)
         per_file: Iterable[FileOutcome] = (_parse_file_safely(path, max_file_bytes, parsers) for path in files)

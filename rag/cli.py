@@ -127,20 +127,16 @@ def answer_to_dict(answer: "Answer", store: "ChunkStore | None" = None) -> dict[
 
 @contextmanager
 def open_current(settings: "Settings", *, index_root: Path | None = None) -> Iterator["IndexSnapshot"]:
-    """The current index version under ``index_root`` (default ``settings.index_root``), closed on exit.
-    Applies ``settings.torch_threads`` first: this is the edge of every command that queries an index."""
-    from indexes.embedder import configured_embedder
-    from indexes.snapshot import open_snapshot
+    """The current index version under ``index_root`` (default ``settings.index_root``), closed on
+    exit, for one command: the embedder's model is loaded only if a query needs it (a Chinese query
+    never does with the English default), and torch gets ``settings.torch_threads`` when it loads."""
     from ipqa.runtime import configure_torch
+    from rag.compose import models_use_torch, open_index
 
-    configure_torch(settings.torch_threads)
-
-    embedder = configured_embedder(settings)
-    snapshot = open_snapshot(index_root or settings.index_root, embedder=embedder)
-    try:
+    if models_use_torch(settings):  # a cross-encoder reranker or judge, a local model: before they load
+        configure_torch(settings.torch_threads)
+    with open_index(settings, index_root=index_root, one_shot=True) as snapshot:
         yield snapshot
-    finally:
-        snapshot.close()
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -192,7 +188,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Search the current index: hits with their scores and citations."""
         from ipqa.settings import Settings
-        from rag.pipeline import build_retriever
+        from rag.compose import build_retriever
 
         if not query.strip():
             raise InputError("query", "must not be empty")
@@ -231,7 +227,7 @@ def register(app: typer.Typer) -> None:
         """Answer a question with verified citations (streams the answer as it is generated)."""
         from ipqa.domain import Answer
         from ipqa.settings import Settings
-        from rag.pipeline import build_answerer
+        from rag.compose import build_answerer
 
         search_filters = parse_filters(filters)
         settings = Settings()

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ipqa.errors import ConfigError
 from ipqa.registry import Registry
@@ -189,19 +190,34 @@ def _entailment_index(model: Any) -> int | None:
     return None
 
 
-def judge_registry() -> Registry[SupportJudge]:
+@dataclass(frozen=True)
+class JudgeOptions:
+    """What any support judge may read: the model directory of the model-backed ones, and where to
+    run it."""
+
+    model_path: Path | None = None
+    device: str | None = None  # None / "auto": sentence-transformers' choice
+
+    def __post_init__(self) -> None:
+        if not self.model_path:  # "" (an empty setting) is no model, not the working directory
+            object.__setattr__(self, "model_path", None)
+        elif not isinstance(self.model_path, Path):
+            object.__setattr__(self, "model_path", Path(self.model_path))
+
+
+def judge_registry() -> Registry[SupportJudge, JudgeOptions]:
     """Judges by name. Built per call (no module-level state); factories import lazily."""
-    registry: Registry[SupportJudge] = Registry("support judge")
+    registry: Registry[SupportJudge, JudgeOptions] = Registry("support judge", JudgeOptions)
 
     @registry.register("lexical")
-    def _lexical(*, model_path: Path | None = None, device: str | None = None) -> SupportJudge:
+    def _lexical(options: JudgeOptions) -> SupportJudge:
         return LexicalJudge()
 
-    def _model_judge(name: str):
-        def factory(*, model_path: Path | None = None, device: str | None = None) -> SupportJudge:
-            if model_path is None:
+    def _model_judge(name: str) -> Callable[[JudgeOptions], SupportJudge]:
+        def factory(options: JudgeOptions) -> SupportJudge:
+            if options.model_path is None:
                 raise ConfigError(f"support judge {name!r} needs a model: set IPQA_SUPPORT_JUDGE_PATH")
-            return CrossEncoderJudge(model_path, name=name, device=device)
+            return CrossEncoderJudge(options.model_path, name=name, device=options.device)
 
         return factory
 
@@ -210,14 +226,7 @@ def judge_registry() -> Registry[SupportJudge]:
     return registry
 
 
-def create_judge(
-    name: str, *, model_path: Path | str | None = None, device: str | None = None
-) -> SupportJudge:
-    """The support judge called ``name`` (lexical | cross-encoder | nli)."""
-    from ipqa.registry import UnknownBackendError
-
-    try:
-        factory = judge_registry().get(name)
-    except UnknownBackendError as exc:
-        raise ConfigError(str(exc)) from None
-    return factory(model_path=Path(model_path) if model_path else None, device=device)
+def create_judge(name: str, options: JudgeOptions | None = None, /, **fields: Any) -> SupportJudge:
+    """The support judge called ``name`` (lexical | cross-encoder | nli); ``fields`` are
+    :class:`JudgeOptions` fields."""
+    return judge_registry().create(name, options, **fields)

@@ -1,8 +1,8 @@
 """Answering a question: type → retrieval → prompt → generation (streamed) → citation verification.
 
-:class:`Answerer` gets every stage as an argument (retriever, generator, support judge, chunk store),
-so tests and the API can swap any of them; :func:`build_answerer` wires the configured ones from
-``Settings`` for the CLI and the API. It abstains rather than answer from weak evidence: when
+:class:`AnswerPipeline` (the implementation of the :class:`rag.protocols.Answerer` protocol) gets
+every stage as an argument (retriever, generator, support judge, chunk store), so tests and the API
+can swap any of them; :func:`rag.compose.build_answerer` wires the configured ones from ``Settings``. It abstains rather than answer from weak evidence: when
 retrieval finds nothing, or nothing scoring ``min_hit_score`` (``Settings.min_evidence_score``) or
 more; when no citation of the generated answer survives verification; and when no statement of the
 answer is supported by what it cites (support below ``support_threshold`` everywhere) — the last
@@ -16,7 +16,7 @@ answer's evidence is the sources the model was shown.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from indexes.protocols import ChunkStore, SearchFilters
 from ipqa.domain import Answer, Hit, QuestionType
@@ -25,11 +25,7 @@ from rag.generators import GeneratorError
 from rag.prompts import build_prompt, fit_prompt
 from rag.protocols import ContextLimited, Generator, Prompt, Retriever, SupportJudge
 from rag.question_types import QuestionTypeClassifier
-from rag.verify import CitationVerifier, known_law_titles
-
-if TYPE_CHECKING:
-    from indexes.protocols import IndexSnapshot
-    from ipqa.settings import Settings
+from rag.verify import CitationVerifier, law_titles_in_store
 
 
 class _Clock:
@@ -53,7 +49,7 @@ class _Clock:
         return dict(self.timings)
 
 
-class Answerer:
+class AnswerPipeline:
     """Implements :class:`rag.protocols.Answerer`; :meth:`stream_answer` also yields the tokens."""
 
     def __init__(
@@ -84,7 +80,7 @@ class Answerer:
         self.min_hit_score = min_hit_score
         self.max_question_chars = max_question_chars
         if known_laws is None and callable(getattr(store, "documents", None)):
-            known_laws = known_law_titles(store)
+            known_laws = law_titles_in_store(store)
         self.verifier = CitationVerifier(store, judge, threshold=support_threshold, known_laws=known_laws)
 
     def answer(
@@ -210,65 +206,3 @@ class Answerer:
                 "question", f"is {len(question)} characters long; the limit is {self.max_question_chars}"
             )
         return question
-
-
-def configured_generator(settings: "Settings") -> Generator:
-    """The generator named by ``settings.generator`` (may load a large model: create it once)."""
-    from rag.generators import GeneratorOptions, create_generator
-
-    return create_generator(
-        settings.generator,
-        GeneratorOptions(
-            llm_path=settings.llm_path,
-            lora_path=settings.lora_path,
-            openai_base_url=settings.openai_base_url,
-            openai_model=settings.openai_model,
-            openai_api_key=settings.openai_api_key,
-            max_new_tokens=settings.max_new_tokens,
-            temperature=settings.temperature,
-            device=settings.embed_device,
-        ),
-    )
-
-
-def configured_judge(settings: "Settings") -> SupportJudge:
-    """The support judge named by ``settings.support_judge`` (may load a model: create it once)."""
-    from rag.judges import create_judge
-
-    return create_judge(settings.support_judge, model_path=settings.support_judge_path, device=settings.embed_device)
-
-
-def build_answerer(
-    settings: "Settings",
-    snapshot: "IndexSnapshot",
-    *,
-    retriever: Retriever | None = None,
-    generator: Generator | None = None,
-    judge: SupportJudge | None = None,
-    classifier: QuestionTypeClassifier | None = None,
-) -> Answerer:
-    """The configured answerer over ``snapshot`` (used by the CLI and the API). A service that
-    answers over several index versions passes one ``generator``, ``judge`` and ``classifier`` to
-    every call, so models are loaded and trained once, not per version."""
-    retriever = retriever or build_retriever(settings, snapshot)
-    # the hybrid retriever has already read the index's law titles: don't page through them again
-    law_names = getattr(retriever, "law_names", None)
-    return Answerer(
-        retriever,
-        generator or configured_generator(settings),
-        judge or configured_judge(settings),
-        snapshot.store,
-        classifier=classifier,
-        known_laws=law_names.all_titles() if law_names is not None else None,
-        top_k=settings.top_k,
-        support_threshold=settings.support_threshold,
-        min_hit_score=settings.min_evidence_score,
-        max_question_chars=settings.max_question_chars,
-    )
-
-
-def build_retriever(settings: "Settings", snapshot: "IndexSnapshot") -> Retriever:
-    """The hybrid retriever configured from ``settings`` (``rag.retrieval.build_retriever``)."""
-    from rag.retrieval import build_retriever as build_hybrid
-
-    return build_hybrid(settings, snapshot)

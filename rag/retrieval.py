@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Hashable, Mapping, Sequence, TypeVar
+from typing import Callable, Hashable, Mapping, Sequence, TypeVar
 
 from indexes.protocols import ChunkLookup, IndexSnapshot, SearchFilters
 from ipqa.domain import Chunk, Hit
@@ -39,9 +38,6 @@ from rag.query import AnalyzedQuery, LawNames, analyze_query
 from rag.rerank import CandidateSource
 from rag.rerank.features import unit_key_of
 
-if TYPE_CHECKING:
-    from ipqa.settings import Settings
-
 FUSIONS = ("rrf", "weighted")
 DEFAULT_WEIGHTS: Mapping[str, float] = {"bm25": 1.0, "dense": 1.0}
 K = TypeVar("K", bound=Hashable)
@@ -50,9 +46,9 @@ LAW_LIST = "bm25_law"  # the BM25 list restricted to the laws the question names
 
 def law_names_of(snapshot: IndexSnapshot) -> LawNames:
     """The laws of an index, for spotting law names in questions (read once per snapshot)."""
-    from rag.verify import known_law_titles
+    from rag.verify import law_titles_in_store
 
-    return LawNames(sorted(known_law_titles(snapshot.store)))
+    return LawNames(sorted(law_titles_in_store(snapshot.store)))
 
 
 def fuse_rrf(lists: Mapping[str, Sequence[Hit]], weights: Mapping[str, float], k: int) -> dict[str, float]:
@@ -343,25 +339,3 @@ class Ranked:
 def _bm25_rank(components: Mapping[str, float]) -> float:
     """Tie-break for equal fused scores: the better BM25 rank, then (math.inf) those BM25 missed."""
     return components.get("bm25_rank", math.inf)
-
-
-def default_ltr_model_path(settings: "Settings") -> Path:
-    """Where ``ipqa train reranker`` writes and the ``ltr`` reranker reads by default."""
-    return settings.ltr_model_path or settings.data_dir / "models" / "ltr"
-
-
-def build_retriever(settings: "Settings", snapshot: IndexSnapshot) -> HybridRetriever:
-    """The retriever configured by ``settings`` (for edges: CLI commands, the API lifespan).
-
-    ``settings.reranker``: ``auto`` uses a cross-encoder when ``reranker_path`` is set, else the LTR
-    model when its artefact exists (``ltr_model_path``, default ``<data_dir>/models/ltr``), else none.
-    """
-    from rag.rerank import create_reranker
-
-    law_names = law_names_of(snapshot)
-    reranker = create_reranker(settings.reranker, store=snapshot.store, reranker_path=settings.reranker_path,
-                               ltr_model_path=default_ltr_model_path(settings), law_names=law_names,
-                               device=settings.embed_device)
-    return HybridRetriever(snapshot, fusion=settings.fusion, rrf_k=settings.rrf_k, weights=settings.fusion_weights,
-                           candidates=settings.candidates, reranker=reranker,
-                           expand_references=settings.expand_references, law_names=law_names)

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         from indexes.snapshot import open_snapshot
         from ipqa.settings import Settings
         from rag.rerank.features import QueryFeatureExtractor
-        from rag.retrieval import default_ltr_model_path
+        from rag.compose import build_embedder, default_ltr_model_path
         from rag.train import (CvOptions, cross_validate, first_stage_retriever, load_questions, prepare,
                                summary_text, train_final)
 
@@ -37,7 +37,9 @@ def register(app: typer.Typer) -> None:
         options = CvOptions(folds=folds, seed=seed, neighbours=neighbours,
                             association_candidates=association_candidates)
         out = out or default_ltr_model_path(settings)
-        snapshot = open_snapshot(settings.index_root, embedder=_embedder(settings))
+        # the configured embedder, so the first stage is the one served (dense search for the
+        # languages it serves); the index refuses a different one
+        snapshot = open_snapshot(settings.index_root, embedder=build_embedder(settings))
         try:
             questions, unresolved = load_questions(dataset, snapshot.store)
             typer.echo(f"{len(questions)} questions with resolvable gold; {len(unresolved)} gold names do not "
@@ -63,11 +65,3 @@ def register(app: typer.Typer) -> None:
 
     app.add_typer(train_app, name="train")
 
-
-def _embedder(settings):
-    """The configured embedder, so the first stage is the one served (dense search for the
-    languages it serves); the index refuses a different one."""
-    from indexes.embedder import create_embedder
-
-    return create_embedder(settings.embedder, device=settings.embed_device, batch_size=settings.embed_batch_size,
-                           languages=settings.embedder_languages)

@@ -117,11 +117,10 @@ def render(answers: Sequence, *, version: str, chunks: int, command: str, rerank
 def make_examples(index_root: Path | None, output: Path, questions=QUESTIONS) -> list[str]:
     """Answer ``questions`` over the index, write ``output``, return the problems found."""
     from ipqa.settings import Settings
-    from rag.cli import open_current
-    from rag.pipeline import build_answerer
+    from rag.compose import build_answerer, open_index
 
     settings = Settings().model_copy(update={"generator": "extractive"})
-    with open_current(settings, index_root=index_root) as snapshot:
+    with open_index(settings, index_root=index_root) as snapshot:
         answerer = build_answerer(settings, snapshot)
         reranker = getattr(getattr(answerer.retriever, "reranker", None), "name", None) or "none"
         answers = [answerer.answer(q, question_type=t) for q, t in questions]

@@ -34,12 +34,13 @@ def make_settings(data_dir: Path, embedder_dir: Path, examples_dir: Path, **over
 
 def build_example_index(settings: Any, examples_dir: Path) -> str:
     """Build the first index version the way `ipqa index rebuild` does; return its name."""
-    from indexes.build import BuildOptions, build_version
+    from indexes.build import build_version
     from indexes.embedder import create_embedder
+    from rag.compose import build_options
 
     embedder = create_embedder(settings.embedder, device="cpu")
     result = build_version(settings.index_root, [examples_dir], embedder=embedder,
-                           options=BuildOptions.from_settings(settings))
+                           options=build_options(settings))
     return result.version
 
 

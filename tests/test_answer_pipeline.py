@@ -15,7 +15,7 @@ from ipqa.errors import InputError
 from rag.generators import GeneratorError
 from rag.generators.extractive import ExtractiveGenerator
 from rag.judges import LexicalJudge
-from rag.pipeline import Answerer
+from rag.pipeline import AnswerPipeline
 from rag.protocols import Answerer as AnswererProtocol
 from rag.protocols import Prompt
 
@@ -53,9 +53,9 @@ def store() -> LookupStore:
     return LookupStore()
 
 
-def make(generator, judge, store, sources=SOURCES, **kwargs) -> tuple[Answerer, FixedRetriever]:
+def make(generator, judge, store, sources=SOURCES, **kwargs) -> tuple[AnswerPipeline, FixedRetriever]:
     retriever = FixedRetriever(hits(*sources))
-    return Answerer(retriever, generator, judge, store, **kwargs), retriever
+    return AnswerPipeline(retriever, generator, judge, store, **kwargs), retriever
 
 
 def test_answer_runs_every_stage_and_records_timings(judge, store):
@@ -168,7 +168,7 @@ def test_build_answerer_wires_the_configured_backends(judge, store):
 
     from ipqa.errors import ConfigError
     from ipqa.settings import Settings
-    from rag.pipeline import build_answerer
+    from rag.compose import build_answerer
 
     snapshot = SimpleNamespace(store=store)
     retriever = FixedRetriever(hits(*SOURCES))
@@ -196,7 +196,7 @@ def test_min_evidence_score_setting_reaches_the_answerer(judge, store):
     from types import SimpleNamespace
 
     from ipqa.settings import Settings
-    from rag.pipeline import build_answerer
+    from rag.compose import build_answerer
 
     snapshot = SimpleNamespace(store=store)
     retriever = FixedRetriever(hits(*SOURCES))  # best hit scores 1.0
@@ -214,7 +214,7 @@ def test_no_score_cut_by_default_even_for_negative_reranker_scores(judge, store)
     from types import SimpleNamespace
 
     from ipqa.settings import Settings
-    from rag.pipeline import build_answerer
+    from rag.compose import build_answerer
 
     negative = [Hit(chunk=h.chunk, score=-3.0, rank=h.rank, source="rerank") for h in hits(*SOURCES)]
     answerer = build_answerer(Settings(), SimpleNamespace(store=store), retriever=FixedRetriever(negative))
@@ -242,7 +242,7 @@ def test_a_supported_statement_is_enough_to_answer(judge, store):
 
 
 def test_answerer_reads_the_law_titles_of_its_store_once():
-    from rag.verify import known_law_titles
+    from rag.verify import law_titles_in_store
 
     class Store(LookupStore):
         calls = 0
@@ -255,7 +255,7 @@ def test_answerer_reads_the_law_titles_of_its_store_once():
 
     store = Store()
     answerer, _ = make(ExtractiveGenerator(), LexicalJudge(), store)
-    assert answerer.verifier.known_laws == known_law_titles(Store()) == {
+    assert answerer.verifier.known_laws == law_titles_in_store(Store()) == {
         "中华人民共和国专利法", "Title 35, United States Code — Patents"
     }
     calls = Store.calls
@@ -270,7 +270,7 @@ def test_build_answerer_shares_the_models_it_is_given(judge, store):
     from types import SimpleNamespace
 
     from ipqa.settings import Settings
-    from rag.pipeline import build_answerer
+    from rag.compose import build_answerer
     from rag.question_types import QuestionTypeClassifier
 
     classifier = QuestionTypeClassifier().fit()

@@ -281,10 +281,15 @@ def test_llm_judge_is_conservative_and_plugs_into_alce() -> None:
 
 
 def test_llm_judge_refuses_the_extractive_generator(tmp_path) -> None:
+    from evals.cli import _eval_judge
     from evals.judges import create_eval_judge
     from ipqa.errors import ConfigError
     from ipqa.settings import Settings
 
     with pytest.raises(ConfigError, match="needs a model that writes text"):
-        create_eval_judge("llm", Settings(data_dir=tmp_path, generator="extractive"))
-    assert create_eval_judge("lexical", Settings(data_dir=tmp_path)).name == "lexical"
+        _eval_judge(Settings(data_dir=tmp_path, generator="extractive"), "llm", None)
+    with pytest.raises(ConfigError, match="needs a model that writes text"):
+        create_eval_judge("llm")
+    assert create_eval_judge("lexical").name == "lexical"
+    with pytest.raises(ConfigError, match="valid names: lexical, cross-encoder, nli, llm"):
+        create_eval_judge("oracle")

@@ -22,7 +22,7 @@ from ipqa.errors import ConfigError
 from rag.generators import GeneratorError, GeneratorOptions, create_generator
 from rag.generators.extractive import ExtractiveGenerator
 from rag.judges import LexicalJudge
-from rag.pipeline import Answerer
+from rag.pipeline import AnswerPipeline
 from rag.prompts import build_prompt
 
 SOURCES = ("专利法 第十一条", "专利法 第七十五条", "35 U.S.C. § 271")
@@ -55,11 +55,11 @@ def check_canned_answer(answer: Answer) -> None:
     assert answer.timings["generate_ms"] >= 0 and "first_token_ms" in answer.timings
 
 
-def answerer_with(generator) -> Answerer:
-    return Answerer(FixedRetriever(hits(*SOURCES)), generator, LexicalJudge(), LookupStore())
+def answerer_with(generator) -> AnswerPipeline:
+    return AnswerPipeline(FixedRetriever(hits(*SOURCES)), generator, LexicalJudge(), LookupStore())
 
 
-def run_streamed(answerer: Answerer) -> tuple[list[str], Answer]:
+def run_streamed(answerer: AnswerPipeline) -> tuple[list[str], Answer]:
     items = list(answerer.stream_answer(QUESTION, question_type="conduct"))
     assert isinstance(items[-1], Answer) and all(isinstance(i, str) for i in items[:-1])
     return items[:-1], items[-1]
@@ -405,7 +405,7 @@ def test_extractive_answers_over_real_statutes_quote_verbatim_and_verify(shared_
     texts = []
     for question, qtype, citations, expected in cases:
         evidence = [Hit(by_citation[c], score=1.0 - i / 10, rank=i + 1) for i, c in enumerate(citations)]
-        answerer = Answerer(FixedRetriever(evidence), ExtractiveGenerator(), judge, lookup)
+        answerer = AnswerPipeline(FixedRetriever(evidence), ExtractiveGenerator(), judge, lookup)
         answer = answerer.answer(question, question_type=qtype)
         assert not answer.abstained, answer.abstain_reason
         assert expected in {c.citation for c in answer.citations}
@@ -475,7 +475,7 @@ def test_answerer_fits_many_sources_into_a_short_context(short_context_lm):
     directory, max_new_tokens = short_context_lm
     generator = create_generator("local", GeneratorOptions(llm_path=directory, max_new_tokens=max_new_tokens,
                                                            device="cpu"))
-    answerer = Answerer(FixedRetriever(hits(*MANY)), generator, LexicalJudge(), LookupStore())
+    answerer = AnswerPipeline(FixedRetriever(hits(*MANY)), generator, LexicalJudge(), LookupStore())
     with _one_torch_thread():
         answer = answerer.answer(QUESTION, question_type="conduct")
     # the model ran (an untrained model says nothing citable, hence the abstention) on the two best

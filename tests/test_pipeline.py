@@ -14,7 +14,7 @@ from ingest.pipeline import (
     discover,
     ingest,
     iter_documents,
-    known_law_titles,
+    law_titles_in_files,
     with_references,
     xml_root_name,
 )
@@ -234,11 +234,11 @@ def test_references_use_the_law_names_of_the_whole_batch(tmp_path):
     assert _references(named, cited) == exact
 
 
-def test_known_law_titles_reads_only_statute_titles(tmp_path):
+def test_law_titles_in_files_reads_only_statute_titles(tmp_path):
     law = write(tmp_path / "进出境动植物检疫法(1991-10-30).md", QUARANTINE_LAW)
     notes = write(tmp_path / "notes.txt", "Licensing notes.\n\nSecond paragraph.\n")
     index = write(tmp_path / "_index.md", "---\nbookCollapseSection: true\n---\n")
-    titles = known_law_titles([law, notes, index, tmp_path / "missing.md"], max_file_bytes=MAX, extra=["专利法"])
+    titles = law_titles_in_files([law, notes, index, tmp_path / "missing.md"], max_file_bytes=MAX, extra=["专利法"])
     assert titles == {"中华人民共和国进出境动植物检疫法", "专利法"}
 
 

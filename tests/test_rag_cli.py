@@ -155,28 +155,23 @@ def test_configure_torch_sets_the_threads_or_leaves_the_default(torch_threads_re
             configure_torch(bad)
 
 
-def test_opening_the_index_applies_the_torch_threads_setting(torch_threads_restored, monkeypatch):
-    import indexes.embedder
-    import indexes.snapshot
+def test_a_one_shot_embedder_applies_the_torch_threads_setting_when_its_model_loads(
+        torch_threads_restored, tiny_embedder_dir, monkeypatch):
+    from indexes.embedder import DeferredEmbedder
     from ipqa.settings import Settings
-    from rag.cli import open_current
+    from rag.compose import build_embedder
 
     torch = torch_threads_restored
     torch.set_num_threads(2)
-    closed = []
-
-    class Snapshot:
-        def close(self):
-            closed.append(True)
-
-    monkeypatch.setattr(indexes.embedder, "create_embedder", lambda *a, **kw: None)
-    monkeypatch.setattr(indexes.snapshot, "open_snapshot", lambda *a, **kw: Snapshot())
     monkeypatch.delenv("IPQA_TORCH_THREADS", raising=False)
     assert Settings().torch_threads == 1  # the serving default
-    with open_current(Settings(torch_threads=None)):
-        assert torch.get_num_threads() == 2
-    with open_current(Settings()):
-        assert torch.get_num_threads() == 1
+    default_threads = build_embedder(Settings(embedder=str(tiny_embedder_dir), torch_threads=None), one_shot=True)
+    default_threads.encode_query(["patent term"])
+    assert torch.get_num_threads() == 2
+    embedder = build_embedder(Settings(embedder=str(tiny_embedder_dir)), one_shot=True)
+    assert isinstance(embedder, DeferredEmbedder) and not embedder.loaded
+    assert torch.get_num_threads() == 2  # nothing loaded, nothing configured
+    embedder.encode_query(["patent term"])
+    assert embedder.loaded and torch.get_num_threads() == 1
     monkeypatch.setenv("IPQA_TORCH_THREADS", "default")
     assert Settings().torch_threads is None
-    assert closed == [True, True]

@@ -301,7 +301,7 @@ def test_train_reranker_command_cross_validates_and_writes_what_auto_loads(tmp_p
     from indexes.embedder import create_embedder
     from ipqa.cli import build_app
     from ipqa.settings import Settings
-    from rag.retrieval import build_retriever
+    from rag.compose import build_retriever
 
     data_dir = tmp_path / "var"
     build_from_documents(data_dir / "index", corpus(), embedder=create_embedder("minilm", device="cpu"),

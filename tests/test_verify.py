@@ -346,8 +346,8 @@ def test_canonical_citations_of_judicial_interpretations_resolve_to_their_own_ch
         assert [r.chunk.id for r in resolve(citation, store)] == [chunks[citation].id]
 
 
-def test_known_law_titles_reads_the_statute_titles_of_a_store():
-    from rag.verify import known_law_titles
+def test_law_titles_in_store_reads_the_statute_titles_of_a_store():
+    from rag.verify import law_titles_in_store
 
     class Store:
         def __init__(self, documents):
@@ -361,7 +361,7 @@ def test_known_law_titles_reads_the_statute_titles_of_a_store():
 
     parsed = _more_corpus()
     store = Store([p.document for p in parsed if p.document.kind == "statute"] * 3)
-    assert known_law_titles(store, page=5) == {TREATY, CRIMINAL_12, ASSETS, parsed[1].document.title}
+    assert law_titles_in_store(store, page=5) == {TREATY, CRIMINAL_12, ASSETS, parsed[1].document.title}
     assert store.calls == 3  # 12 documents, 5 per page
 
 

@@ -457,7 +457,7 @@ def is_section_index(source: SourceText) -> bool:
 
 def statute_title(source: SourceText) -> str | None:
     """The title :func:`parse_statute` gives ``source``, read from its first lines only: a batch
-    learns the law names it holds before parsing (``ingest.pipeline.known_law_titles``)."""
+    learns the law names it holds before parsing (``ingest.pipeline.law_titles_in_files``)."""
     if is_section_index(source):
         return None
     markdown = _is_markdown(source)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ipqa.errors import ConfigError, IpqaError
-from ipqa.registry import Registry, UnknownBackendError
+from ipqa.registry import Registry
 from rag.protocols import Generator
 
 
@@ -45,9 +45,9 @@ class GeneratorOptions:
             raise ConfigError(f"timeout_s must be > 0, got {self.timeout_s}")
 
 
-def generator_registry() -> Registry[Generator]:
+def generator_registry() -> Registry[Generator, GeneratorOptions]:
     """Generators by name. Built per call (no module-level state); factories import lazily."""
-    registry: Registry[Generator] = Registry("generator")
+    registry: Registry[Generator, GeneratorOptions] = Registry("generator", GeneratorOptions)
 
     @registry.register("extractive")
     def _extractive(options: GeneratorOptions) -> Generator:
@@ -90,13 +90,10 @@ def generator_registry() -> Registry[Generator]:
     return registry
 
 
-def create_generator(name: str, options: GeneratorOptions | None = None) -> Generator:
-    """The generator called ``name``; an unknown name raises ConfigError listing the valid ones."""
-    try:
-        factory = generator_registry().get(name)
-    except UnknownBackendError as exc:
-        raise ConfigError(str(exc)) from None
-    return factory(options or GeneratorOptions())
+def create_generator(name: str, options: GeneratorOptions | None = None, /, **fields: object) -> Generator:
+    """The generator called ``name``; ``fields`` are :class:`GeneratorOptions` fields. An unknown
+    name or option is a ConfigError listing the valid ones."""
+    return generator_registry().create(name, options, **fields)
 
 
 __all__ = ["GeneratorError", "GeneratorOptions", "create_generator", "generator_registry"]

@@ -7,6 +7,7 @@ merges them into the first stage before reranking.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
@@ -29,42 +30,55 @@ class CandidateSource(Protocol):
         """False when :meth:`candidates` would propose nothing for this query."""
 
 
-def reranker_registry() -> "Registry[Reranker | None]":
+@dataclass(frozen=True)
+class RerankerOptions:
+    """What any reranker may be built from: the configured model paths, plus the index it reranks
+    over (``store``, ``law_names``: the ``ltr`` reranker reads chunks and spots law names)."""
+
+    reranker_path: Path | None = None  # a local cross-encoder model directory
+    ltr_model_path: Path | None = None  # the output of `ipqa train reranker`
+    device: str = "auto"
+    store: "ChunkStore | None" = field(default=None, compare=False, repr=False)
+    law_names: "LawNames | None" = field(default=None, compare=False, repr=False)
+
+
+def reranker_registry() -> "Registry[Reranker | None, RerankerOptions]":
     """Built per call (no module state); models load only when a reranker is created."""
-    registry: Registry[Reranker | None] = Registry("reranker")
+    registry: Registry[Reranker | None, RerankerOptions] = Registry("reranker", RerankerOptions)
 
     @registry.register("none")
-    def _none(**_: object) -> None:
+    def _none(options: RerankerOptions) -> None:
         return None
 
     @registry.register("ltr")
-    def _ltr(*, store: "ChunkStore", ltr_model_path: Path | None = None, law_names: "LawNames | None" = None,
-             **_: object) -> "Reranker":
+    def _ltr(options: RerankerOptions) -> "Reranker":
         from rag.rerank.ltr import LtrModel, LtrReranker
 
-        if ltr_model_path is None:
+        if options.ltr_model_path is None:
             raise ConfigError("reranker 'ltr' needs ltr_model_path (IPQA_LTR_MODEL_PATH): the output directory "
                               "of `ipqa train reranker`")
-        return LtrReranker(LtrModel.load(ltr_model_path), store, law_names=law_names)
+        if options.store is None:
+            raise ValueError("reranker 'ltr' needs the chunk store of the index it reranks over (store=...)")
+        return LtrReranker(LtrModel.load(options.ltr_model_path), options.store, law_names=options.law_names)
 
     @registry.register("cross-encoder")
-    def _cross_encoder(*, reranker_path: Path | None = None, device: str = "auto", **_: object) -> "Reranker":
+    def _cross_encoder(options: RerankerOptions) -> "Reranker":
         from indexes.embedder import resolve_device
         from rag.rerank.cross_encoder import CrossEncoderReranker
 
-        if reranker_path is None:
+        if options.reranker_path is None:
             raise ConfigError("reranker 'cross-encoder' needs reranker_path (IPQA_RERANKER_PATH): a local "
                               "cross-encoder model directory")
-        return CrossEncoderReranker(reranker_path, device=resolve_device(device))
+        return CrossEncoderReranker(options.reranker_path, device=resolve_device(options.device))
 
-    @registry.register("auto")
-    def _auto(*, reranker_path: Path | None = None, ltr_model_path: Path | None = None,
-              **options: object) -> "Reranker | None":
-        if reranker_path is not None:
-            return _cross_encoder(reranker_path=reranker_path, **options)
-        if ltr_model_path is not None and _ltr_artefact(ltr_model_path).is_file():
-            return _ltr(ltr_model_path=ltr_model_path, **options)  # type: ignore[arg-type]
-        return None
+    @registry.register_resolver("auto")
+    def _auto(options: RerankerOptions) -> str:
+        """A cross-encoder when its path is set, else the LTR model when its artefact exists, else none."""
+        if options.reranker_path is not None:
+            return "cross-encoder"
+        if options.ltr_model_path is not None and _ltr_artefact(options.ltr_model_path).is_file():
+            return "ltr"
+        return "none"
 
     return registry
 
@@ -76,15 +90,10 @@ def _ltr_artefact(path: Path) -> Path:
     return path / MODEL_FILE if path.is_dir() or not path.suffix else path
 
 
-def create_reranker(name: str, *, store: "ChunkStore", reranker_path: Path | None = None,
-                    ltr_model_path: Path | None = None, law_names: "LawNames | None" = None,
-                    device: str = "auto") -> "Reranker | None":
-    """The reranker called ``name`` (None for ``none``, or for ``auto`` with nothing configured)."""
-    registry = reranker_registry()
-    if name not in registry:
-        raise ConfigError(f"unknown reranker {name!r}; valid names: {', '.join(registry.names())}")
-    return registry.create(name, store=store, reranker_path=reranker_path, ltr_model_path=ltr_model_path,
-                           law_names=law_names, device=device)
+def create_reranker(name: str, options: RerankerOptions | None = None, /, **fields: object) -> "Reranker | None":
+    """The reranker called ``name`` (None for ``none``, or for ``auto`` with nothing configured);
+    ``fields`` are :class:`RerankerOptions` fields."""
+    return reranker_registry().create(name, options, **fields)
 
 
 def reranker_names() -> Sequence[str]:

@@ -1,0 +1,176 @@
+"""The composition root: the one place where :class:`~ipqa.settings.Settings` become objects.
+
+Entry points (the ``ipqa`` commands, the API's app factory, the evals, benchmarks and scripts)
+construct ``Settings()`` once and pass it here; everything below this module receives plain typed
+arguments (options dataclasses, objects) and never sees ``Settings``. It lives in ``rag/`` because
+that is the lowest layer that may import every layer it wires (``ipqa < ingest < indexes < rag``);
+``api/`` and ``evals/`` sit above it and call it.
+
+What each setting turns into:
+
+* the embedder (:func:`build_embedder`; ``one_shot`` commands get a deferred one that loads its
+  model only for a query in a language it serves, and encodes that one query with torch);
+* the build options of index jobs (:func:`build_options`);
+* the reranker (:func:`build_reranker`, ``auto`` resolved by the reranker registry) and the hybrid
+  retriever around it (:func:`build_retriever`);
+* the generator and the support judge (:func:`build_generator`, :func:`build_judge`) and the
+  answer pipeline that uses them (:func:`build_answerer`).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from indexes.build import BuildOptions
+from indexes.embedder import EmbedderOptions, create_embedder
+from ipqa.settings import Settings
+from rag.generators import GeneratorOptions, create_generator, generator_registry
+from rag.judges import JudgeOptions, create_judge, judge_registry
+from rag.pipeline import AnswerPipeline
+from rag.protocols import Generator, Retriever, SupportJudge
+from rag.question_types import QuestionTypeClassifier
+from rag.rerank import RerankerOptions, reranker_registry
+from rag.retrieval import HybridRetriever, law_names_of
+
+if TYPE_CHECKING:
+    from indexes.protocols import Embedder, IndexSnapshot
+    from indexes.snapshot import Snapshot
+    from rag.protocols import Reranker
+    from rag.query import LawNames
+
+# Backends that never import torch (a one-shot command configures torch only for the others).
+_TORCH_FREE = {"reranker": {"none", "ltr"}, "generator": {"extractive", "openai"}, "judge": {"lexical"}}
+
+
+# --- indexes ---------------------------------------------------------------------------------------
+
+def embedder_options(settings: Settings, *, one_shot: bool = False) -> EmbedderOptions:
+    """The embedder's options. ``one_shot`` (a command that encodes at most one query: `ipqa search`,
+    `ipqa ask`): load the model at its first use, with ``settings.torch_threads`` (the API applies
+    them at start-up; index builds keep torch's default, all cores), and encode with torch under
+    ``auto`` (ONNX Runtime saves ~8 ms per query but costs ~1 s and ~300 MB to set up: it pays off
+    in a server, not for one query)."""
+    runtime = settings.embed_query_runtime
+    if one_shot and runtime == "auto":
+        runtime = "torch"
+    return EmbedderOptions(device=settings.embed_device, batch_size=settings.embed_batch_size,
+                           languages=tuple(settings.embedder_languages) if settings.embedder_languages else None,
+                           query_runtime=runtime, torch_threads=settings.torch_threads if one_shot else None,
+                           deferred=one_shot)
+
+
+def build_embedder(settings: Settings, *, one_shot: bool = False) -> "Embedder":
+    """The configured embedder (registry name or model directory)."""
+    return create_embedder(settings.embedder, embedder_options(settings, one_shot=one_shot))
+
+
+def build_options(settings: Settings, **overrides: Any) -> BuildOptions:
+    """The options of index jobs; ``overrides`` that are None keep the configured value."""
+    values: dict[str, Any] = dict(max_file_bytes=settings.max_file_bytes, jobs=settings.ingest_jobs,
+                                  dense_kind=settings.dense_index, bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b,
+                                  keep_versions=settings.keep_versions)
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    return BuildOptions(**values)
+
+
+@contextmanager
+def open_index(settings: Settings, *, index_root: Path | None = None, one_shot: bool = False,
+               version: str | None = None) -> Iterator["Snapshot"]:
+    """The current (or ``version``) index version under ``index_root`` (default
+    ``settings.index_root``) with the configured embedder, closed on exit."""
+    from indexes.snapshot import open_snapshot
+
+    snapshot = open_snapshot(index_root or settings.index_root, embedder=build_embedder(settings, one_shot=one_shot),
+                             version=version)
+    try:
+        yield snapshot
+    finally:
+        snapshot.close()
+
+
+# --- retrieval -------------------------------------------------------------------------------------
+
+def default_ltr_model_path(settings: Settings) -> Path:
+    """Where ``ipqa train reranker`` writes and the ``ltr`` reranker reads by default."""
+    return settings.ltr_model_path or settings.data_dir / "models" / "ltr"
+
+
+def reranker_options(settings: Settings, snapshot: "IndexSnapshot | None" = None,
+                     law_names: "LawNames | None" = None) -> RerankerOptions:
+    return RerankerOptions(reranker_path=settings.reranker_path, ltr_model_path=default_ltr_model_path(settings),
+                           device=settings.embed_device, store=snapshot.store if snapshot is not None else None,
+                           law_names=law_names)
+
+
+def build_reranker(settings: Settings, snapshot: "IndexSnapshot",
+                   law_names: "LawNames | None" = None) -> "Reranker | None":
+    """``settings.reranker``: ``auto`` is a cross-encoder when ``reranker_path`` is set, else the
+    LTR model when its artefact exists (``ltr_model_path``, default ``<data_dir>/models/ltr``), else
+    none."""
+    return reranker_registry().create(settings.reranker, reranker_options(settings, snapshot, law_names))
+
+
+def build_retriever(settings: Settings, snapshot: "IndexSnapshot") -> HybridRetriever:
+    """The hybrid retriever over ``snapshot``, with the configured fusion and reranker."""
+    law_names = law_names_of(snapshot)
+    return HybridRetriever(snapshot, fusion=settings.fusion, rrf_k=settings.rrf_k, weights=settings.fusion_weights,
+                           candidates=settings.candidates, reranker=build_reranker(settings, snapshot, law_names),
+                           expand_references=settings.expand_references, law_names=law_names)
+
+
+# --- answering -------------------------------------------------------------------------------------
+
+def generator_options(settings: Settings, **overrides: Any) -> GeneratorOptions:
+    """The generator options ``settings`` configure, with ``overrides`` (GeneratorOptions fields)."""
+    options = GeneratorOptions(llm_path=settings.llm_path, lora_path=settings.lora_path,
+                               openai_base_url=settings.openai_base_url, openai_model=settings.openai_model,
+                               openai_api_key=settings.openai_api_key, max_new_tokens=settings.max_new_tokens,
+                               temperature=settings.temperature, device=settings.embed_device)
+    return generator_registry().options(options, **overrides)
+
+
+def build_generator(settings: Settings, name: str | None = None, **overrides: Any) -> Generator:
+    """The generator ``name`` (default ``settings.generator``); may load a large model: create it once."""
+    return create_generator(name or settings.generator, generator_options(settings, **overrides))
+
+
+def judge_options(settings: Settings, *, model_path: Path | None = None) -> JudgeOptions:
+    return JudgeOptions(model_path=model_path or settings.support_judge_path, device=settings.embed_device)
+
+
+def build_judge(settings: Settings, name: str | None = None, *, model_path: Path | None = None) -> SupportJudge:
+    """The support judge ``name`` (default ``settings.support_judge``); may load a model."""
+    return create_judge(name or settings.support_judge, judge_options(settings, model_path=model_path))
+
+
+def build_answerer(settings: Settings, snapshot: "IndexSnapshot", *, retriever: Retriever | None = None,
+                   generator: Generator | None = None, judge: SupportJudge | None = None,
+                   classifier: QuestionTypeClassifier | None = None) -> AnswerPipeline:
+    """The configured answer pipeline over ``snapshot``. A service that answers over several index
+    versions passes one ``generator``, ``judge`` and ``classifier`` to every call, so models are
+    loaded and trained once, not per version."""
+    retriever = retriever or build_retriever(settings, snapshot)
+    # the hybrid retriever has already read the index's law titles: don't page through them again
+    law_names = getattr(retriever, "law_names", None)
+    return AnswerPipeline(
+        retriever,
+        generator or build_generator(settings),
+        judge or build_judge(settings),
+        snapshot.store,
+        classifier=classifier,
+        known_laws=law_names.all_titles() if law_names is not None else None,
+        top_k=settings.top_k,
+        support_threshold=settings.support_threshold,
+        min_hit_score=settings.min_evidence_score,
+        max_question_chars=settings.max_question_chars,
+    )
+
+
+def models_use_torch(settings: Settings) -> bool:
+    """Whether the configured reranker, generator or support judge runs a torch model (the
+    embedder is not counted: it configures torch itself when it loads)."""
+    return (reranker_registry().resolve(settings.reranker, reranker_options(settings)) not in _TORCH_FREE["reranker"]
+            or generator_registry().resolve(settings.generator) not in _TORCH_FREE["generator"]
+            or judge_registry().resolve(settings.support_judge) not in _TORCH_FREE["judge"])
