@@ -2,7 +2,7 @@
 
 For each question the retriever returns ``max(ks)`` hits; each hit is mapped to the gold article it
 is (any version, see :mod:`evals.gold`), and recall@k, reciprocal rank and nDCG@10 (binary
-relevance) are computed per question by :mod:`evals.metrics`, then averaged over the questions that
+relevance) are computed per question by :mod:`ipqa.metrics`, then averaged over the questions that
 have gold citations. A retriever failure on one question is recorded for that question (it then
 found nothing) and never stops the run.
 """
@@ -94,7 +94,7 @@ def evaluate_retrieval(examples: Sequence[RetrievalExample], retriever: Retrieve
                        ks: Sequence[int] = DEFAULT_KS,
                        progress: Callable[[int], None] | None = None) -> RetrievalEvaluation:
     """Run every question through ``retriever`` and score its ranking against the resolved gold."""
-    from evals.metrics import mrr, ndcg_at_k, recall_at_k
+    from ipqa.metrics import mrr, ndcg_at_k, recall_at_k
 
     ks = tuple(sorted(set(ks)))
     depth = max(max(ks), NDCG_K)

@@ -18,7 +18,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from evals.metrics import MetricSummary, mean_metrics
+from ipqa.metrics import MetricSummary, mean_metrics
 from indexes.protocols import ChunkLookup
 from ipqa.errors import InputError
 from rag.query import AnalyzedQuery
