@@ -35,6 +35,7 @@ from indexes.layout import (BM25_DIR, DENSE_DIR, FORMAT_VERSION, READERS_LOCK, S
 from indexes.locking import BuildLock
 from indexes.snapshot import Snapshot
 from indexes.store import SqliteChunkStore
+from ingest import pipeline
 from ipqa import __version__
 from ipqa.domain import ParsedDocument
 from ipqa.errors import IndexUnavailableError, InputError
@@ -490,8 +491,6 @@ def check_sources(paths: Sequence[str | Path]) -> None:
 def _parsed_documents(paths: Sequence[str | Path], options: BuildOptions,
                       errors: list[FileProblem]) -> Iterator[ParsedDocument]:
     """Stream parsed documents; per-file errors are collected in ``errors``, never raised."""
-    from ingest import pipeline
-
     if options.jobs > 1:
         result = pipeline.ingest(list(paths), max_file_bytes=options.max_file_bytes, jobs=options.jobs)
         errors.extend(FileProblem(e.path, e.error) for e in result.errors)
