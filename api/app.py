@@ -47,7 +47,7 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
 
         from api.jobs import JobRunner
         from api.state import AppState, IndexWatcher, Limits, configured_services
-        from indexes.snapshot import IndexManager
+        from indexes.manager import IndexManager
         from ipqa.runtime import configure_torch
         from rag.compose import build_embedder, build_options
 

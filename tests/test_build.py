@@ -14,7 +14,8 @@ from indexes.build import BuildOptions, add_parsed_documents, build_from_documen
 from indexes.layout import IndexLayout
 from indexes.locking import BuildInProgressError, BuildLock
 from indexes.protocols import IndexSnapshot, SearchFilters
-from indexes.snapshot import IndexManager, open_snapshot
+from indexes.manager import IndexManager
+from indexes.snapshot import open_snapshot
 from ipqa.errors import IndexUnavailableError, InputError
 
 BM25_QUERIES = ["专利权 许可 实施", "作品 著作权 发表权", "patent infringement induces", "bicycle brake caliper",

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
+from ingest.cn_numbers import parse_cn_date
 from ingest.protocols import SourceText
 from ipqa.domain import Chunk, DocKind, Document, Jurisdiction, Language, ParsedDocument, Part
 from ipqa.errors import InputError
@@ -197,8 +198,6 @@ def parse_judgment(source: SourceText) -> ParsedDocument:
 
 
 def _judgment_date(closing: list[str]) -> str | None:
-    from ingest.parsers.cn_statute import parse_cn_date
-
     for line in closing:
         if _DATE_LINE.match(line):
             return parse_cn_date(line)
