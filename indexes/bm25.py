@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -346,7 +346,7 @@ class Bm25Index:
     @classmethod
     def _from_counts(cls, ids: np.ndarray, counts: TermCounts, vocab_dict: dict[str, int], *, k1: float,
                      b: float, tokenizer: Tokenizer) -> "Bm25Index":
-        import bm25s
+        bm25s = import_bm25s()
 
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene", backend="numpy")
         retriever.scores = _lucene_matrix(counts, k1=k1, b=b)
@@ -377,7 +377,7 @@ class Bm25Index:
     @classmethod
     def load(cls, directory: Path, *, mmap: bool = False) -> "Bm25Index":
         """Open a saved index; ``IndexUnavailableError`` if it is incomplete or from another tokenizer."""
-        import bm25s
+        bm25s = import_bm25s()
 
         directory = Path(directory)
         meta_path = directory / _META_FILE
@@ -441,6 +441,30 @@ class Bm25Index:
             matching = matching[np.argpartition(-scores[matching], k - 1)[:k]]
         order = matching[np.lexsort((matching, -scores[matching]))]  # ties: earlier row first
         return [(int(self._ids[row]), float(scores[row])) for row in order]
+
+
+def import_bm25s() -> Any:
+    """``import bm25s`` without its numba backend.
+
+    Why: bm25s imports numba at import time when it is installed (unstructured installs it), for
+    its numba backend only; ipqa always uses the numpy backend (``backend="numpy"``, saved in the
+    index's parameters). Importing numba and llvmlite cost 0.36-0.6 s and ~40 MB in every command
+    that opens an index. Hiding numba while bm25s imports makes bm25s take its no-numba path; the
+    entry is removed again, so anything else may still import numba.
+    """
+    import sys
+
+    if "bm25s" in sys.modules or "numba" in sys.modules:
+        import bm25s
+
+        return bm25s
+    sys.modules["numba"] = None  # type: ignore[assignment]  # makes `import numba` raise ImportError
+    try:
+        import bm25s
+    finally:
+        if sys.modules.get("numba", 0) is None:
+            del sys.modules["numba"]
+    return bm25s
 
 
 def _check_texts(what: str, ids: Sequence[int], texts: Sequence[str], languages: Sequence[str]) -> None:

@@ -346,8 +346,14 @@ def declared_dimension(model_dir: Path) -> int | None:
                 continue
             if kind == "Pooling":
                 config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-                modes = sum(1 for mode in _POOLING_MODES if config.get(mode))
-                dimension = int(config["word_embedding_dimension"]) * modes if modes else None
+                if "pooling_mode" in config:  # sentence-transformers >= 6: "mean" or ["mean", "max"]
+                    mode = config["pooling_mode"]
+                    modes = len(mode) if isinstance(mode, list) else 1
+                    width = int(config["embedding_dimension"])
+                else:  # earlier versions: one boolean per mode
+                    modes = sum(1 for mode in _POOLING_MODES if config.get(mode))
+                    width = int(config["word_embedding_dimension"])
+                dimension = width * modes if modes else None
             elif kind == "Dense":
                 dimension = int(json.loads((path / "config.json").read_text(encoding="utf-8"))["out_features"])
             elif kind != "Normalize":

@@ -71,7 +71,9 @@ class Snapshot:
             check_files(directory, manifest.get("files", {}), checksums=verify_checksums)
             store = SqliteChunkStore.open_readonly(directory / STORE_FILE)
             try:
-                bm25 = Bm25Index.load(directory / BM25_DIR)
+                # memory-mapped: a version is immutable while a reader holds it, and a one-shot command
+                # reads only the columns of its query's terms
+                bm25 = Bm25Index.load(directory / BM25_DIR, mmap=True)
             except Exception as exc:  # any failure to load is "this index is unusable"
                 raise IndexUnavailableError(f"BM25 index of {version!r} cannot be loaded: {exc}") from exc
             dense = None

@@ -31,8 +31,15 @@ def build_app() -> typer.Typer:
     from rag.train_cli import register as register_train
 
     @app.callback()
-    def root() -> None:
+    def root(
+        verbose: bool = typer.Option(False, "--verbose", "-v",
+                                     help="Show libraries' progress bars, warnings and log messages."),
+    ) -> None:
         """Question answering over IP law with verified citations."""
+        if not verbose:
+            from ipqa.runtime import quiet_libraries
+
+            quiet_libraries()
 
     @app.command("version")
     def version() -> None:

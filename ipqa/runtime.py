@@ -39,3 +39,36 @@ def settle_heap() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+
+
+# Packages whose warnings are ours to show; everything else is a library's.
+_OWN_PACKAGES = ("ipqa", "ingest", "indexes", "rag", "api", "evals")
+# Libraries that log chatter (loading messages, deprecations) at INFO/WARNING.
+_CHATTY_LOGGERS = ("transformers", "sentence_transformers", "huggingface_hub", "jieba", "faiss", "bm25s",
+                   "numba", "onnxruntime", "peft", "httpx", "unstructured", "pdfminer")
+
+
+def quiet_libraries() -> None:
+    """Silence libraries' progress bars, warnings and chatter for the rest of this process (and
+    the processes it starts); ipqa's own progress bars (rich, typer) and its errors are untouched.
+    Call it at an edge (the ``ipqa`` command without ``--verbose``), before the libraries load.
+
+    Why: a one-shot command printed transformers' "Loading weights" bars and library deprecation
+    warnings around its output. Environment switches are used where the library reads them when
+    it is imported (transformers and huggingface_hub: ``HF_HUB_DISABLE_PROGRESS_BARS``; tqdm:
+    ``TQDM_DISABLE``; bm25s: ``DISABLE_TQDM``), so this works whether or not they are loaded yet;
+    ``setdefault`` leaves a value the user set.
+    """
+    import logging
+    import os
+    import warnings
+
+    for name, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TQDM_DISABLE", "1"), ("DISABLE_TQDM", "1"),
+                        ("TRANSFORMERS_VERBOSITY", "error"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"),
+                        ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(name, value)
+    own = "|".join(_OWN_PACKAGES)
+    # warnings raised from any module that is not ours (module= matches the warning's module name)
+    warnings.filterwarnings("ignore", module=rf"^(?!(?:{own})(?:\.|$))")
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)

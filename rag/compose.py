@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from indexes.build import BuildOptions
 from indexes.embedder import EmbedderOptions, create_embedder
 from ipqa.settings import Settings
 from rag.generators import GeneratorOptions, create_generator, generator_registry
@@ -35,6 +34,7 @@ from rag.rerank import RerankerOptions, reranker_registry
 from rag.retrieval import HybridRetriever, law_names_of
 
 if TYPE_CHECKING:
+    from indexes.build import BuildOptions
     from indexes.protocols import Embedder, IndexSnapshot
     from indexes.snapshot import Snapshot
     from rag.protocols import Reranker
@@ -66,8 +66,12 @@ def build_embedder(settings: Settings, *, one_shot: bool = False) -> "Embedder":
     return create_embedder(settings.embedder, embedder_options(settings, one_shot=one_shot))
 
 
-def build_options(settings: Settings, **overrides: Any) -> BuildOptions:
+def build_options(settings: Settings, **overrides: Any) -> "BuildOptions":
     """The options of index jobs; ``overrides`` that are None keep the configured value."""
+    # imported here: indexes.build loads the ingest pipeline and its parsers (0.1-0.25 s), which
+    # only the commands that build pay for
+    from indexes.build import BuildOptions
+
     values: dict[str, Any] = dict(max_file_bytes=settings.max_file_bytes, jobs=settings.ingest_jobs,
                                   dense_kind=settings.dense_index, bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b,
                                   keep_versions=settings.keep_versions)

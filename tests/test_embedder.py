@@ -196,3 +196,46 @@ def test_real_minilm_finds_the_right_text() -> None:
     assert int(np.argmax(documents @ query[0])) == 2
     query = embedder.encode_query(["Can I get a patent on a new manufacturing process?"])
     assert int(np.argmax(documents @ query[0])) == 0
+
+
+def test_a_deferred_embedder_answers_name_languages_and_dimension_without_loading(tiny_embedder_dir):
+    from indexes.embedder import DeferredEmbedder, declared_dimension
+
+    eager = create_embedder(str(tiny_embedder_dir), device="cpu")
+    deferred = create_embedder(str(tiny_embedder_dir), device="cpu", deferred=True)
+    assert isinstance(deferred, DeferredEmbedder)
+    assert (deferred.name, deferred.languages, deferred.dimension) == (eager.name, eager.languages, eager.dimension)
+    assert not deferred.loaded  # what an index is checked against at opening needs no model
+    assert declared_dimension(tiny_embedder_dir) == eager.dimension == 32
+    np.testing.assert_allclose(deferred.encode_query(["patent term"]), eager.encode_query(["patent term"]),
+                               atol=1e-6)
+    assert deferred.loaded
+
+
+def test_a_deferred_embedder_refuses_a_model_whose_files_misdeclare_its_dimension(tiny_embedder_dir, tmp_path):
+    import json
+    import shutil
+
+    from indexes.embedder import DeferredEmbedder, declared_dimension
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_embedder_dir, model_dir)
+    modules = json.loads((model_dir / "modules.json").read_text())
+    (model_dir / "modules.json").write_text(json.dumps([*modules, {"idx": 9, "name": "9", "path": "",
+                                                                   "type": "Mystery"}]))
+    assert declared_dimension(model_dir) is None  # a module it cannot read: the model must be loaded to know
+    misdeclared = DeferredEmbedder(name="x", languages=frozenset({"en"}), declared_dimension=7,
+                                   load=lambda: create_embedder(str(tiny_embedder_dir), device="cpu"))
+    assert misdeclared.dimension == 7
+    with pytest.raises(ConfigError, match="declares dimension 7, the loaded model has 32"):
+        misdeclared.encode_query(["patent"])
+
+
+def test_embedder_options_are_checked_by_name(tiny_embedder_dir):
+    from ipqa.errors import ConfigError
+    from ipqa.registry import UnknownOptionError
+
+    with pytest.raises(UnknownOptionError, match="unknown embedder option.*'batchsize'.*valid options: device"):
+        create_embedder(str(tiny_embedder_dir), batchsize=2)
+    with pytest.raises(ConfigError, match="embed batch size must be >= 1"):
+        create_embedder(str(tiny_embedder_dir), batch_size=0)

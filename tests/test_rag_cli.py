@@ -4,6 +4,8 @@ so the ranking comes from BM25), and scripts/make_examples.py on the same index.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -175,3 +177,47 @@ def test_a_one_shot_embedder_applies_the_torch_threads_setting_when_its_model_lo
     assert embedder.loaded and torch.get_num_threads() == 1
     monkeypatch.setenv("IPQA_TORCH_THREADS", "default")
     assert Settings().torch_threads is None
+
+
+# --- a one-shot command loads only what it needs, and libraries keep quiet ---------------------------
+
+
+def _run_cli(data_dir: Path, *args: str, probe: str = "") -> subprocess.CompletedProcess:
+    """``ipqa ARGS`` in a fresh interpreter (so imports are its own); ``probe`` is Python run after
+    the command, in the same process (e.g. to print what it imported)."""
+    code = ("import sys\nfrom ipqa.cli import build_app\n"
+            f"try:\n    build_app()({list(args)!r}, standalone_mode=False)\n"
+            f"finally:\n    sys.stdout.flush()\n{probe}")
+    env = {**os.environ, "IPQA_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
+    for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE", "DISABLE_TQDM", "TRANSFORMERS_VERBOSITY"):
+        env.pop(name, None)  # as a user's shell has them: unset
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
+                          cwd=REPO)
+
+
+def test_a_chinese_search_never_loads_the_english_embedder(index_env):
+    probe = ("print('LOADED', sorted(m for m in ('sentence_transformers', 'transformers', 'torch') "
+             "if m in sys.modules))")
+    chinese = _run_cli(index_env, "search", EXAMPLE_QUESTIONS[0][0], "--k", "3", probe=probe)
+    assert chinese.returncode == 0, chinese.stderr
+    assert "示例知识产权保护条例" in chinese.stdout and "LOADED []" in chinese.stdout
+    # the probe can see a load: an English query (the tiny embedder serves English) needs the model
+    english = _run_cli(index_env, "search", "doctrine of equivalents bristles", "--k", "3", probe=probe)
+    assert english.returncode == 0, english.stderr
+    assert "'sentence_transformers'" in english.stdout and "'torch'" in english.stdout
+
+
+LIBRARY_NOISE = ("Loading weights", "it/s]", "%|", "Warning", "warn(")
+
+
+def test_commands_print_no_library_progress_or_warnings_unless_verbose(index_env):
+    for args in (("search", "doctrine of equivalents bristles", "--k", "3"),
+                 ("ask", EXAMPLE_QUESTIONS[2][0], "--json")):
+        quiet = _run_cli(index_env, *args)
+        assert quiet.returncode == 0, quiet.stderr
+        noise = [marker for marker in LIBRARY_NOISE if marker in quiet.stderr + quiet.stdout]
+        assert not noise, quiet.stderr
+    # the same command with --verbose shows transformers' bar: the check above can fail
+    verbose = _run_cli(index_env, "--verbose", "search", "doctrine of equivalents bristles", "--k", "3")
+    assert verbose.returncode == 0, verbose.stderr
+    assert "Loading weights" in verbose.stderr
