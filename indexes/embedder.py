@@ -111,7 +111,8 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model_dir: Path, *, name: str, languages: frozenset[str], device: str = "auto",
                  batch_size: int = 64, query_prompt: str | None = None, document_prompt: str | None = None,
-                 max_seq_length: int | None = None, query_runtime: str = "auto") -> None:
+                 max_seq_length: int | None = None, query_runtime: str = "auto",
+                 query_encoder_cache: Path | None = None, query_encoder_key: str | None = None) -> None:
         if batch_size < 1:
             raise ConfigError(f"embed batch size must be >= 1, got {batch_size}")
         if query_runtime not in QUERY_RUNTIMES:
@@ -148,6 +149,8 @@ class SentenceTransformerEmbedder:
         self._onnx: OnnxQueryEncoder | None = None
         self._onnx_error: ConfigError | None = None
         self._onnx_lock = threading.Lock()
+        self._query_encoder_cache = query_encoder_cache if query_encoder_key else None
+        self._query_encoder_key = query_encoder_key
 
     def __repr__(self) -> str:
         return (f"SentenceTransformerEmbedder(name={self.name!r}, dimension={self.dimension}, "
@@ -203,14 +206,41 @@ class SentenceTransformerEmbedder:
         import torch
 
         try:
-            encoder = OnnxQueryEncoder(self._model, threads=torch.get_num_threads())
+            encoder = OnnxQueryEncoder(self._model, threads=torch.get_num_threads(),
+                                       keep_export=self._query_encoder_cache is not None)
             encoder.check_against(self._torch_encode_query, self._prompts.query, normalize=True)
         except UnsupportedModel as exc:
             if wanted == "onnx":
                 return None, ConfigError(f"embedder {self.name}: cannot encode queries with ONNX Runtime: {exc}")
             logger.info("embedder %s encodes queries with torch: %s", self.name, exc)
             return None, None
+        self.save_query_encoder(encoder)
         return encoder, None
+
+    def save_query_encoder(self, encoder: OnnxQueryEncoder | None = None) -> bool:
+        """Save a torch-free query encoder for later processes (:mod:`indexes.saved_query_encoder`)
+        when a cache is configured and the model runs on the CPU; ``encoder``: an ONNX export made
+        already. True when one is saved (now or before)."""
+        from indexes import saved_query_encoder
+
+        if self._query_encoder_cache is None or self._query_encoder_key is None or self.device != "cpu":
+            return False
+        if saved_query_encoder.load_saved(self._query_encoder_cache, self._query_encoder_key) is not None:
+            return True
+        try:
+            if encoder is None or encoder.exported is None:
+                encoder = OnnxQueryEncoder(self._model, threads=1, keep_export=True)
+            assert encoder.exported is not None
+            return saved_query_encoder.save(
+                self._query_encoder_cache, self._query_encoder_key, onnx_model=encoder.exported,
+                model_dir=self.model_dir, input_names=encoder.input_names, max_length=self._model.max_seq_length,
+                prompt=self._prompts.query, dimension=self.dimension, reference=self._torch_encode_query)
+        except UnsupportedModel as exc:
+            logger.info("embedder %s: no saved query encoder: %s", self.name, exc)
+            return False
+        finally:
+            if encoder is not None:
+                encoder.exported = None  # ~90 MB for MiniLM: not kept beyond saving
 
     def encode_document(self, texts: Sequence[str]) -> np.ndarray:
         """Document vectors (with the model's document/passage prompt, if it has one)."""
@@ -248,6 +278,9 @@ class EmbedderOptions:
     ``torch_threads``: torch intra-op threads to set when the model loads (process-wide; None leaves
     torch's default). ``deferred``: load the model at the first encode, not now (one-shot commands
     whose query may be in a language the model does not serve never pay for it).
+    ``query_encoder_cache``: where torch-free query encoders are saved and found
+    (:mod:`indexes.saved_query_encoder`); a deferred embedder encodes queries with a saved one
+    instead of loading the model, and a loaded CPU model saves one when there is none.
     """
 
     device: str = "auto"
@@ -259,6 +292,7 @@ class EmbedderOptions:
     query_runtime: str = "auto"
     torch_threads: int | None = None
     deferred: bool = False
+    query_encoder_cache: Path | None = None
 
     def __post_init__(self) -> None:
         if self.languages is not None and not isinstance(self.languages, tuple):
@@ -281,13 +315,18 @@ class DeferredEmbedder:
     """
 
     def __init__(self, *, name: str, languages: frozenset[str], declared_dimension: int | None,
-                 load: Callable[[], "SentenceTransformerEmbedder"]) -> None:
+                 load: Callable[[], "SentenceTransformerEmbedder"],
+                 saved_query_encoder: Callable[[], Any] | None = None) -> None:
+        """``saved_query_encoder``: returns a torch-free query encoder saved by an earlier process,
+        or None; queries use it instead of loading the model."""
         self.name = name
         self.languages = languages
         self._declared_dimension = declared_dimension
         self._load = load
         self._model: SentenceTransformerEmbedder | None = None
         self._lock = threading.Lock()
+        self._find_saved = saved_query_encoder
+        self._saved: Any = None
 
     def __repr__(self) -> str:
         state = "loaded" if self._model is not None else "not loaded"
@@ -316,7 +355,19 @@ class DeferredEmbedder:
         return self._model
 
     def encode_query(self, texts: Sequence[str]) -> np.ndarray:
-        return self.model().encode_query(texts)
+        if self._model is None and self._find_saved is not None:
+            with self._lock:
+                if self._find_saved is not None:
+                    self._saved, self._find_saved = self._find_saved(), None
+                    if self._saved is not None and self._declared_dimension not in (None, self._saved.dimension):
+                        self._saved = None  # not this model's: use the model itself
+        if self._model is None and self._saved is not None:
+            return self._saved.encode(list(texts))
+        first_load = self._model is None
+        vectors = self.model().encode_query(texts)
+        if first_load:  # save a torch-free encoder so the next command does not load the model
+            self.model().save_query_encoder()
+        return vectors
 
     def encode_document(self, texts: Sequence[str]) -> np.ndarray:
         return self.model().encode_document(texts)
@@ -381,6 +432,13 @@ def embedder_registry() -> Registry[Embedder, EmbedderOptions]:
 
 def _sentence_transformer(model_dir: Path, name: str, languages: frozenset[str],
                           options: EmbedderOptions) -> Embedder:
+    from indexes import saved_query_encoder
+
+    cache = options.query_encoder_cache
+    key = (saved_query_encoder.encoder_key(model_dir, name=name, query_prompt=options.query_prompt,
+                                           max_seq_length=options.max_seq_length)
+           if cache is not None and model_dir.is_dir() else None)
+
     def load() -> SentenceTransformerEmbedder:
         from ipqa.runtime import configure_torch
 
@@ -388,14 +446,19 @@ def _sentence_transformer(model_dir: Path, name: str, languages: frozenset[str],
         return SentenceTransformerEmbedder(
             model_dir, name=name, languages=languages, device=options.device, batch_size=options.batch_size,
             query_prompt=options.query_prompt, document_prompt=options.document_prompt,
-            max_seq_length=options.max_seq_length, query_runtime=options.query_runtime)
+            max_seq_length=options.max_seq_length, query_runtime=options.query_runtime,
+            query_encoder_cache=cache, query_encoder_key=key)
 
     if not options.deferred:
         return load()
     if not (model_dir / "config.json").is_file() and not (model_dir / "modules.json").is_file():
         raise ConfigError(f"embedder model directory {model_dir}: no config.json or modules.json there")
+
+    def find_saved() -> Any:
+        return saved_query_encoder.load_saved(cache, key, threads=options.torch_threads or 1) if key else None
+
     return DeferredEmbedder(name=name, languages=languages, declared_dimension=declared_dimension(model_dir),
-                            load=load)
+                            load=load, saved_query_encoder=find_saved if key else None)
 
 
 def create_embedder(spec: str, options: EmbedderOptions | None = None, /, **fields: Any) -> Embedder:

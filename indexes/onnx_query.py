@@ -42,8 +42,10 @@ class OnnxQueryEncoder:
     ONNX Runtime. Thread-safe (ONNX Runtime sessions may run concurrently; the torch modules after
     the transformer hold no state)."""
 
-    def __init__(self, model: Any, *, threads: int) -> None:
-        """``model``: a loaded CPU ``SentenceTransformer``. Raises :class:`UnsupportedModel`."""
+    def __init__(self, model: Any, *, threads: int, keep_export: bool = False) -> None:
+        """``model``: a loaded CPU ``SentenceTransformer``. Raises :class:`UnsupportedModel`.
+        ``keep_export``: keep the exported ONNX bytes in :attr:`exported` (to save them; the caller
+        drops them after)."""
         try:
             import onnxruntime
         except ImportError as exc:
@@ -63,8 +65,11 @@ class OnnxQueryEncoder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only
-        self._session = onnxruntime.InferenceSession(_export(first.auto_model, self._tokenized(["probe"])),
-                                                     options, providers=["CPUExecutionProvider"])
+        example = self._tokenized(["probe"])
+        exported = _export(first.auto_model, example)
+        self.input_names: list[str] = list(example)
+        self.exported: bytes | None = exported if keep_export else None
+        self._session = onnxruntime.InferenceSession(exported, options, providers=["CPUExecutionProvider"])
 
     def _tokenized(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         encoded = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self._max_length,

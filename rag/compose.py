@@ -48,17 +48,26 @@ _TORCH_FREE = {"reranker": {"none", "ltr"}, "generator": {"extractive", "openai"
 
 def embedder_options(settings: Settings, *, one_shot: bool = False) -> EmbedderOptions:
     """The embedder's options. ``one_shot`` (a command that encodes at most one query: `ipqa search`,
-    `ipqa ask`): load the model at its first use, with ``settings.torch_threads`` (the API applies
-    them at start-up; index builds keep torch's default, all cores), and encode with torch under
-    ``auto`` (ONNX Runtime saves ~8 ms per query but costs ~1 s and ~300 MB to set up: it pays off
-    in a server, not for one query)."""
+    `ipqa ask`): load the model only for a query in a language it serves, and then only when no
+    torch-free query encoder was saved by an earlier process (``indexes.saved_query_encoder``),
+    with ``settings.torch_threads`` (the API applies them at start-up; index builds keep torch's
+    default, all cores); a loaded model encodes the query with torch under ``auto`` (an in-memory
+    ONNX export costs ~1 s and ~300 MB to set up: it pays off in a server, not for one query)."""
     runtime = settings.embed_query_runtime
     if one_shot and runtime == "auto":
         runtime = "torch"
     return EmbedderOptions(device=settings.embed_device, batch_size=settings.embed_batch_size,
                            languages=tuple(settings.embedder_languages) if settings.embedder_languages else None,
                            query_runtime=runtime, torch_threads=settings.torch_threads if one_shot else None,
-                           deferred=one_shot)
+                           deferred=one_shot,
+                           # torch-free query encoders saved for later commands, unless torch is asked for
+                           query_encoder_cache=(query_encoder_cache(settings)
+                                                if settings.embed_query_runtime != "torch" else None))
+
+
+def query_encoder_cache(settings: Settings) -> Path:
+    """Where torch-free query encoders are saved (``indexes.saved_query_encoder``)."""
+    return settings.data_dir / "cache" / "query-encoders"
 
 
 def build_embedder(settings: Settings, *, one_shot: bool = False) -> "Embedder":

@@ -239,3 +239,48 @@ def test_embedder_options_are_checked_by_name(tiny_embedder_dir):
         create_embedder(str(tiny_embedder_dir), batchsize=2)
     with pytest.raises(ConfigError, match="embed batch size must be >= 1"):
         create_embedder(str(tiny_embedder_dir), batch_size=0)
+
+
+def test_a_saved_query_encoder_reproduces_the_models_query_vectors(tiny_embedder_dir, tmp_path):
+    import sys
+
+    from indexes import saved_query_encoder
+    from indexes.embedder import DeferredEmbedder
+
+    cache = tmp_path / "query-encoders"
+    texts = ["Is a patented process infringed abroad?", "patent term", "trademark"]
+    loaded = create_embedder(str(tiny_embedder_dir), device="cpu", query_runtime="torch",
+                             query_encoder_cache=cache)
+    assert loaded.save_query_encoder() and len(list(cache.glob("*/model.onnx"))) == 1
+    deferred = create_embedder(str(tiny_embedder_dir), device="cpu", deferred=True, query_encoder_cache=cache)
+    assert isinstance(deferred, DeferredEmbedder)
+    np.testing.assert_allclose(deferred.encode_query(texts), loaded.encode_query(texts), atol=1e-5)
+    assert not deferred.loaded  # answered by the saved encoder
+    # another model (or a changed one) has another key: it never uses this one
+    key = saved_query_encoder.encoder_key(tiny_embedder_dir, name=loaded.name, query_prompt=None, max_seq_length=None)
+    assert saved_query_encoder.encoder_key(tiny_embedder_dir, name=loaded.name, query_prompt="query: ",
+                                           max_seq_length=None) != key
+    assert (cache / key).is_dir()
+    # a damaged entry is ignored: the model is loaded instead
+    (cache / key / "model.onnx").write_bytes(b"not onnx")
+    damaged = create_embedder(str(tiny_embedder_dir), device="cpu", deferred=True, query_encoder_cache=cache)
+    np.testing.assert_allclose(damaged.encode_query(texts), loaded.encode_query(texts), atol=1e-5)
+    assert damaged.loaded
+    assert "sentence_transformers" in sys.modules
+
+
+def test_a_model_of_another_shape_gets_no_saved_query_encoder(tiny_embedder_dir, tmp_path):
+    import json
+    import shutil
+
+    from indexes.saved_query_encoder import plain_pooling
+
+    assert plain_pooling(tiny_embedder_dir) is False  # mean pooling, no Normalize module
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_embedder_dir, model_dir)
+    pooling = model_dir / "1_Pooling" / "config.json"
+    pooling.write_text(json.dumps({**json.loads(pooling.read_text()), "pooling_mode": "cls"}))
+    assert plain_pooling(model_dir) is None
+    cache = tmp_path / "cache"
+    embedder = create_embedder(str(model_dir), device="cpu", query_runtime="torch", query_encoder_cache=cache)
+    assert not embedder.save_query_encoder() and not list(cache.glob("*/model.onnx"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -158,7 +159,7 @@ def test_configure_torch_sets_the_threads_or_leaves_the_default(torch_threads_re
 
 
 def test_a_one_shot_embedder_applies_the_torch_threads_setting_when_its_model_loads(
-        torch_threads_restored, tiny_embedder_dir, monkeypatch):
+        torch_threads_restored, tiny_embedder_dir, monkeypatch, tmp_path):
     from indexes.embedder import DeferredEmbedder
     from ipqa.settings import Settings
     from rag.compose import build_embedder
@@ -167,6 +168,9 @@ def test_a_one_shot_embedder_applies_the_torch_threads_setting_when_its_model_lo
     torch.set_num_threads(2)
     monkeypatch.delenv("IPQA_TORCH_THREADS", raising=False)
     assert Settings().torch_threads == 1  # the serving default
+    # torch: the model itself encodes (no saved torch-free encoder is made or used)
+    monkeypatch.setenv("IPQA_EMBED_QUERY_RUNTIME", "torch")
+    monkeypatch.setenv("IPQA_DATA_DIR", str(tmp_path))
     default_threads = build_embedder(Settings(embedder=str(tiny_embedder_dir), torch_threads=None), one_shot=True)
     default_threads.encode_query(["patent term"])
     assert torch.get_num_threads() == 2
@@ -202,22 +206,42 @@ def test_a_chinese_search_never_loads_the_english_embedder(index_env):
     assert chinese.returncode == 0, chinese.stderr
     assert "示例知识产权保护条例" in chinese.stdout and "LOADED []" in chinese.stdout
     # the probe can see a load: an English query (the tiny embedder serves English) needs the model
-    english = _run_cli(index_env, "search", "doctrine of equivalents bristles", "--k", "3", probe=probe)
+    # the first time; it saves a torch-free query encoder that the next English search uses instead
+    cache = index_env / "cache" / "query-encoders"
+    shutil.rmtree(cache, ignore_errors=True)
+    english = _run_cli(index_env, "search", "doctrine of equivalents bristles", "--k", "3", "--json", probe=probe)
     assert english.returncode == 0, english.stderr
     assert "'sentence_transformers'" in english.stdout and "'torch'" in english.stdout
+    assert len(list(cache.glob("*/encoder.json"))) == 1
+    again = _run_cli(index_env, "search", "doctrine of equivalents bristles", "--k", "3", "--json", probe=probe)
+    assert again.returncode == 0, again.stderr
+    assert "LOADED []" in again.stdout
+
+    def hits(run: subprocess.CompletedProcess) -> list:
+        return json.loads(run.stdout[:run.stdout.rindex("LOADED")])
+
+    first, second = hits(english), hits(again)
+    assert [h["chunk_id"] for h in first] == [h["chunk_id"] for h in second]
+    assert any("dense" in h["component_scores"] for h in second)  # the dense list was searched
+    for a, b in zip(first, second):
+        for name, value in a["component_scores"].items():
+            assert b["component_scores"][name] == pytest.approx(value, abs=1e-4)
 
 
 LIBRARY_NOISE = ("Loading weights", "it/s]", "%|", "Warning", "warn(")
 
 
 def test_commands_print_no_library_progress_or_warnings_unless_verbose(index_env):
+    cache = index_env / "cache" / "query-encoders"  # without a saved query encoder the model loads
     for args in (("search", "doctrine of equivalents bristles", "--k", "3"),
                  ("ask", EXAMPLE_QUESTIONS[2][0], "--json")):
+        shutil.rmtree(cache, ignore_errors=True)
         quiet = _run_cli(index_env, *args)
         assert quiet.returncode == 0, quiet.stderr
         noise = [marker for marker in LIBRARY_NOISE if marker in quiet.stderr + quiet.stdout]
         assert not noise, quiet.stderr
     # the same command with --verbose shows transformers' bar: the check above can fail
+    shutil.rmtree(cache, ignore_errors=True)
     verbose = _run_cli(index_env, "--verbose", "search", "doctrine of equivalents bristles", "--k", "3")
     assert verbose.returncode == 0, verbose.stderr
     assert "Loading weights" in verbose.stderr
