@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from index_corpus import HashingEmbedder, corpus
+from tiny_models import build_tiny_cross_encoder
 from indexes.build import BuildOptions, build_from_documents
 from indexes.snapshot import open_snapshot
 from ipqa.domain import Hit
@@ -234,31 +235,8 @@ def test_auto_picks_cross_encoder_then_ltr_then_none(tmp_path: Path, snapshot, t
 
 # --- cross-encoder -------------------------------------------------------------------------------
 
-def _tiny_cross_encoder(directory: Path) -> Path:
-    """A one-layer BERT sequence classifier (1 label) with a WordPiece vocabulary trained here."""
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    sentences = ["patent infringement whoever makes uses sells", "copyright work author", "brake caliper lever",
-                 "专利权 许可 实施 发明", "著作权 作品"]
-    wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    wordpiece.normalizer = normalizers.BertNormalizer(lowercase=True, handle_chinese_chars=True)
-    wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    wordpiece.train_from_iterator(sentences, trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials))
-    cls_id, sep_id = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
-    wordpiece.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
-    tokenizer = BertTokenizerFast(tokenizer_object=wordpiece, unk_token="[UNK]", pad_token="[PAD]",
-                                  cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=wordpiece.get_vocab_size(), hidden_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128, num_labels=1)
-    BertForSequenceClassification(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+CROSS_ENCODER_SENTENCES = ["patent infringement whoever makes uses sells", "copyright work author",
+                           "brake caliper lever", "专利权 许可 实施 发明", "著作权 作品"]
 
 
 def test_cross_encoder_reranks_by_the_models_scores(tmp_path: Path, snapshot) -> None:
@@ -266,7 +244,7 @@ def test_cross_encoder_reranks_by_the_models_scores(tmp_path: Path, snapshot) ->
 
     from rag.rerank.cross_encoder import CrossEncoderReranker
 
-    model_dir = _tiny_cross_encoder(tmp_path / "ce")
+    model_dir = build_tiny_cross_encoder(tmp_path / "ce", sentences=CROSS_ENCODER_SENTENCES)
     reranker = create_reranker("auto", store=snapshot.store, reranker_path=model_dir, device="cpu")
     assert isinstance(reranker, CrossEncoderReranker)
     first = first_stage_retriever(snapshot, candidates=20)
