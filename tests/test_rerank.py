@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from index_corpus import HashingEmbedder, corpus
+from ltr_fixtures import ART_11, ART_22, COPY_10, TRAINING, train_ltr, training_questions
 from tiny_models import build_tiny_cross_encoder
 from indexes.build import BuildOptions, build_from_documents
 from indexes.snapshot import open_snapshot
@@ -24,17 +25,6 @@ from rag.retrieval import HybridRetriever
 from rag.train import CvOptions, TrainingQuestion, cross_validate, first_stage_retriever, load_questions, prepare, \
     train_final
 
-ART_11 = "cn|专利法|第十一条"
-ART_22 = "cn|专利法|第二十二条"
-COPY_10 = "cn|著作权法|第十条"
-# Lay wording that never occurs in the statutes: only past questions connect it to the articles.
-TRAINING = [
-    ("有人山寨我的产品怎么办", [ART_11]), ("工厂仿冒山寨货侵权吗", [ART_11]), ("对手山寨抄袭我家机器", [ART_11]),
-    ("网上有人盗版我的小说", [COPY_10]), ("小说被盗版转载怎么维权", [COPY_10]), ("盗版书籍谁负责", [COPY_10]),
-    ("我的点子够不够新能不能拿证", [ART_22]), ("发明要多新才能拿证", [ART_22]), ("拿证需要什么条件", [ART_22]),
-]
-
-
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("index")
@@ -44,17 +34,12 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory):
     snap.close()
 
 
-def _questions() -> list[TrainingQuestion]:
-    return [TrainingQuestion(str(i), q, tuple(gold)) for i, (q, gold) in enumerate(TRAINING)]
+_questions = training_questions
 
 
 @pytest.fixture(scope="module")
 def trained(snapshot) -> LtrModel:
-    retriever = first_stage_retriever(snapshot, candidates=20)
-    extractor = QueryFeatureExtractor(snapshot.store)
-    prepared = prepare(_questions(), retriever, extractor)
-    return train_final(prepared, snapshot.store, extractor, CvOptions(neighbours=3, association_candidates=3),
-                       {"dataset": "inline"})
+    return train_ltr(snapshot)
 
 
 # --- association votes and priors ----------------------------------------------------------------
