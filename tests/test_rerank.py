@@ -22,8 +22,7 @@ from rag.rerank.association import Priors, QuestionAssociations, law_of
 from rag.rerank.features import FEATURE_NAMES, QueryFeatureExtractor, candidates_of
 from rag.rerank.ltr import LinearScorer, LtrModel, LtrReranker
 from rag.retrieval import HybridRetriever
-from rag.train import CvOptions, TrainingQuestion, cross_validate, first_stage_retriever, load_questions, prepare, \
-    train_final
+from rag.train import CvOptions, cross_validate, first_stage_retriever, load_questions, prepare
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory: pytest.TempPathFactory):
@@ -32,9 +31,6 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory):
     snap = open_snapshot(root, embedder=None)
     yield snap
     snap.close()
-
-
-_questions = training_questions
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +168,7 @@ def test_rerank_returns_k_hits_in_score_order(snapshot, trained: LtrModel) -> No
 def test_cross_validation_scores_each_question_with_a_model_that_never_saw_it(snapshot) -> None:
     retriever = first_stage_retriever(snapshot, candidates=20)
     extractor = QueryFeatureExtractor(snapshot.store)
-    prepared = prepare(_questions(), retriever, extractor)
+    prepared = prepare(training_questions(), retriever, extractor)
     result = cross_validate(prepared, snapshot.store, extractor, CvOptions(folds=3, neighbours=3,
                                                                            association_candidates=3))
     assert len(result.folds) == 3 and result.overall.questions == len(TRAINING)
