@@ -126,14 +126,15 @@ def answer_to_dict(answer: "Answer", store: "ChunkStore | None" = None) -> dict[
 
 
 @contextmanager
-def open_current(settings: "Settings", *, index_root: Path | None = None) -> Iterator["IndexSnapshot"]:
+def open_current(settings: "Settings", *, index_root: Path | None = None,
+                 answering: bool = False) -> Iterator["IndexSnapshot"]:
     """The current index version under ``index_root`` (default ``settings.index_root``), closed on
     exit, for one command: the embedder's model is loaded only if a query needs it (a Chinese query
     never does with the English default), and torch gets ``settings.torch_threads`` when it loads."""
     from ipqa.runtime import configure_torch
     from rag.compose import models_use_torch, open_index
 
-    if models_use_torch(settings):  # a cross-encoder reranker or judge, a local model: before they load
+    if models_use_torch(settings, answering=answering):  # a cross-encoder, a local model: before they load
         configure_torch(settings.torch_threads)
     with open_index(settings, index_root=index_root, one_shot=True) as snapshot:
         yield snapshot
@@ -231,7 +232,7 @@ def register(app: typer.Typer) -> None:
 
         search_filters = parse_filters(filters)
         settings = Settings()
-        with open_current(settings) as snapshot:
+        with open_current(settings, answering=True) as snapshot:
             answerer = build_answerer(settings, snapshot)
             if as_json:
                 answer = answerer.answer(question, question_type=question_type, filters=search_filters, k=k)

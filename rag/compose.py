@@ -181,9 +181,10 @@ def build_answerer(settings: Settings, snapshot: "IndexSnapshot", *, retriever: 
     )
 
 
-def models_use_torch(settings: Settings) -> bool:
-    """Whether the configured reranker, generator or support judge runs a torch model (the
-    embedder is not counted: it configures torch itself when it loads)."""
-    return (reranker_registry().resolve(settings.reranker, reranker_options(settings)) not in _TORCH_FREE["reranker"]
-            or generator_registry().resolve(settings.generator) not in _TORCH_FREE["generator"]
-            or judge_registry().resolve(settings.support_judge) not in _TORCH_FREE["judge"])
+def models_use_torch(settings: Settings, *, answering: bool) -> bool:
+    """Whether the configured reranker (and, when ``answering``, the generator or support judge)
+    runs a torch model; the embedder is not counted: it configures torch itself when it loads."""
+    if reranker_registry().resolve(settings.reranker, reranker_options(settings)) not in _TORCH_FREE["reranker"]:
+        return True
+    return answering and (generator_registry().resolve(settings.generator) not in _TORCH_FREE["generator"]
+                          or judge_registry().resolve(settings.support_judge) not in _TORCH_FREE["judge"])
