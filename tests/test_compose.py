@@ -53,3 +53,24 @@ def test_generator_and_judge_options_come_from_the_settings(tmp_path):
         compose.build_judge(settings(tmp_path, support_judge="nli"))
     assert compose.judge_options(settings(tmp_path, support_judge_path=tmp_path)).model_path == tmp_path
     assert compose.default_ltr_model_path(settings(tmp_path)) == tmp_path / "models" / "ltr"
+
+
+def test_one_shot_commands_check_index_files_by_size_and_servers_by_checksum(tmp_path, monkeypatch):
+    import indexes.snapshot
+
+    opened = []
+
+    class Snapshot:
+        def close(self):
+            opened.append("closed")
+
+    def fake_open(index_root, *, embedder, version=None, verify_checksums=True):
+        opened.append((verify_checksums, type(embedder).__name__))
+        return Snapshot()
+
+    monkeypatch.setattr(indexes.snapshot, "open_snapshot", fake_open)
+    with compose.open_index(settings(tmp_path), one_shot=True):
+        pass
+    with compose.open_index(settings(tmp_path, embed_query_runtime="torch"), one_shot=True):
+        pass
+    assert opened == [(False, "DeferredEmbedder"), "closed", (False, "DeferredEmbedder"), "closed"]
