@@ -72,6 +72,8 @@ def _minor(version: str) -> str:
 def written_by_another_version(meta: dict) -> str | None:
     """Why a saved index's files cannot be trusted by this ipqa and bm25s, or None when they can."""
     recorded, installed = meta.get("bm25s_version"), bm25s_version()
+    if "format_version" not in meta and "bm25s_version" not in meta:
+        return f"it was written before ipqa recorded the bm25s version (this ipqa runs bm25s {installed})"
     if meta.get("format_version") != BM25_FORMAT:
         return (f"it has ipqa BM25 format {meta.get('format_version')!r}, this ipqa reads format {BM25_FORMAT} "
                 f"(with bm25s {installed})")

@@ -280,9 +280,10 @@ def test_a_saved_index_records_the_bm25s_version_and_format_that_wrote_it(tmp_pa
 @pytest.mark.parametrize("changes,named", [
     ({"bm25s_version": "0.2.14"}, "written by bm25s '0.2.14', this ipqa runs bm25s " + bm25s.__version__),
     ({"bm25s_version": "1.0.0"}, "written by bm25s '1.0.0'"),
-    ({"bm25s_version": None}, "written by bm25s None"),  # an index from before versions were recorded
+    ({"bm25s_version": None}, "written by bm25s None"),
     ({"format_version": BM25_FORMAT + 1}, f"ipqa BM25 format {BM25_FORMAT + 1}"),
     ({"format_version": None}, "ipqa BM25 format None"),
+    ({"format_version": None, "bm25s_version": None}, "written before ipqa recorded the bm25s version"),
 ])
 def test_an_index_written_by_another_bm25s_or_format_is_refused_with_the_advice_to_rebuild(
         tmp_path: Path, changes: dict, named: str) -> None:
