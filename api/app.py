@@ -48,7 +48,7 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
         from api.jobs import JobRunner
         from api.state import AppState, IndexWatcher, Limits, configured_services
         from indexes.build import BuildOptions
-        from indexes.snapshot import IndexManager
+        from indexes.manager import IndexManager
         from ipqa.runtime import configure_torch
 
         # Requests are CPU-bound and share the GIL: more threads than a few per core only add

@@ -31,14 +31,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Hashable, Mapping, Sequence, TypeVar
 
 from indexes.protocols import ChunkLookup, IndexSnapshot, SearchFilters
+from indexes.store import int_id_for
 from ipqa.domain import Chunk, Hit
 from rag.cited import cited_hits, put_cited_first
 from rag.domain_prior import DomainPrior
+from rag.expansion import expand_references
 from rag.filters import restrict_titles
 from rag.protocols import Reranker
 from rag.query import AnalyzedQuery, LawNames, analyze_query
 from rag.rerank import CandidateSource
 from rag.rerank.features import unit_key_of
+from rag.verify import known_law_titles
 
 if TYPE_CHECKING:
     from ipqa.settings import Settings
@@ -51,8 +54,6 @@ LAW_LIST = "bm25_law"  # the BM25 list restricted to the laws the question names
 
 def law_names_of(snapshot: IndexSnapshot) -> LawNames:
     """The laws of an index, for spotting law names in questions (read once per snapshot)."""
-    from rag.verify import known_law_titles
-
     return LawNames(sorted(known_law_titles(snapshot.store)))
 
 
@@ -277,8 +278,6 @@ class HybridRetriever:
             if cited:
                 hits = put_cited_first(cited, hits, k)
         if self.options.expand_references:
-            from rag.expansion import expand_references
-
             hits = expand_references(hits, self.snapshot.store, per_hit=self.options.expand_per_hit,
                                      total=self.options.expand_total)
         return hits
@@ -342,8 +341,6 @@ class HybridRetriever:
         that into the int id the searches return. (A chunk whose int id was probed past a 63-bit
         hash collision would be missed here: it then only loses a tie-break between versions.)
         """
-        from indexes.store import int_id_for
-
         rest = {r.int_id: place for place, r in enumerate(ranked[start:], start=start)}
         places: set[int] = set()
         for versions in self.snapshot.store.chunks_by_unit_keys(keys).values():  # one query
