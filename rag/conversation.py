@@ -58,7 +58,7 @@ class _Subject:
     name: str
     zh: tuple[str, ...]
     en: tuple[str, ...]
-    laws: tuple[str, ...]  # normalised law names (as rag.query.law_key gives them)
+    laws: tuple[str, ...]  # normalised names of its Chinese laws (as rag.query.law_key gives them)
 
     def word(self, language: str) -> str:
         """The plain word for the subject (what replaces another subject's words)."""
@@ -66,7 +66,8 @@ class _Subject:
 
 
 SUBJECTS: tuple[_Subject, ...] = (
-    _Subject("patent", ("外观设计专利", "实用新型", "专利权", "专利"), ("patents", "patent"), ("专利法",)),
+    _Subject("patent", ("外观设计专利权", "实用新型专利权", "发明专利权", "外观设计专利", "实用新型专利", "发明专利",
+                        "专利权", "专利"), ("patents", "patent"), ("专利法",)),
     _Subject("trademark", ("注册商标", "商标权", "商标"), ("service marks", "service mark", "trademarks", "trademark"),
              ("商标法",)),
     _Subject("copyright", ("著作权", "版权"), ("copyrights", "copyright"), ("著作权法",)),
@@ -77,9 +78,11 @@ _ZH_MARKERS = ("那么", "那如果", "那", "如果", "假如", "还有", "另�
 _ZH_ANAPHORA = ("它", "其", "该", "这种", "这个", "这些", "此", "上述", "前述", "同上", "这样")
 _EN_MARKERS = ("what about", "how about", "and what", "and if", "and ", "what if", "also", "then ", "same ",
                "does that", "is that", "and the")
-_EN_ANAPHORA = re.compile(r"\b(it|its|this|that|these|those|they|them|their|there|same)\b", re.IGNORECASE)
-_ZH_SHORT = 12  # characters of content; shorter and lawless is elliptical
+_EN_ANAPHORA = re.compile(r"\b(it|its|this|that|these|those|they|them|their|same)\b", re.IGNORECASE)
+_EN_TRAILING = re.compile(r"\b(it|them|that|this|these|those)\s*[?.!]*$", re.IGNORECASE)  # "…for it?"
+_ZH_SHORT = 12  # characters of content; shorter, naming no law and no subject, is elliptical
 _EN_SHORT = 6  # words
+_ZH_TINY, _EN_TINY = 2, 2  # what may be left beside a subject in "那商标呢？" / "What about trademarks?"
 _ZH_TRAILING = re.compile(r"[呢吗吧啊？?。！!\s]+$")
 _CN_UNIT = re.compile(r"^(?P<law>.+?) (?P<article>第[零〇一二三四五六七八九十百千万\d]+条(?:之[一二三四五六七八九十]+)?)")
 _US_TITLE = re.compile(r"^(?P<title>\d+) U\.S\.C\.")
@@ -126,36 +129,52 @@ def resolve_followup(question: str, history: Sequence[Turn], *, law_names: LawNa
     elif unit is not None and new_subject is None:
         carried.append(unit)
 
-    # 3. the laws: named before, else those the previous answer cited (unless the subject changed)
-    laws_before = law_names.find(context) if law_names is not None else []
-    if not laws_before and new_subject is None and law_names is not None:
-        cited_laws = [law for c in previous_turn.citations for law in law_names.find(c)]
-        extra = list(dict.fromkeys(cited_laws))[:2]
-        if extra:
-            context = f"{' '.join(extra)} {context}"
+    # 3. the laws: those named before; else the subject's (专利 -> 专利法) when the index holds it;
+    #    else the law the previous answer cited first
+    if law_names is not None and not law_names.find(context):
+        subject = new_subject or old_subject
+        # (the subjects' laws are Chinese ones: an English question is not pointed at them)
+        laws = [law for law in (subject.laws if subject and language == "zh" else ()) if law_names.find(law)]
+        if not laws and new_subject is None:
+            laws = [law for c in previous_turn.citations[:1] for law in law_names.find(c)][:1]
+        if laws:
+            context = f"{' '.join(laws)} {context}"
     carried.extend(law for law in (law_names.find(context) if law_names is not None else []) if law not in carried)
 
     context = _content(context, language)[:MAX_CONTEXT_CHARS]
-    standalone = " ".join(p for p in (unit_prefix, question, context) if p)
+    # the follow-up twice: BM25 counts repeated query terms, and what is asked now must outweigh
+    # what is carried (the carried text only says what it is about)
+    standalone = " ".join(p for p in (unit_prefix, question, question, context) if p)
     return ResolvedQuestion(question, standalone, True, tuple(dict.fromkeys(carried)))
 
 
 def is_followup(question: str, *, law_names: LawNames | None = None, known_laws: Iterable[str] | None = None) -> bool:
-    """Whether ``question`` leans on what was said before (see the module docstring)."""
+    """Whether ``question`` leans on what was said before (see the module docstring): marked as a
+    follow-up, or saying neither which law nor which subject it is about and short, or naming a
+    subject with next to nothing else ("那商标呢？", "What about copyrights?")."""
     text = question.strip()
     lowered = text.lower()
-    if question_language(text) == "zh":
-        marked = text.startswith(_ZH_MARKERS) or any(a in text for a in _ZH_ANAPHORA)
-        content = _ZH_TRAILING.sub("", clean_query(text, "zh"))
-        short = len(content.replace(" ", "")) <= _ZH_SHORT
-    else:
-        marked = lowered.startswith(_EN_MARKERS) or bool(_EN_ANAPHORA.search(text))
-        short = len(re.findall(r"[A-Za-z0-9§]+", text)) <= _EN_SHORT
-    names_law = bool(law_names.find(text)) if law_names is not None else False
-    cites_fully = any(_is_full_citation(f.ref.unit) for f in find_citations(text, known_laws=known_laws))
-    if marked:
+    zh = question_language(text) == "zh"
+    if text.startswith(_ZH_MARKERS) if zh else (lowered.startswith(_EN_MARKERS) or _EN_TRAILING.search(text)):
         return True
-    return short and not names_law and not cites_fully
+    if law_names is not None and law_names.find(text):
+        return False
+    if any(_is_full_citation(f.ref.unit) for f in find_citations(text, known_laws=known_laws)):
+        return False
+    subject = _subject_of(text)
+    # a pronoun stands for something said before only when the question names nothing itself
+    # ("侵犯它要承担什么责任？"; not "未经许可制造其专利产品…", not "Is it patent infringement to…")
+    if subject is None and (any(a in text for a in _ZH_ANAPHORA) if zh else _EN_ANAPHORA.search(text)):
+        return True
+    rest = text
+    if subject is not None:
+        for word in subject.zh + subject.en:
+            rest = re.sub(re.escape(word), " ", rest, flags=re.IGNORECASE)
+    if zh:
+        size = len(_ZH_TRAILING.sub("", clean_query(rest, "zh")).replace(" ", ""))
+        return size <= (_ZH_TINY if subject is not None else _ZH_SHORT)
+    size = len(re.findall(r"[A-Za-z0-9§]+", rest))
+    return size <= (_EN_TINY if subject is not None else _EN_SHORT)
 
 
 # --- helpers ---------------------------------------------------------------------------------------
