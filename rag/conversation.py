@@ -46,9 +46,14 @@ class Turn:
 @dataclass(frozen=True)
 class ResolvedQuestion:
     question: str  # as asked
-    standalone: str  # what retrieval searches (== question when it stands alone)
+    standalone: str  # the question with what it leans on (== question when it stands alone), for people
     is_followup: bool
     carried: tuple[str, ...] = ()  # what was carried forward, for display ("专利法 第十一条", "subject: 商标")
+    search_query: str = ""  # what retrieval searches: the standalone form, the question's own words weighted
+
+    def __post_init__(self) -> None:
+        if not self.search_query:
+            object.__setattr__(self, "search_query", self.standalone)
 
 
 # --- subjects --------------------------------------------------------------------------------------
@@ -142,10 +147,11 @@ def resolve_followup(question: str, history: Sequence[Turn], *, law_names: LawNa
     carried.extend(law for law in (law_names.find(context) if law_names is not None else []) if law not in carried)
 
     context = _content(context, language)[:MAX_CONTEXT_CHARS]
-    # the follow-up twice: BM25 counts repeated query terms, and what is asked now must outweigh
-    # what is carried (the carried text only says what it is about)
-    standalone = " ".join(p for p in (unit_prefix, question, question, context) if p)
-    return ResolvedQuestion(question, standalone, True, tuple(dict.fromkeys(carried)))
+    standalone = " ".join(p for p in (unit_prefix, question, context) if p)
+    # the follow-up twice when searching: BM25 counts repeated query terms, and what is asked now
+    # must outweigh what is carried (the carried text only says what it is about)
+    search_query = " ".join(p for p in (unit_prefix, question, question, context) if p)
+    return ResolvedQuestion(question, standalone, True, tuple(dict.fromkeys(carried)), search_query)
 
 
 def is_followup(question: str, *, law_names: LawNames | None = None, known_laws: Iterable[str] | None = None) -> bool:

@@ -134,7 +134,7 @@ class Answerer:
         resolved = self.resolve(question, history)
         qtype = self.classifier.classify(resolved.standalone, override=question_type).question_type
         clock.lap("classify")
-        hits = self.retriever.retrieve(resolved.standalone, k or self.top_k, filters)
+        hits = self.retriever.retrieve(resolved.search_query, k or self.top_k, filters)
         clock.lap("retrieve")
         conversation = dict(standalone_question=resolved.standalone if resolved.is_followup else None,
                             carried=resolved.carried)

@@ -58,7 +58,8 @@ def test_the_previous_answers_citation_gives_the_unit_and_the_law() -> None:
 
 def test_the_subjects_law_is_carried_when_none_was_named() -> None:
     resolved = resolve("到期了忘了续展怎么办？", "注册商标的有效期是多久？")
-    assert resolved.standalone.count("到期了忘了续展") == 2  # the follow-up outweighs what is carried
+    assert resolved.search_query.count("到期了忘了续展") == 2  # the follow-up outweighs what is carried
+    assert resolved.standalone.count("到期了忘了续展") == 1
     assert "商标法" in resolved.carried and "注册商标" in resolved.standalone
 
 
