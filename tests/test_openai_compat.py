@@ -181,3 +181,26 @@ def test_ask_in_a_server_side_conversation_streams_and_records_turns(http: httpx
 ])
 def test_ask_refuses_bad_conversations(http: httpx.Client, payload: dict[str, Any], status: int) -> None:
     assert_problem(http.post("/v1/ask", json=payload), status)
+
+
+# --- the page's own routes under keys --------------------------------------------------------------------
+
+def test_the_page_is_public_but_its_unit_view_needs_the_key(server: LiveServer, http: httpx.Client) -> None:
+    with server.client() as anonymous:
+        page = anonymous.get("/", headers={"accept-language": "en-US,en;q=0.9"})
+        assert page.status_code == 200 and '<html lang="en">' in page.text and "/web/static/app.js" in page.text
+        assert anonymous.get("/?lang=zh").text.count("知识产权法律问答") >= 1
+        assert anonymous.get("/web/static/app.js").headers["content-type"].startswith("text/javascript")
+        assert_problem(anonymous.get("/web/units/c123"), 401)
+    assert_problem(http.get("/web/units/c-no-such-chunk"), 404)
+    hit = http.post("/v1/search", json={"query": "知识产权保护部门 处理 专利侵权纠纷", "k": 1}).json()["hits"][0]
+    view = http.get(f"/web/units/{hit['chunk_id']}", params={"quote": "<script>alert(1)</script>", "lang": "en"})
+    assert view.status_code == 200 and "<script>alert(1)" not in view.text  # escaped, never markup
+
+
+def test_highlight_finds_the_quote_even_with_different_whitespace() -> None:
+    from api.web.unit_view import highlight
+
+    assert highlight("甲乙丙丁", "乙丙") == ("甲", "乙丙", "丁")
+    assert highlight("Whoever  invents\nany process", "Whoever invents any") == ("", "Whoever  invents\nany", " process")
+    assert highlight("甲乙丙丁", "戊") is None and highlight("甲乙", "  ") is None

@@ -18,6 +18,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 
 from api.deps import ReadAccess, State
 from api.errors import ProblemError
@@ -25,7 +26,9 @@ from api.web.i18n import SCRIPT_KEYS, TEXTS, pick_language
 from api.web.unit_view import unit_view
 
 HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=HERE / "templates")
+# autoescape for every template: the names end in .jinja, which Jinja's default
+# (select_autoescape by extension) would leave unescaped, and unit text and quotes come from documents
+templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True))
 router = APIRouter(include_in_schema=False)
 
 
