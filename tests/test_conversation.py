@@ -150,3 +150,4 @@ def test_retention_limits_age_count_and_turns(tmp_path: Path) -> None:
     for n in range(5):
         store.append(kept[-1].id, Turn(f"question {n}"))
     assert [t.question for t in store.get(kept[-1].id).turns] == ["question 3", "question 4"]
+

@@ -197,10 +197,3 @@ def test_the_page_is_public_but_its_unit_view_needs_the_key(server: LiveServer, 
     view = http.get(f"/web/units/{hit['chunk_id']}", params={"quote": "<script>alert(1)</script>", "lang": "en"})
     assert view.status_code == 200 and "<script>alert(1)" not in view.text  # escaped, never markup
 
-
-def test_highlight_finds_the_quote_even_with_different_whitespace() -> None:
-    from api.web.unit_view import highlight
-
-    assert highlight("甲乙丙丁", "乙丙") == ("甲", "乙丙", "丁")
-    assert highlight("Whoever  invents\nany process", "Whoever invents any") == ("", "Whoever  invents\nany", " process")
-    assert highlight("甲乙丙丁", "戊") is None and highlight("甲乙", "  ") is None
