@@ -20,6 +20,7 @@ import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from rag.conversation import Turn
 
@@ -66,7 +67,8 @@ class Conversation:
 
 
 class ConversationStore:
-    def __init__(self, path: Path, retention: Retention = Retention(), *, clock=time.time) -> None:
+    def __init__(self, path: Path, retention: Retention = Retention(), *,
+                 clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self.retention = retention
         self._clock = clock

@@ -90,6 +90,8 @@ def _events(state: AppState, question: str, body: AskRequest, filters: SearchFil
     except IpqaError as exc:
         yield _frame("error", _problem_json(422 if not isinstance(exc, IndexUnavailableError) else 503,
                                             str(exc), path))
+    except ProblemError as exc:  # the conversation was deleted or expired while answering
+        yield _frame("error", _problem_json(exc.status, exc.detail, path))
     except Exception:
         logger.exception("streaming answer failed")
         yield _frame("error", _problem_json(500, "an unexpected error occurred; it has been logged", path))

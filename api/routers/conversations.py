@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Response, status
 
 from api.conversation_access import unknown_conversation
-from api.conversations import UnknownConversationError
+from api.conversations import Conversation, UnknownConversationError
 from api.deps import Conversations, ReadAccess
 from api.schemas import ConversationOut, HistoryTurn
 
@@ -40,7 +40,7 @@ def delete_conversation(conversations: Conversations, _: ReadAccess, conversatio
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _out(conversation) -> ConversationOut:  # type: ignore[no-untyped-def]
+def _out(conversation: Conversation) -> ConversationOut:
     return ConversationOut(id=conversation.id, created_at=conversation.created_at,
                            updated_at=conversation.updated_at,
                            turns=[HistoryTurn(question=t.question, answer=t.answer, citations=list(t.citations))

@@ -15,6 +15,7 @@ because that is what OpenAI clients parse; the bearer keys are the rest of the A
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import time
@@ -51,6 +52,7 @@ from rag.conversation import Turn
 from rag.prompts import question_language
 
 router = APIRouter(prefix="/v1", tags=["openai"])
+logger = logging.getLogger("ipqa.api")
 _STARTED = int(time.time())
 
 
@@ -281,9 +283,7 @@ class _Context:
         except OpenAIHTTPError as exc:
             yield _data(exc.body)
         except Exception:
-            import logging
-
-            logging.getLogger("ipqa.api").exception("streaming chat completion failed")
+            logger.exception("streaming chat completion failed")
             yield _data(error_body("an unexpected error occurred; it has been logged", type_="server_error"))
         yield "data: [DONE]\n\n"
 
