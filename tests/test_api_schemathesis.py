@@ -15,7 +15,7 @@ from api_fixtures import WRITE, LiveServer, build_example_index, make_settings, 
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 
-OPENAI_PATHS = {"/v1/chat/completions", "/v1/models"}
+OPENAI_PATHS = {"/v1/chat/completions", "/v1/models", "/v1/models/{model}"}
 EXAMPLES_PER_OPERATION = 15  # per operation and mode (valid / invalid data): ~13 x 2 x 15 requests
 
 

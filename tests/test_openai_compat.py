@@ -38,6 +38,9 @@ def http(server: LiveServer) -> Iterator[httpx.Client]:
 def test_models_lists_the_served_model(client: openai.OpenAI) -> None:
     models = client.models.list()
     assert [m.id for m in models.data] == ["ipqa"] and models.data[0].owned_by == "ipqa"
+    assert client.models.retrieve("ipqa").id == "ipqa"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-4")
 
 
 def test_a_completion_carries_markers_citations_and_a_sources_footer(client: openai.OpenAI, server: LiveServer) -> None:

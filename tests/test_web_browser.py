@@ -84,6 +84,9 @@ def test_ask_streams_the_answer_and_a_citation_opens_the_quoted_span(page) -> No
 
 def test_a_filtered_search_shows_only_matching_hits(page) -> None:  # type: ignore[no-untyped-def]
     page.click("#tab-search")
+    # the law filter offers the index's statute titles
+    page.wait_for_function("document.querySelectorAll('#law-titles option').length > 0")
+    assert "示例知识产权保护条例" in page.eval_on_selector_all("#law-titles option", "os => os.map(o => o.value)")
     page.fill("#query", "filter patent scraper flush valve")
     page.select_option("#filter-kind", "patent")
     page.click("#search-button")

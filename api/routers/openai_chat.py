@@ -116,6 +116,16 @@ async def list_models(request: Request, _: None = Depends(require_read)) -> Mode
     return ModelList(data=[ModelOut(id=request.app.state.served_model_name, created=_STARTED)])
 
 
+@router.get("/models/{model}", response_model=ModelOut, summary="One served model (OpenAI-compatible)",
+            responses={401: _ERRORS[401], 404: {"model": OpenAIError, "description": "Not a served model."}})
+async def get_model(request: Request, model: str, _: None = Depends(require_read)) -> ModelOut:
+    name = request.app.state.served_model_name
+    if model != name:
+        raise OpenAIHTTPError(404, f"the model {model[:100]!r} does not exist; this service serves {name!r}",
+                              param="model", code="model_not_found")
+    return ModelOut(id=name, created=_STARTED)
+
+
 @router.post("/chat/completions", response_model=ChatCompletion, summary="Chat completion (OpenAI-compatible)",
              responses={**_ERRORS, 200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
                                          "description": "With `stream: true`: chat.completion.chunk events, "

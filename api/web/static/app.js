@@ -228,6 +228,16 @@ $("search-form").addEventListener("submit", async (event) => {
   }
 });
 
+// The law filter suggests the index's statute titles (the first 500; any exact title is accepted).
+async function loadLawTitles() {
+  const response = await fetch("/v1/documents?kind=statute&limit=500", { headers: headers() });
+  if (!response.ok) return; // no key yet, or no index: the field still takes a typed title
+  const titles = new Set((await response.json()).items.map((d) => d.title));
+  $("law-titles").replaceChildren(...[...titles].sort().map((title) => element("option", { value: title })));
+}
+loadLawTitles();
+keyInput.addEventListener("change", loadLawTitles);
+
 // --- upload, with the job's progress ----------------------------------------------------------------
 $("upload-form").addEventListener("submit", async (event) => {
   event.preventDefault();
