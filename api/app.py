@@ -17,7 +17,8 @@ from fastapi import FastAPI
 from api.auth import ApiKeys
 from api.body_limit import BodyLimitMiddleware
 from api.errors import install_problem_handlers
-from api.routers import ask, chunks, citations, documents, health, index, jobs, search
+from api.routers import ask, chunks, citations, conversations, documents, health, index, jobs, openai_chat, search
+from api.web import routes as web
 from ipqa.errors import IndexUnavailableError
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         import anyio.to_thread
 
+        from api.conversations import ConversationStore, Retention
         from api.jobs import JobRunner
         from api.state import AppState, IndexWatcher, Limits, configured_services
         from indexes.manager import IndexManager
@@ -62,6 +64,9 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
         manager = IndexManager(settings.index_root, embedder=model, options=build_options(settings))
         runner = JobRunner(settings.jobs_dir)
         runner.recover()
+        app.state.conversations = ConversationStore(settings.conversations_path, Retention(
+            days=settings.conversation_retention_days, max_conversations=settings.max_conversations,
+            max_turns=settings.max_conversation_turns))
         state = AppState(manager=manager, services_factory=services_factory or configured_services(settings),
                          limits=Limits.from_settings(settings), jobs=runner, uploads_dir=settings.uploads_dir,
                          rebuild_sources=tuple(settings.rebuild_sources), embedder_name=getattr(model, "name", None),
@@ -89,8 +94,11 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
     app.add_middleware(BodyLimitMiddleware, default_limit=JSON_BODY_LIMIT,
                        limits={("POST", "/v1/documents"): upload_limit})
     install_problem_handlers(app)
-    for module in (health, search, ask, chunks, citations, documents, index, jobs):
+    for module in (health, search, ask, chunks, citations, documents, index, jobs, conversations):
         app.include_router(module.router)
+    app.state.served_model_name = settings.served_model_name
+    openai_chat.install(app)  # its errors are in OpenAI's shape
+    web.install(app)  # the page at / and its local assets
     return app
 
 

@@ -179,6 +179,7 @@ def build_answerer(settings: Settings, snapshot: "IndexSnapshot", *, retriever: 
         snapshot.store,
         classifier=classifier,
         known_laws=law_names.all_titles() if law_names is not None else None,
+        law_names=law_names,
         top_k=settings.top_k,
         support_threshold=settings.support_threshold,
         min_hit_score=settings.min_evidence_score,
