@@ -74,3 +74,22 @@ def test_one_shot_commands_check_index_files_by_size_and_servers_by_checksum(tmp
     with compose.open_index(settings(tmp_path, embed_query_runtime="torch"), one_shot=True):
         pass
     assert opened == [(False, "DeferredEmbedder"), "closed", (False, "DeferredEmbedder"), "closed"]
+
+
+def test_settings_are_constructed_only_at_entry_points():
+    """Below the entry points nothing reads the environment: ``Settings(...)`` is called only in the
+    commands (``cli.py``, ``*_cli.py``), the API's app factory and `python -m` scripts."""
+    import ast
+
+    repo = Path(__file__).resolve().parent.parent
+    entry_points = {"api/app.py", "ingest/cn_law_check.py"}  # create_app_from_environment; a `python -m` script
+    callers = set()
+    for package in ("ipqa", "ingest", "indexes", "rag", "api", "evals"):
+        for path in (repo / package).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Settings":
+                    callers.add(path.relative_to(repo).as_posix())
+    assert callers, "the scan finds the commands' Settings() calls"
+    misplaced = sorted(c for c in callers if c not in entry_points and not c.endswith(("/cli.py", "_cli.py")))
+    assert not misplaced, f"Settings() constructed below the entry points: {misplaced}"
