@@ -225,7 +225,7 @@ class SentenceTransformerEmbedder:
 
         if self._query_encoder_cache is None or self._query_encoder_key is None or self.device != "cpu":
             return False
-        if saved_query_encoder.load_saved(self._query_encoder_cache, self._query_encoder_key) is not None:
+        if saved_query_encoder.is_saved(self._query_encoder_cache, self._query_encoder_key):
             return True
         try:
             if encoder is None or encoder.exported is None:

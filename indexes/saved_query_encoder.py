@@ -114,6 +114,11 @@ class SavedQueryEncoder:
         return vectors
 
 
+def is_saved(cache_dir: Path, key: str) -> bool:
+    """Whether an encoder for ``key`` was saved (without loading it)."""
+    return (Path(cache_dir) / key / _META).is_file()
+
+
 def load_saved(cache_dir: Path | None, key: str, *, threads: int = 1) -> SavedQueryEncoder | None:
     """The saved encoder under ``cache_dir/key``, or None (absent or unreadable)."""
     if cache_dir is None:
@@ -138,7 +143,7 @@ def save(cache_dir: Path, key: str, *, onnx_model: bytes, model_dir: Path, input
         return False
     cache_dir = Path(cache_dir)
     target = cache_dir / key
-    if (target / _META).is_file():
+    if is_saved(cache_dir, key):
         return True
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=cache_dir))
