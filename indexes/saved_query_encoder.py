@@ -18,7 +18,7 @@ When it is trusted:
   optional Normalize; anything else keeps the model path;
 * it is written to a temporary directory, reloaded from there, and must reproduce the torch vectors
   of the probe queries (1e-4) before it is renamed into place; a saved encoder that cannot be read
-  is ignored (the model path is used).
+  is removed (that command loads the model, which saves a good one again).
 """
 
 from __future__ import annotations
@@ -128,8 +128,9 @@ def load_saved(cache_dir: Path | None, key: str, *, threads: int = 1) -> SavedQu
         return None
     try:
         return SavedQueryEncoder(directory, threads=threads)
-    except Exception as exc:  # a damaged cache entry only costs the model path
-        logger.info("ignoring the saved query encoder %s: %s", directory, exc)
+    except Exception as exc:  # a damaged cache entry only costs the model path, once
+        logger.info("removing the unreadable saved query encoder %s: %s", directory, exc)
+        shutil.rmtree(directory, ignore_errors=True)  # so that the model saves a good one again
         return None
 
 

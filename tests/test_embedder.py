@@ -266,6 +266,10 @@ def test_a_saved_query_encoder_reproduces_the_models_query_vectors(tiny_embedder
     damaged = create_embedder(str(tiny_embedder_dir), device="cpu", deferred=True, query_encoder_cache=cache)
     np.testing.assert_allclose(damaged.encode_query(texts), loaded.encode_query(texts), atol=1e-5)
     assert damaged.loaded
+    # ...and replaced by a good one, which the next command uses
+    healed = create_embedder(str(tiny_embedder_dir), device="cpu", deferred=True, query_encoder_cache=cache)
+    np.testing.assert_allclose(healed.encode_query(texts), loaded.encode_query(texts), atol=1e-5)
+    assert not healed.loaded
     assert "sentence_transformers" in sys.modules
 
 
