@@ -484,3 +484,27 @@ def create_embedder(spec: str, options: EmbedderOptions | None = None, /, **fiel
     # what changes stored vectors besides the files: a document prompt or a truncation override
     name = f"{model_dir}#{_config_hash(model_dir, options.document_prompt or '', str(options.max_seq_length or ''))}"
     return _sentence_transformer(model_dir, name, served, options)
+
+
+def default_zh_model_dir(data_dir: Path) -> Path:
+    """Where ``ipqa train embedder --language zh`` writes and ``embedder_zh = auto`` reads
+    (``rag.compose.build_embedder`` joins it to the configured embedder)."""
+    return data_dir / "models" / "embedder-zh"
+
+
+def with_chinese_model(base: Embedder, spec: str, data_dir: Path) -> Embedder:
+    """``base`` routed with a trained Chinese static model (:mod:`indexes.static_embedder`) for
+    Chinese text, unless ``base`` already serves Chinese or ``spec`` is ``none`` (or ``auto`` and
+    nothing was trained)."""
+    from indexes.routed_embedder import LanguageRoutedEmbedder
+    from indexes.static_embedder import StaticEmbedder, is_static_model_dir
+
+    if spec == "none" or "zh" in base.languages:
+        return base
+    directory = default_zh_model_dir(data_dir) if spec == "auto" else Path(spec).expanduser()
+    if spec == "auto" and not is_static_model_dir(directory):
+        return base
+    if not directory.is_dir():
+        raise ConfigError(f"embedder_zh {spec!r}: no model directory at {directory}")
+    chinese = StaticEmbedder(directory, expect_language="zh")
+    return LanguageRoutedEmbedder({**{language: base for language in base.languages}, "zh": chinese})

@@ -47,7 +47,7 @@ class TrainOptions:
     language: str = "zh"
     dimension: int = 256
     vocab_size: int = 30_000
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 1024
     learning_rate: float = 0.05
     scale: float = 20.0

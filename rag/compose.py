@@ -11,8 +11,8 @@ What each setting turns into:
 * the embedder (:func:`build_embedder`; ``one_shot`` commands get a deferred one that loads its
   model only for a query in a language it serves, and encodes that one query with torch);
 * the build options of index jobs (:func:`build_options`);
-* the reranker (:func:`build_reranker`, ``auto`` resolved by the reranker registry) and the hybrid
-  retriever around it (:func:`build_retriever`);
+* the reranker (:func:`build_reranker`, ``auto`` resolved by the reranker registry), the domain
+  prior (:func:`build_domain_prior`) and the hybrid retriever around them (:func:`build_retriever`);
 * the generator and the support judge (:func:`build_generator`, :func:`build_judge`) and the
   answer pipeline that uses them (:func:`build_answerer`).
 """
@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from indexes.embedder import EmbedderOptions, create_embedder
+from indexes.embedder import EmbedderOptions, create_embedder, with_chinese_model
 from ipqa.settings import Settings
 from rag.generators import GeneratorOptions, create_generator, generator_registry
 from rag.judges import JudgeOptions, create_judge, judge_registry
@@ -31,6 +31,7 @@ from rag.pipeline import AnswerPipeline
 from rag.protocols import Generator, Retriever, SupportJudge
 from rag.question_types import QuestionTypeClassifier
 from rag.rerank import RerankerOptions, reranker_registry
+from rag.domain_prior import DomainPrior
 from rag.retrieval import HybridRetriever, law_names_of
 
 if TYPE_CHECKING:
@@ -71,8 +72,10 @@ def query_encoder_cache(settings: Settings) -> Path:
 
 
 def build_embedder(settings: Settings, *, one_shot: bool = False) -> "Embedder":
-    """The configured embedder (registry name or model directory)."""
-    return create_embedder(settings.embedder, embedder_options(settings, one_shot=one_shot))
+    """The configured embedder (registry name or model directory), joined by the Chinese model
+    ``embedder_zh`` when it does not serve Chinese (``indexes.embedder.with_chinese_model``)."""
+    base = create_embedder(settings.embedder, embedder_options(settings, one_shot=one_shot))
+    return with_chinese_model(base, settings.embedder_zh, settings.data_dir)
 
 
 def build_options(settings: Settings, **overrides: Any) -> "BuildOptions":
@@ -130,12 +133,38 @@ def build_reranker(settings: Settings, snapshot: "IndexSnapshot",
     return reranker_registry().create(settings.reranker, reranker_options(settings, snapshot, law_names))
 
 
+def default_field_model_path(settings: Settings) -> Path:
+    """Where ``ipqa train fields`` writes and ``field_model = auto`` reads."""
+    return settings.data_dir / "models" / "fields"
+
+
+def build_domain_prior(settings: Settings) -> DomainPrior | None:
+    """The domain prior: None when ``field_model`` is ``none``, or ``auto`` and no field model was
+    trained (then retrieval is exactly the first stage, as before)."""
+    from rag.domain_prior import DomainPriorOptions
+    from rag.fields import MODEL_FILE, FieldModel
+
+    spec = settings.field_model
+    if spec == "none":
+        return None
+    directory = default_field_model_path(settings) if spec == "auto" else Path(spec).expanduser()
+    if spec == "auto" and not (directory / MODEL_FILE).is_file():
+        return None
+    options = DomainPriorOptions(field_weight=settings.field_prior_weight, local_penalty=settings.local_rule_penalty,
+                                 patent_text_penalty=settings.patent_text_penalty)
+    return DomainPrior(FieldModel.load(directory), options)
+
+
 def build_retriever(settings: Settings, snapshot: "IndexSnapshot") -> HybridRetriever:
-    """The hybrid retriever over ``snapshot``, with the configured fusion and reranker."""
+    """The hybrid retriever over ``snapshot``, with the configured fusion, reranker (applied to
+    questions of ``reranker_fields``) and domain prior."""
     law_names = law_names_of(snapshot)
     return HybridRetriever(snapshot, fusion=settings.fusion, rrf_k=settings.rrf_k, weights=settings.fusion_weights,
                            candidates=settings.candidates, reranker=build_reranker(settings, snapshot, law_names),
-                           expand_references=settings.expand_references, law_names=law_names)
+                           expand_references=settings.expand_references, law_names=law_names,
+                           domain_prior=build_domain_prior(settings),
+                           reranker_fields=(frozenset(settings.reranker_fields)
+                                            if settings.reranker_fields is not None else None))
 
 
 # --- answering -------------------------------------------------------------------------------------

@@ -63,5 +63,65 @@ def register(app: typer.Typer) -> None:
             snapshot.close()
         typer.echo(f"wrote {path} (trained on all {len(questions)} questions)")
 
+    @train_app.command("embedder")
+    def embedder(
+        language: str = typer.Option("zh", "--language", help="zh (English uses the bundled MiniLM)."),
+        questions: Optional[Path] = typer.Option(
+            None, "--questions", help="STARD-format JSONL of questions with gold_text (default: "
+                                      "<shared_data>/evals/stard-train.jsonl when present)."),
+        no_questions: bool = typer.Option(False, "--no-questions", help="Learn from the corpus alone."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: "
+                                                               "<data_dir>/models/embedder-<language>)."),
+        epochs: int = typer.Option(2, "--epochs", min=1),
+        seed: int = typer.Option(0, "--seed"),
+    ) -> None:
+        """Train a static embedder for LANGUAGE on the current index's chunks (inverse cloze, citing
+        context -> cited article, law + chapter -> article) plus question -> gold article pairs; resumes
+        an interrupted run. `ipqa index rebuild` then embeds that language with it."""
+        from indexes.embedder import default_zh_model_dir
+        from indexes.embedder_training import TrainOptions, pairs_from_store, question_pairs, train_static_embedder
+        from indexes.snapshot import open_snapshot
+        from ipqa.settings import Settings
+
+        settings = Settings()
+        options = TrainOptions(language=language, epochs=epochs, seed=seed)  # refuses other languages
+        target = out or default_zh_model_dir(settings.data_dir)
+        snapshot = open_snapshot(settings.index_root, embedder=None)
+        try:
+            pairs, texts = pairs_from_store(snapshot.store, language, seed=seed)
+            version = snapshot.version
+        finally:
+            snapshot.close()
+        source = questions or settings.shared_data / "evals" / "stard-train.jsonl"
+        if not no_questions and (questions is not None or source.is_file()):
+            pairs += question_pairs(source) * options.question_repeats
+        typer.echo(f"{len(pairs)} training pairs from index {version}" +
+                   ("" if no_questions else f" and {source}"), err=True)
+        report = train_static_embedder(pairs, texts, target, options, progress=lambda m: typer.echo(m, err=True),
+                                       extra_info={"index_version": version,
+                                                   "questions": None if no_questions else str(source)})
+        typer.echo(f"wrote {target} ({report.seconds:.0f} s; pairs {report.pairs}); run `ipqa index rebuild` "
+                   "to embed the corpus with it")
+
+    @train_app.command("fields")
+    def fields(
+        out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: <data_dir>/models/fields)."),
+    ) -> None:
+        """Learn the field-of-law model of the domain prior from the current index (seconds)."""
+        from indexes.snapshot import open_snapshot
+        from ipqa.settings import Settings
+        from rag.fields import train_field_model
+        from rag.compose import default_field_model_path
+
+        settings = Settings()
+        snapshot = open_snapshot(settings.index_root, embedder=None)
+        try:
+            model = train_field_model(snapshot.store)
+        finally:
+            snapshot.close()
+        path = model.save(out or default_field_model_path(settings))
+        sizes = {language: len(model.fields(language)) for language in model.languages}
+        typer.echo(f"wrote {path} (fields per language: {sizes})")
+
     app.add_typer(train_app, name="train")
 
