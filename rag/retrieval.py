@@ -270,7 +270,7 @@ class HybridRetriever:
             if reranker is not None:
                 hits = reranker.rerank(query, hits, len(hits))
             elif self.domain_prior is not None:
-                hits = self.domain_prior.apply(query, posterior, hits)
+                hits = self.domain_prior.apply(query, posterior, hits, language=analyzed.language)
             hits = (collapse_versions(hits, self.snapshot.store, limit=k) if self.options.collapse_versions
                     else hits[:k])
         if self.options.cited_first:
@@ -411,6 +411,6 @@ def configured_domain_prior(settings: "Settings") -> DomainPrior | None:
     directory = default_field_model_path(settings) if spec == "auto" else Path(spec).expanduser()
     if spec == "auto" and not (directory / MODEL_FILE).is_file():
         return None
-    options = DomainPriorOptions(field_weight=settings.field_prior_weight, local_penalty=settings.local_rule_penalty,
+    options = DomainPriorOptions(field_weights=settings.field_prior_weights, local_penalty=settings.local_rule_penalty,
                                  patent_text_penalty=settings.patent_text_penalty)
     return DomainPrior(FieldModel.load(directory), options)

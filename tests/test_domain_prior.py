@@ -59,7 +59,7 @@ def _hit(citation: str, rank: int, score: float, **metadata):
 
 
 def test_domain_prior_prefers_the_field_and_national_law() -> None:
-    prior = DomainPrior(_model(), DomainPriorOptions(field_weight=0.02, local_penalty=0.01))
+    prior = DomainPrior(_model(), DomainPriorOptions(field_weights={"zh": 0.02}, local_penalty=0.01))
     hits = [_hit("合同法 第一条", 1, 0.016, law_title="中华人民共和国合同法", category="民法商法"),
             _hit("山东省专利条例 第二条", 2, 0.0159, law_title="山东省专利条例", category="地方性法规"),
             _hit("专利法 第四十四条", 3, 0.0158, law_title="中华人民共和国专利法", category="民法商法")]
@@ -92,5 +92,5 @@ def test_local_rules_are_told_by_category_or_title() -> None:
 
 
 def test_options_name_a_bad_weight() -> None:
-    with pytest.raises(ConfigError, match="field_weight must be >= 0, got -1"):
-        DomainPriorOptions(field_weight=-1)
+    with pytest.raises(ConfigError, match="field weight of 'zh' must be >= 0, got -1"):
+        DomainPriorOptions(field_weights={"zh": -1})
