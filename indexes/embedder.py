@@ -492,14 +492,14 @@ def default_zh_model_dir(data_dir: Path) -> Path:
     return data_dir / "models" / "embedder-zh"
 
 
-def with_chinese_model(base: Embedder, spec: str, data_dir: Path) -> Embedder:
+def with_chinese_model(base: Embedder | None, spec: str, data_dir: Path) -> Embedder | None:
     """``base`` routed with a trained Chinese static model (:mod:`indexes.static_embedder`) for
     Chinese text, unless ``base`` already serves Chinese or ``spec`` is ``none`` (or ``auto`` and
     nothing was trained)."""
     from indexes.routed_embedder import LanguageRoutedEmbedder
     from indexes.static_embedder import StaticEmbedder, is_static_model_dir
 
-    if spec == "none" or "zh" in base.languages:
+    if base is None or spec == "none" or "zh" in base.languages:
         return base
     directory = default_zh_model_dir(data_dir) if spec == "auto" else Path(spec).expanduser()
     if spec == "auto" and not is_static_model_dir(directory):

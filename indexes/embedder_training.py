@@ -240,7 +240,7 @@ def train_static_embedder(pairs: Sequence[Pair], vocabulary_texts: Iterable[str]
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += float(loss)
+            total += loss.item()
             if step % 20 == 0 or step == len(batches):
                 say(f"epoch {epoch + 1}/{options.epochs} step {step}/{len(batches)} loss {total / step:.4f}")
         losses.append(total / max(1, len(batches)))

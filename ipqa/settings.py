@@ -86,7 +86,10 @@ class Settings(BaseSettings):
         description="The field-of-law model of the domain prior: auto = <data_dir>/models/fields when "
                     "`ipqa train fields` wrote it; none; or a directory.",
     )
-    field_prior_weight: float = Field(default=0.01, ge=0, description="Domain prior: weight of P(field).")
+    field_prior_weights: dict[str, float] = Field(
+        default_factory=lambda: {"zh": 0.01, "en": 0.0},
+        description="Domain prior: weight of P(field | question) per query language (English: 0, measured "
+                    "to hurt; docs/benchmarks.md).")
     local_rule_penalty: float = Field(default=0.01, ge=0, description="Domain prior: local regulations.")
     patent_text_penalty: float = Field(default=0.01, ge=0,
                                        description="Domain prior: patent text for questions about the law.")

@@ -150,7 +150,7 @@ def build_domain_prior(settings: Settings) -> DomainPrior | None:
     directory = default_field_model_path(settings) if spec == "auto" else Path(spec).expanduser()
     if spec == "auto" and not (directory / MODEL_FILE).is_file():
         return None
-    options = DomainPriorOptions(field_weight=settings.field_prior_weight, local_penalty=settings.local_rule_penalty,
+    options = DomainPriorOptions(field_weights=settings.field_prior_weights, local_penalty=settings.local_rule_penalty,
                                  patent_text_penalty=settings.patent_text_penalty)
     return DomainPrior(FieldModel.load(directory), options)
 

@@ -4,9 +4,11 @@ source, and the kind of document the question asks for.
 Three adjustments of the fused first-stage score, each small against the score of a top rank, so the
 text still decides between candidates of the same field and kind:
 
-* **field**: ``+ field_weight × P(field of the candidate's law | question)`` (:mod:`rag.fields`): a
-  patent question prefers the Patent Law, its implementing rules and the patent interpretations over
-  laws that merely share its everyday words;
+* **field**: ``+ field_weights[language] × P(field of the candidate's law | question)``
+  (:mod:`rag.fields`): a patent question prefers the Patent Law, its implementing rules and the patent
+  interpretations over laws that merely share its everyday words. Chinese only by default: the
+  English corpus has three fields (its US Code titles), and patent documents share the patent field
+  with 35 U.S.C., so the prior there only adds noise (measured: English R@10 0.81 -> 0.74);
 * **local regulations**: ``- local_penalty`` for provincial and municipal rules unless the question
   names a place: practitioners ask about national law, and the corpus's local IP regulations restate
   it in words that outrank it;
@@ -22,7 +24,8 @@ the STARD lay questions; see docs/benchmarks.md.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Mapping, Sequence
 
 from indexes.tokenize import tokenize
@@ -60,12 +63,16 @@ def asks_about_a_patent_document(question: str) -> bool:
 
 @dataclass(frozen=True)
 class DomainPriorOptions:
-    field_weight: float = 0.02
+    field_weights: Mapping[str, float] = field(default_factory=lambda: {"zh": 0.01})  # per query language
     local_penalty: float = 0.01
     patent_text_penalty: float = 0.01
 
     def __post_init__(self) -> None:
-        for name in ("field_weight", "local_penalty", "patent_text_penalty"):
+        object.__setattr__(self, "field_weights", MappingProxyType(dict(self.field_weights)))
+        for language, weight in self.field_weights.items():
+            if not weight >= 0:
+                raise ConfigError(f"domain prior: field weight of {language!r} must be >= 0, got {weight!r}")
+        for name in ("local_penalty", "patent_text_penalty"):
             value = getattr(self, name)
             if not value >= 0:
                 raise ConfigError(f"domain prior: {name} must be >= 0, got {value!r}")
@@ -83,17 +90,19 @@ class DomainPrior:
             return {}
         return self.fields.posterior(tokenize(lexical_query, language), language)
 
-    def apply(self, question: str, posterior: Mapping[str, float], hits: Sequence[Hit]) -> list[Hit]:
+    def apply(self, question: str, posterior: Mapping[str, float], hits: Sequence[Hit], *,
+              language: str = "zh") -> list[Hit]:
         """``hits`` re-scored and re-sorted (stable: equal scores keep their order); component scores
         gain ``field_prior`` and ``domain_prior`` (the total adjustment)."""
         options = self.options
+        field_weight = options.field_weights.get(language, 0.0)
         local_applies = options.local_penalty > 0 and not names_a_place(question)
         patent_applies = options.patent_text_penalty > 0 and not asks_about_a_patent_document(question)
         out = []
         for hit in hits:
             chunk = hit.chunk
             field_p = posterior.get(field_of_chunk(chunk), 0.0) if posterior else 0.0
-            adjustment = options.field_weight * field_p
+            adjustment = field_weight * field_p
             if local_applies and is_local_rule(chunk):
                 adjustment -= options.local_penalty
             if patent_applies and is_patent_text(chunk):

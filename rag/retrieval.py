@@ -266,7 +266,7 @@ class HybridRetriever:
             if reranker is not None:
                 hits = reranker.rerank(query, hits, len(hits))
             elif self.domain_prior is not None:
-                hits = self.domain_prior.apply(query, posterior, hits)
+                hits = self.domain_prior.apply(query, posterior, hits, language=analyzed.language)
             hits = (collapse_versions(hits, self.snapshot.store, limit=k) if self.options.collapse_versions
                     else hits[:k])
         if self.options.cited_first:

@@ -44,8 +44,9 @@ def register(app: typer.Typer) -> None:
             questions, unresolved = load_questions(dataset, snapshot.store)
             typer.echo(f"{len(questions)} questions with resolvable gold; {len(unresolved)} gold names do not "
                        f"resolve in index {snapshot.version}")
+            weights = _honest_weights(settings.fusion_weights, snapshot)
             retriever = first_stage_retriever(snapshot, candidates=candidates, fusion=settings.fusion,
-                                              rrf_k=settings.rrf_k, weights=settings.fusion_weights)
+                                              rrf_k=settings.rrf_k, weights=weights)
             extractor = QueryFeatureExtractor(snapshot.store)
             with typer.progressbar(length=len(questions), label="first stage") as bar:
                 prepared = prepare(questions, retriever, extractor, progress=bar.update)
@@ -124,4 +125,23 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"wrote {path} (fields per language: {sizes})")
 
     app.add_typer(train_app, name="train")
+
+
+def _honest_weights(weights, snapshot):
+    """The fusion weights the reranker learns from, without the dense list of any language whose model
+    was itself trained on questions (``ipqa train embedder`` with STARD): it has seen the very questions
+    the reranker trains and cross-validates on, so its scores there would be memory, not evidence."""
+    from indexes.routed_embedder import part_for
+
+    embedder = getattr(snapshot, "_embedder", None)
+    out = {language: dict(values) for language, values in weights.items()}
+    for language in list(out):
+        if embedder is None or language not in embedder.languages:
+            continue
+        info = getattr(part_for(embedder, language), "info", None)
+        if info is not None and info.extra.get("questions") and out[language].get("dense", 0) > 0:
+            typer.echo(f"note: the {language} dense list is left out of reranker training (its model was "
+                       f"trained on {info.extra['questions']})", err=True)
+            out[language]["dense"] = 0.0
+    return out
 
