@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.redact import client_message
 from indexes.locking import BuildInProgressError
 from ipqa.errors import ConfigError, IndexUnavailableError, InputError, IpqaError
 
@@ -85,17 +86,21 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InputError)
     async def _input(request: Request, exc: InputError) -> JSONResponse:
-        return problem_response(request, 422, str(exc), slug="invalid-input", title="Invalid input",
-                                errors=[{"loc": [exc.source], "msg": exc.problem, "type": "input"}])
+        where = f"invalid input in {request.url.path}"
+        return problem_response(request, 422, client_message(str(exc), logger, where), slug="invalid-input",
+                                title="Invalid input",
+                                errors=[{"loc": [client_message(exc.source, logger, where)],
+                                         "msg": client_message(exc.problem, logger, where), "type": "input"}])
 
     @app.exception_handler(IndexUnavailableError)
     async def _unavailable(request: Request, exc: IndexUnavailableError) -> JSONResponse:
-        return problem_response(request, 503, str(exc), slug="index-unavailable", title="Index unavailable",
-                                headers={"Retry-After": "5"})
+        return problem_response(request, 503, client_message(str(exc), logger, "index unavailable"),
+                                slug="index-unavailable", title="Index unavailable", headers={"Retry-After": "5"})
 
     @app.exception_handler(BuildInProgressError)
     async def _busy(request: Request, exc: BuildInProgressError) -> JSONResponse:
-        return problem_response(request, 409, str(exc), slug="job-running", title="Another index job is running")
+        return problem_response(request, 409, client_message(str(exc), logger, "index build refused"),
+                                slug="job-running", title="Another index job is running")
 
     @app.exception_handler(ConfigError)
     async def _config(request: Request, exc: ConfigError) -> JSONResponse:
@@ -106,7 +111,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(IpqaError)
     async def _ipqa(request: Request, exc: IpqaError) -> JSONResponse:
         # ipqa's own errors carry messages written for users (no paths of the code, no traces).
-        return problem_response(request, 400, str(exc), slug="request-failed", title="Request failed")
+        return problem_response(request, 400, client_message(str(exc), logger, f"{request.url.path} failed"),
+                                slug="request-failed", title="Request failed")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from api.errors import ProblemError
 from api.jobs import JobOutcome, JobProgress, JobWork
+from api.redact import without_server_paths
 from api.state import AppState
 from api.uploads import display_name
 
@@ -156,4 +157,5 @@ def _shown(path: str, state: AppState, roots: Sequence[Path]) -> str:
 
 
 def _scrub(error: str, path: str, state: AppState, roots: Sequence[Path]) -> str:
-    return error.replace(path, _shown(path, state, roots))
+    # the file by the name the client knows; any other server path (a cache, a temporary file) hidden
+    return without_server_paths(error.replace(path, _shown(path, state, roots)))

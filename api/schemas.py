@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from indexes.protocols import SearchFilters
 from ipqa.domain import (
@@ -33,6 +33,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _encodable(value: str) -> str:
+    """JSON may carry a lone surrogate ("\\ud800") that no text encoding can write: refuse it here
+    (422) rather than let SQLite or a tokenizer fail on it later (500)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text") from None
+    return value
+
+
 # --- requests ------------------------------------------------------------------------------------
 
 class Filters(_Strict):
@@ -45,6 +55,11 @@ class Filters(_Strict):
     titles: list[str] | None = Field(default=None, max_length=50, description="Exact document titles.")
     version_from: str | None = Field(default=None, pattern=_ISO_DATE, description="ISO date, inclusive.")
     version_to: str | None = Field(default=None, pattern=_ISO_DATE, description="ISO date, inclusive.")
+
+    @field_validator("document_ids", "titles")
+    @classmethod
+    def _text_items(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else [_encodable(v) for v in values]
 
     def to_domain(self) -> SearchFilters | None:
         def values(items: list[Any] | None) -> frozenset[str] | None:
@@ -66,7 +81,7 @@ class _QueryBase(_Strict):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
-        return value
+        return _encodable(value)
 
 
 class SearchRequest(_QueryBase):
@@ -76,7 +91,7 @@ class SearchRequest(_QueryBase):
 class AskRequest(_QueryBase):
     question: str = Field(min_length=1, max_length=20_000, examples=["未经专利权人许可制造其专利产品是否侵权？"])
     type: QuestionType | None = Field(default=None, description="Question type; detected when omitted.")
-    stream: bool = Field(default=False, description="Server-Sent Events: `token` events, then `answer`.")
+    stream: StrictBool = Field(default=False, description="Server-Sent Events: `token` events, then `answer`.")
 
 
 class RebuildRequest(_Strict):
@@ -84,6 +99,11 @@ class RebuildRequest(_Strict):
         default=None, max_length=100,
         description="Paths to ingest, inside the configured rebuild sources or the uploads directory "
                     "(default: all configured rebuild sources). Uploaded documents are always included.")
+
+    @field_validator("sources")
+    @classmethod
+    def _text_items(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else [_encodable(v) for v in values]
 
 
 # --- responses: the pieces -----------------------------------------------------------------------
@@ -290,8 +310,10 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
+    """``ready`` alone for a caller without read access."""
+
     ready: bool
-    index_version: str | None
+    index_version: str | None = None
     documents: int | None = None
     chunks: int | None = None
     embedder: str | None = None
