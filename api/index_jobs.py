@@ -15,7 +15,7 @@ from api.errors import ProblemError
 from api.jobs import JobOutcome, JobProgress, JobWork
 from api.redact import without_server_paths
 from api.state import AppState
-from api.uploads import display_name
+from api.uploads import display_name, mark_upload, uploads_copying
 
 
 def check_no_build_running(state: AppState) -> None:
@@ -87,30 +87,84 @@ def rebuild_job(state: AppState, sources: list[Path]) -> JobWork:
 
 def add_job(state: AppState, paths: list[Path]) -> JobWork:
     def work(progress: JobProgress) -> JobOutcome:
-        result = state.manager.add(paths, progress=progress)
+        try:
+            result = state.manager.add(paths, progress=progress)
+        except BaseException:
+            # a failed job must not leave its files to be ingested by every later rebuild
+            _delete_uploads(state, paths)
+            raise
         state.refresh()
         outcome = _outcome(state, result, [state.uploads_dir])
+        copies: dict[str, list[str]] = {}
+        for copy in result.already_indexed:
+            copies.setdefault(str(Path(copy.source_path).resolve()), []).append(copy.document_id)
         with state.pinned() as services:
             store = services.snapshot.store
-            added = [(path, _ids_from(store, path)) for path in paths]
-        outcome.result["documents_added"] = [
-            {"file": display_name(path, state.uploads_dir), "document_ids": ids} for path, ids in added]
+            added = [(path, _ids_from(store, path), copies.get(str(path.resolve()), [])) for path in paths]
+        outcome.result["documents_added"] = [_added_entry(path, ids, same, state) for path, ids, same in added]
+        for path, ids, same in added:
+            if same:  # kept: if the indexed copy came from outside the rebuild sources, a rebuild needs it
+                mark_upload(path, state="indexed", already_indexed_as=same)
+            elif ids:
+                mark_upload(path, state="indexed")
         # a file nothing could be ingested from is reported (above) and not kept: every later
         # rebuild would only report it again
-        _delete_uploads(state, [path for path, ids in added if not ids])
+        _delete_uploads(state, [path for path, ids, same in added if not ids and not same])
         return outcome
 
     return work
+
+
+def _added_entry(path: Path, ids: list[str], same: list[str], state: AppState) -> dict[str, Any]:
+    entry: dict[str, Any] = {"file": display_name(path, state.uploads_dir), "document_ids": ids + same}
+    if same:
+        entry["already_indexed_as"] = same
+        entry["note"] = f"already indexed as {', '.join(same)}: the same content is in the index"
+    return entry
 
 
 def remove_job(state: AppState, document_ids: list[str], source_paths: list[str]) -> JobWork:
     def work(progress: JobProgress) -> JobOutcome:
         result = state.manager.remove(document_ids, progress=progress)
         state.refresh()
-        _forget_uploads(state, source_paths)
+        _forget_uploads(state, source_paths, document_ids)
         return _outcome(state, result, [state.uploads_dir])
 
     return work
+
+
+def remove_upload_job(state: AppState, upload: Path) -> JobWork:
+    """Delete an upload named by its SHA-256, with the documents indexed from it (if any): the way
+    to remove a file that was never indexed (it has no document id)."""
+    def work(progress: JobProgress) -> JobOutcome:
+        ids: list[str] = []
+        if state.ready:
+            with state.pinned() as services:
+                ids = _ids_from(services.snapshot.store, upload)
+        result: dict[str, Any] = {"upload_removed": display_name(upload, state.uploads_dir), "removed_documents": ids}
+        if ids:
+            build = state.manager.remove(ids, progress=progress)
+            state.refresh()
+            result.update(_outcome(state, build, [state.uploads_dir]).result)
+        _delete_uploads(state, [upload])
+        return JobOutcome(result=result)
+
+    return work
+
+
+def sweep_pending_uploads(state: AppState) -> list[Path]:
+    """At startup: delete the uploads whose add job never finished (the service was stopped or
+    killed while it ran), so that no later rebuild ingests a file its client was never told was
+    accepted. Skipped while any process holds the build lock: its job may be adding them."""
+    from api.uploads import pending_uploads
+
+    try:
+        check_no_build_running(state)
+    except ProblemError:
+        return []
+    pending = pending_uploads(state.uploads_dir)
+    _delete_uploads(state, pending)
+    return pending
 
 
 def _ids_from(store: Any, path: Path) -> list[str]:
@@ -118,12 +172,13 @@ def _ids_from(store: Any, path: Path) -> list[str]:
     return list(of_source(str(path))) if of_source is not None else []
 
 
-def _forget_uploads(state: AppState, source_paths: list[str]) -> None:
+def _forget_uploads(state: AppState, source_paths: list[str], document_ids: Sequence[str] = ()) -> None:
     """Delete an uploaded file once no document of the served version comes from it, so a later
-    rebuild does not bring the removed document back."""
+    rebuild does not bring the removed document back; and the uploads kept as copies of a removed
+    document (already indexed from elsewhere)."""
     with state.pinned() as services:
         unused = [Path(source) for source in source_paths if not _ids_from(services.snapshot.store, Path(source))]
-    _delete_uploads(state, unused)
+    _delete_uploads(state, unused + uploads_copying(state.uploads_dir, document_ids))
 
 
 def _delete_uploads(state: AppState, paths: Sequence[Path]) -> None:

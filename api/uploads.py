@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Sequence
 
 from api.errors import ProblemError
 
@@ -100,7 +100,9 @@ def store_upload(uploads_dir: Path, filename: str, stream: BinaryIO, *, max_byte
             raise ProblemError(400, f"file name {filename!r} is not a plain file name", slug="bad-filename",
                                title="Bad file name")
         os.replace(tmp, target)
-        meta = {"original_name": filename, "sha256": sha, "size": size,
+        # "pending" until its add job has indexed it (or kept it as a copy): one left pending by a
+        # job that never finished is removed at startup (sweep_pending_uploads)
+        meta = {"original_name": filename, "sha256": sha, "size": size, "state": "pending",
                 "uploaded_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
         (target_dir / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         return StoredUpload(target, filename, sha, size, duplicate=False)
@@ -131,3 +133,61 @@ def display_name(path: str | Path, uploads_dir: Path) -> str:
     if len(parts) == len(root) + 2 and parts[:len(root)] == root:
         return _stored_name(uploads_dir / parts[len(root)], Path(path))
     return parts[-1] if parts else str(path)
+
+
+def _meta(upload_dir: Path) -> dict:
+    try:
+        meta = json.loads((upload_dir / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def mark_upload(path: Path, **fields: object) -> None:
+    """Record ``fields`` (state, already_indexed_as) in an upload's metadata."""
+    upload_dir = path.parent
+    meta = _meta(upload_dir)
+    meta.update(fields)
+    tmp = upload_dir / (META_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, upload_dir / META_FILE)
+
+
+def upload_dirs(uploads_dir: Path) -> list[Path]:
+    if not uploads_dir.is_dir():
+        return []
+    return [p for p in uploads_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+
+
+def uploads_copying(uploads_dir: Path, document_ids: Sequence[str]) -> list[Path]:
+    """Uploads kept because their content was already indexed as one of ``document_ids``."""
+    wanted = set(document_ids)
+    found: list[Path] = []
+    for upload_dir in upload_dirs(uploads_dir):
+        if wanted & set(_meta(upload_dir).get("already_indexed_as") or ()):
+            stored = _existing(upload_dir)
+            if stored is not None:
+                found.append(stored)
+    return found
+
+
+def pending_uploads(uploads_dir: Path) -> list[Path]:
+    """Uploads whose add job never finished (the service stopped while it ran)."""
+    found: list[Path] = []
+    for upload_dir in upload_dirs(uploads_dir):
+        stored = _existing(upload_dir)
+        if _meta(upload_dir).get("state") == "pending":
+            found.append(stored if stored is not None else upload_dir / "missing")
+    return found
+
+
+def find_upload(uploads_dir: Path, key: str) -> Path | None:
+    """The stored upload whose SHA-256 (or its 32-character directory name) is ``key``."""
+    if not re.fullmatch(r"[0-9a-f]{32}(?:[0-9a-f]{32})?", key):
+        return None
+    upload_dir = uploads_dir / key[:32]
+    stored = _existing(upload_dir)
+    if stored is None:
+        return None
+    sha = str(_meta(upload_dir).get("sha256") or "")
+    return stored if len(key) == 32 or sha == key else None

@@ -9,9 +9,9 @@ from fastapi import APIRouter, File, Path, Query, UploadFile, status
 from api.context import document_out
 from api.deps import ReadAccess, State, WriteAccess
 from api.errors import ProblemError
-from api.index_jobs import add_job, check_no_build_running, remove_job
+from api.index_jobs import add_job, check_no_build_running, remove_job, remove_upload_job
 from api.schemas import DocumentPage, JobAccepted, StoredUploadOut
-from api.uploads import checked_filename, store_upload
+from api.uploads import checked_filename, find_upload, store_upload
 from indexes.protocols import SearchFilters
 from ipqa.domain import DocKind, Jurisdiction, Language
 
@@ -77,10 +77,18 @@ def upload_documents(state: State, _: WriteAccess, files: list[UploadFile] = Fil
 
 @router.delete("/documents/{document_id}", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED,
                summary="Remove a document (a job makes a new index version without it)",
+               description="`document_id` is a document's id, or an upload's `sha256` (as returned by the "
+                           "upload): that removes the uploaded file, indexed or not, with its documents.",
                responses={404: {"description": "No such document in the current index version."},
                           409: {"description": "Another index job is running."}})
 def delete_document(state: State, _: WriteAccess,
                     document_id: str = Path(min_length=1, max_length=200)) -> JobAccepted:
+    upload = find_upload(state.uploads_dir, document_id)
+    if upload is not None:  # an upload's SHA-256: the file goes, with whatever was indexed from it
+        check_no_build_running(state)
+        record = state.jobs.submit("remove", {"upload": document_id}, remove_upload_job(state, upload))
+        return JobAccepted(job_id=record["id"], state=record["state"], kind="remove",
+                           href=f"/v1/jobs/{record['id']}")
     with state.pinned() as services:
         document = services.snapshot.store.document(document_id)
         if document is None:
