@@ -116,7 +116,8 @@ def add_job(state: AppState, paths: list[Path]) -> JobWork:
 
 
 def _added_entry(path: Path, ids: list[str], same: list[str], state: AppState) -> dict[str, Any]:
-    entry: dict[str, Any] = {"file": display_name(path, state.uploads_dir), "document_ids": ids + same}
+    entry: dict[str, Any] = {"file": display_name(path, state.uploads_dir),
+                             "document_ids": ids + [i for i in same if i not in ids]}
     if same:
         entry["already_indexed_as"] = same
         entry["note"] = f"already indexed as {', '.join(same)}: the same content is in the index"

@@ -134,3 +134,178 @@ def test_redaction_keeps_urls_and_words() -> None:
         "another build is running on <server path> (pid 3)"
     kept = "http://127.0.0.1:9/v1/chat/completions: HTTP 500; and/or 专利法/商标法"
     assert without_server_paths(kept) == kept
+
+
+# --- writes: zip bombs, copies of indexed documents, interrupted and never-indexed uploads -------------
+
+@pytest.fixture(scope="module")
+def write_settings(tmp_path_factory: pytest.TempPathFactory, tiny_embedder_dir: Path, examples_dir: Path) -> Any:
+    settings = make_settings(tmp_path_factory.mktemp("api-hardening-writes") / "data", tiny_embedder_dir,
+                             examples_dir)
+    build_example_index(settings, examples_dir)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def write_server(write_settings: Any) -> Iterator[LiveServer]:
+    yield from serve(write_settings, services_factory=services_factory(write_settings), watch_interval_s=0.2)
+
+
+@pytest.fixture()
+def writer(write_server: LiveServer) -> Iterator[httpx.Client]:
+    with write_server.client(headers=WRITE) as c:
+        yield c
+
+
+def _upload_dirs(settings: Any) -> list[Path]:
+    return [p for p in settings.uploads_dir.iterdir() if p.is_dir() and not p.name.startswith(".")] \
+        if settings.uploads_dir.is_dir() else []
+
+
+def _wait_for_title(client: httpx.Client, title: str, timeout: float = 30) -> str:
+    """The id of the served document called ``title``, once the service serves one."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        items = client.get("/v1/documents", params={"title": title}).json()["items"]
+        if items:
+            return items[0]["id"]
+        assert time.monotonic() < deadline, f"no document {title!r} is served"
+        time.sleep(0.2)
+
+
+def test_docx_bomb_upload_is_a_file_error_and_not_kept(writer: httpx.Client, write_settings: Any) -> None:
+    from test_ingest_hardening import _docx_bytes
+    from api_fixtures import wait_for_job
+
+    before = writer.get("/readyz").json()["index_version"]
+    accepted = writer.post("/v1/documents", files=[("files", ("bomb.docx", _docx_bytes(60_000)))])
+    assert accepted.status_code == 202, accepted.text
+    job = wait_for_job(writer, accepted.json()["job_id"])
+    assert job["state"] == "succeeded" and [e["path"] for e in job["errors"]] == ["bomb.docx"], job
+    assert "decompression bomb" in job["errors"][0]["error"]
+    assert str(write_settings.data_dir) not in str(job)
+    assert job["result"]["version"] == before  # nothing was added: no new version
+    assert not list(write_settings.uploads_dir.rglob("bomb.docx"))
+
+
+def test_upload_of_an_indexed_document_under_another_name_is_reported_and_survives_rebuilds(
+        writer: httpx.Client, write_settings: Any, tmp_path: Path) -> None:
+    from api_fixtures import wait_for_job
+    from indexes.build import BuildOptions, add_documents
+    from indexes.embedder import create_embedder
+
+    # a document added from outside the rebuild sources (as `ipqa index add` does)
+    outside = tmp_path / "示例著作权登记办法(2025-05-01).md"
+    outside.write_text("# 示例著作权登记办法\n\n第一条 作品登记实行自愿原则，登记机关应当在三十日内作出决定。\n",
+                       encoding="utf-8")
+    added = add_documents(write_settings.index_root, [outside],
+                          embedder=create_embedder(write_settings.embedder, device="cpu"),
+                          options=BuildOptions.from_settings(write_settings))
+    assert added.changed and not added.errors, added.errors
+    document_id = _wait_for_title(writer, outside.stem)  # the service's watcher reloads
+
+    version = writer.get("/readyz").json()["index_version"]
+    accepted = writer.post("/v1/documents", files=[("files", ("示例著作权登记办法(2025-05-01).md",
+                                                              outside.read_bytes()))])
+    job = wait_for_job(writer, accepted.json()["job_id"])
+    assert job["state"] == "succeeded" and job["errors"] == [], job
+    [entry] = job["result"]["documents_added"]
+    assert entry["document_ids"] == [document_id] and entry["already_indexed_as"] == [document_id]
+    assert f"already indexed as {document_id}" in entry["note"]
+    assert job["result"]["version"] == version  # no change, no version
+    assert len(_upload_dirs(write_settings)) == 1  # kept: the rebuild below needs it
+
+    rebuild = writer.post("/v1/index/rebuild")
+    assert wait_for_job(writer, rebuild.json()["job_id"])["state"] == "succeeded"
+    titles = [d["title"] for d in writer.get("/v1/documents", params={"limit": 100}).json()["items"]]
+    assert outside.stem in titles
+
+    deleted = writer.delete(f"/v1/documents/{_wait_for_title(writer, outside.stem)}")
+    assert wait_for_job(writer, deleted.json()["job_id"])["state"] == "succeeded"
+    assert _upload_dirs(write_settings) == []  # the kept copy goes with the document
+
+
+def test_an_upload_never_indexed_can_be_deleted_by_its_sha256(writer: httpx.Client, write_settings: Any) -> None:
+    import hashlib
+    import json
+
+    from api_fixtures import wait_for_job
+
+    content = b"a file that no job ever indexed"
+    sha = hashlib.sha256(content).hexdigest()
+    upload_dir = write_settings.uploads_dir / sha[:32]
+    upload_dir.mkdir(parents=True)
+    (upload_dir / "orphan.txt").write_bytes(content)
+    (upload_dir / ".upload.json").write_text(json.dumps({"original_name": "orphan.txt", "sha256": sha,
+                                                         "state": "indexed"}), encoding="utf-8")
+    response = writer.delete(f"/v1/documents/{sha}")
+    assert response.status_code == 202, response.text
+    job = wait_for_job(writer, response.json()["job_id"])
+    assert job["state"] == "succeeded" and job["result"]["upload_removed"] == "orphan.txt", job
+    assert not upload_dir.exists()
+    assert_problem(writer.delete(f"/v1/documents/{sha}"), 404)
+
+
+def test_uploads_of_an_interrupted_job_are_removed_at_startup(tmp_path: Path, tiny_embedder_dir: Path,
+                                                              examples_dir: Path) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    settings = make_settings(tmp_path / "data", tiny_embedder_dir, examples_dir)
+    for name, state in (("a" * 32, "pending"), ("b" * 32, "indexed")):
+        upload_dir = settings.uploads_dir / name
+        upload_dir.mkdir(parents=True)
+        (upload_dir / f"{state}.md").write_text("# x\n\n第一条 内容。\n", encoding="utf-8")
+        (upload_dir / ".upload.json").write_text(json.dumps({"original_name": f"{state}.md", "state": state}),
+                                                 encoding="utf-8")
+    app = create_app(settings, services_factory=lambda snapshot: None, watch_interval_s=0)
+    with TestClient(app, raise_server_exceptions=False):
+        pass
+    assert [p.name for p in _upload_dirs(settings)] == ["b" * 32]  # the pending one was never accepted
+
+
+# --- 9. a file over the per-file limit is refused while it streams ---------------------------------------
+
+def test_an_oversized_file_is_refused_as_it_crosses_the_limit() -> None:
+    import asyncio
+
+    from api.body_limit import BodyLimitMiddleware
+
+    file_limit, chunk, total = 1024 * 1024, 256 * 1024, 200 * 1024 * 1024
+    reached: list[bool] = []
+
+    async def app(scope, receive, send) -> None:  # what FastAPI would do: read the whole body
+        while (await receive()).get("more_body"):
+            pass
+        reached.append(True)
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    boundary = b"XyZ"
+    head = (b"--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.txt\"\r\n"
+            b"Content-Type: text/plain\r\n\r\n")
+    pulled = 0
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        nonlocal pulled
+        body = head if pulled == 0 else b"x" * chunk
+        pulled += len(body)
+        return {"type": "http.request", "body": body, "more_body": pulled < total}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    # 20 files of 1 MiB may be sent together, so the request limit alone would let 200 MB in
+    middleware = BodyLimitMiddleware(app, default_limit=1024, limits={("POST", "/v1/documents"): 21 * file_limit},
+                                     part_limits={("POST", "/v1/documents"): file_limit})
+    scope = {"type": "http", "method": "POST", "path": "/v1/documents",
+             "headers": [(b"content-type", b"multipart/form-data; boundary=" + boundary)]}
+    asyncio.run(middleware(scope, receive, send))
+    assert sent[0]["status"] == 413 and b"per file" in sent[1]["body"] and not reached
+    assert pulled < file_limit + 17 * 1024 * 1024  # the limit, one message, and the bounded drain
