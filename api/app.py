@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from api.auth import ApiKeys
 from api.body_limit import BodyLimitMiddleware
 from api.errors import install_problem_handlers
+from api.openapi import install_openapi
 from api.routers import ask, chunks, citations, documents, health, index, jobs, search
 from ipqa.errors import IndexUnavailableError
 
@@ -94,6 +95,7 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
                        limits={("POST", "/v1/documents"): upload_limit},
                        part_limits={("POST", "/v1/documents"): settings.max_upload_bytes})
     install_problem_handlers(app)
+    install_openapi(app, max_upload_files=settings.max_upload_files)
     for module in (health, search, ask, chunks, citations, documents, index, jobs):
         app.include_router(module.router)
     return app

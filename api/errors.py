@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.redact import client_message
@@ -61,6 +61,20 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API document lists for the request's path, plus OPTIONS (and HEAD with GET)."""
+    import re
+
+    methods: set[str] = {"OPTIONS"}
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every kind of error to a problem response."""
 
@@ -70,10 +84,19 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 headers=exc.headers, **exc.extensions)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         # 404 for unknown routes, 405 for wrong methods, … raised by Starlette itself.
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Starlette's Allow names the methods of the first route of the path only (GET /v1/documents
+            # hid POST): name every route's
+            allowed = ", ".join(allowed_methods(request))
+            headers["Allow"] = allowed
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers=headers)
+            detail = f"{request.method} is not allowed here; allowed: {allowed}"
+        return problem_response(request, exc.status_code, detail, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

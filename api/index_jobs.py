@@ -54,9 +54,9 @@ def rebuild_sources(state: AppState, requested: Sequence[str] | None) -> list[Pa
         if not raw or "\x00" in raw:
             raise ProblemError(400, "a source path is empty or contains NUL", slug="bad-source", title="Bad source")
         found = _inside(raw, allowed)
-        if found is None:
-            raise ProblemError(400, f"source {raw[:200]!r} is not an existing path inside a configured rebuild "
-                                    "source or the uploads directory", slug="bad-source", title="Bad source")
+        if found is None:  # 404 whether it is missing or outside: which one is not the client's business
+            raise ProblemError(404, f"source {raw[:200]!r} is not an existing path inside a configured rebuild "
+                                    "source or the uploads directory", slug="no-such-source", title="No such source")
         sources.append(found)
     return sources + [u for u in uploads if u not in sources]
 

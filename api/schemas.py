@@ -7,7 +7,7 @@ document describes exactly what clients send and receive.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
@@ -74,7 +74,10 @@ class Filters(_Strict):
 
 class _QueryBase(_Strict):
     filters: Filters | None = None
-    k: int | None = Field(default=None, ge=1, le=MAX_K, description="How many hits (default: the server's top_k).")
+    k: int | None = Field(default=None, ge=1, le=MAX_K,
+                          description="How many hits retrieval keeps (default: the server's top_k). Not an upper "
+                                      "bound on what is returned: cross-reference expansion then adds the "
+                                      "provisions those hits cite, each marked with `expanded_from`.")
 
     @field_validator("question", "query", check_fields=False)
     @classmethod
@@ -95,7 +98,7 @@ class AskRequest(_QueryBase):
 
 
 class RebuildRequest(_Strict):
-    sources: list[str] | None = Field(
+    sources: list[Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[^\x00]+$")]] | None = Field(
         default=None, max_length=100,
         description="Paths to ingest, inside the configured rebuild sources or the uploads directory "
                     "(default: all configured rebuild sources). Uploaded documents are always included.")

@@ -42,7 +42,16 @@ class StoredUpload:
     duplicate: bool
 
 
-def checked_filename(raw: str | None, *, allowed_extensions: frozenset[str]) -> str:
+# A name without an extension takes the one its part's Content-Type names (a client that sends
+# "brief" as text/plain means brief.txt); a name with any other extension is judged by it alone.
+EXTENSION_OF_MEDIA_TYPE = {
+    "text/plain": ".txt", "text/markdown": ".md", "text/html": ".html", "application/xml": ".xml",
+    "text/xml": ".xml", "application/pdf": ".pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+}
+
+
+def checked_filename(raw: str | None, *, allowed_extensions: frozenset[str], content_type: str | None = None) -> str:
     """The sanitised name of an upload; a 400/415 problem for a name that cannot be accepted."""
     if raw is None or not raw.strip():
         raise ProblemError(400, "an uploaded file has no file name", slug="bad-filename", title="Bad file name")
@@ -61,6 +70,10 @@ def checked_filename(raw: str | None, *, allowed_extensions: frozenset[str]) -> 
         raise ProblemError(400, f"file name {shown!r} is not a plain file name", slug="bad-filename",
                            title="Bad file name")
     suffix = Path(name).suffix.lower()
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if not suffix and EXTENSION_OF_MEDIA_TYPE.get(media_type) in allowed_extensions:
+        suffix = EXTENSION_OF_MEDIA_TYPE[media_type]
+        name += suffix
     if suffix not in allowed_extensions:
         raise ProblemError(415, f"file {shown!r}: type {suffix or '(no extension)'} is not accepted; accepted: "
                                 f"{', '.join(sorted(allowed_extensions))}", slug="unsupported-type",

@@ -309,3 +309,50 @@ def test_an_oversized_file_is_refused_as_it_crosses_the_limit() -> None:
     asyncio.run(middleware(scope, receive, send))
     assert sent[0]["status"] == 413 and b"per file" in sent[1]["body"] and not reached
     assert pulled < file_limit + 17 * 1024 * 1024  # the limit, one message, and the bounded drain
+
+
+# --- 10. the OpenAPI document says what the service does ------------------------------------------------
+
+def test_openapi_documents_auth_problems_events_and_bounds(reader: httpx.Client) -> None:
+    spec = reader.get("/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if operation.get("security"):
+                assert "401" in responses, (method, path)
+            for code, response in responses.items():
+                if code == "default" or int(code) >= 400:
+                    assert list(response["content"]) == ["application/problem+json"], (method, path, code)
+    rebuild = spec["paths"]["/v1/index/rebuild"]["post"]["responses"]
+    assert {"401", "403", "404", "409", "422"} <= rebuild.keys()
+    assert {"401", "403", "404", "409"} <= spec["paths"]["/v1/documents/{document_id}"]["delete"]["responses"].keys()
+    events = spec["paths"]["/v1/ask"]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
+    assert {e["properties"]["event"]["const"] for e in events["oneOf"]} == {"token", "answer", "error"}
+    upload = next(s for n, s in spec["components"]["schemas"].items() if n.startswith("Body_upload"))
+    assert upload["properties"]["files"]["minItems"] == 1 and upload["properties"]["files"]["maxItems"] == 20
+    assert "Not an upper bound" in spec["components"]["schemas"]["SearchRequest"]["properties"]["k"]["description"]
+
+
+def test_stream_must_be_a_boolean(reader: httpx.Client) -> None:
+    for value in (0, 1, "true", None):
+        assert_problem(reader.post("/v1/ask", json={"question": "专利", "stream": value}), 422)
+
+
+def test_allow_names_every_method_of_the_path(anonymous: httpx.Client) -> None:
+    options = anonymous.options("/v1/documents")
+    assert options.status_code == 204
+    assert {"GET", "POST", "OPTIONS"} <= set(options.headers["allow"].replace(" ", "").split(","))
+    refused = anonymous.put("/v1/documents/d123")
+    assert_problem(refused, 405)
+    assert set(refused.headers["allow"].replace(" ", "").split(",")) == {"DELETE", "OPTIONS"}
+
+
+def test_a_name_without_extension_takes_its_type_from_the_content_type() -> None:
+    from api.errors import ProblemError
+    from api.uploads import checked_filename
+
+    allowed = frozenset({".txt", ".md"})
+    assert checked_filename("brief", allowed_extensions=allowed, content_type="text/plain; charset=utf-8") == "brief.txt"
+    with pytest.raises(ProblemError) as caught:
+        checked_filename("tool.exe", allowed_extensions=allowed, content_type="text/plain")
+    assert caught.value.status == 415

@@ -1,6 +1,8 @@
 """Property-based fuzzing of every operation in /openapi.json against a REAL uvicorn server: a few
-hundred generated requests (valid and invalid), none may get a 5xx, and every error is a problem
-detail. Requests carry a write key, so uploads, deletions and rebuilds are exercised too."""
+hundred generated requests (valid and invalid), none may get a 5xx, every error is a problem detail,
+and every response conforms to the document (schemathesis's checks: documented status codes,
+content types, headers and response schemas; invalid data refused). Requests carry a write key, so
+uploads, deletions and rebuilds are exercised too."""
 
 from __future__ import annotations
 
@@ -37,12 +39,13 @@ def test_no_server_errors(api_schema: schemathesis.BaseSchema) -> None:
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 12
     calls: list[tuple[str, int]] = []
+    nonconforming: dict[str, str] = {}  # "operation: first line of the failure" -> an example
     for operation, mode in itertools.product(operations, schemathesis.GenerationMode):
         @given(case=operation.as_strategy(mode))
         @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         def check(case: schemathesis.Case) -> None:
-            calls.append((operation.label, _check(case)))
+            calls.append((operation.label, _check(case, nonconforming)))
 
         try:
             check()
@@ -56,11 +59,22 @@ def test_no_server_errors(api_schema: schemathesis.BaseSchema) -> None:
     assert any(label.startswith(("POST /v1/documents", "DELETE", "POST /v1/index")) and status != 401
                for label, status in calls), statuses
     assert statuses[200] > 50 and statuses[422] > 20, statuses
+    assert not nonconforming, "responses that do not conform to /openapi.json:\n" + "\n".join(
+        f"{key}\n    {example}" for key, example in sorted(nonconforming.items()))
 
 
-def _check(case: schemathesis.Case) -> int:
+def _check(case: schemathesis.Case, nonconforming: dict[str, str]) -> int:
     response = case.call(headers=WRITE, timeout=60)
     where = f"{case.method} {case.formatted_path}"
+    try:
+        case.validate_response(response, headers=WRITE)
+    except (Exception, BaseExceptionGroup) as failure:  # schemathesis groups the failed checks in one
+        for line in str(failure).splitlines():
+            if line.strip().startswith("- "):  # "- Undocumented HTTP status code", …
+                key = f"{case.operation.label}: {line.strip()[2:]}"
+                nonconforming.setdefault(key, f"{response.status_code} {response.text[:200]}")
+        if not any(k.startswith(case.operation.label) for k in nonconforming):
+            nonconforming[f"{case.operation.label}: {str(failure).splitlines()[0]}"] = response.text[:200]
     assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:500]}"
     if response.status_code >= 400:
         content_type = response.headers.get("content-type") or [""]

@@ -49,15 +49,16 @@ def _set(values: list | None) -> frozenset[str] | None:
                         401: {"description": "Missing or invalid API key."},
                         403: {"description": "The key has no write access."},
                         409: {"description": "Another index job is running."},
-                        413: {"description": "A file, or the number of files, is over the limit."},
+                        413: {"description": "A file is over the size limit (refused while it arrives)."},
                         415: {"description": "A file type that is not accepted."}})
 def upload_documents(state: State, _: WriteAccess, files: list[UploadFile] = File(...)) -> JobAccepted:
     limits = state.limits
-    if len(files) > limits.max_upload_files:
-        raise ProblemError(413, f"{len(files)} files were sent; the limit is {limits.max_upload_files} per request",
+    if len(files) > limits.max_upload_files:  # the document's maxItems: invalid input, like any schema violation
+        raise ProblemError(422, f"{len(files)} files were sent; the limit is {limits.max_upload_files} per request",
                            slug="too-many-files", title="Too many files")
     # check every name and size before storing anything: a bad file refuses the request as a whole
-    names = [checked_filename(f.filename, allowed_extensions=limits.upload_extensions) for f in files]
+    names = [checked_filename(f.filename, allowed_extensions=limits.upload_extensions, content_type=f.content_type)
+             for f in files]
     for f, name in zip(files, names):
         if f.size is not None and f.size > limits.max_upload_bytes:
             raise ProblemError(413, f"file {name!r} is {f.size} bytes; the limit is {limits.max_upload_bytes}",
@@ -79,7 +80,8 @@ def upload_documents(state: State, _: WriteAccess, files: list[UploadFile] = Fil
                summary="Remove a document (a job makes a new index version without it)",
                description="`document_id` is a document's id, or an upload's `sha256` (as returned by the "
                            "upload): that removes the uploaded file, indexed or not, with its documents.",
-               responses={404: {"description": "No such document in the current index version."},
+               responses={403: {"description": "The key has no write access."},
+                          404: {"description": "No such document in the current index version, nor upload."},
                           409: {"description": "Another index job is running."}})
 def delete_document(state: State, _: WriteAccess,
                     document_id: str = Path(min_length=1, max_length=200)) -> JobAccepted:
