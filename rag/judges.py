@@ -123,8 +123,14 @@ class LexicalJudge:
 
     def conflict(self, statement: str, evidence: str) -> Conflict | None:
         """How ``statement`` contradicts ``evidence`` (negation, number, parties), if it does."""
-        return find_conflict(statement, evidence, tokenize=self.positioned_tokens,
-                             score=lambda s, e: self.coverage(self.content_tokens(s), e))
+        wanted: dict[str, set[str]] = {}  # each statement sentence is scored against every evidence sentence
+
+        def score(sentence: str, span: str) -> float:
+            if sentence not in wanted:
+                wanted[sentence] = self.content_tokens(sentence)
+            return self.coverage(wanted[sentence], span)
+
+        return find_conflict(statement, evidence, tokenize=self.positioned_tokens, score=score)
 
     def coverage(self, wanted: set[str], evidence: str) -> float:
         """Weighted share of the ``wanted`` content tokens that ``evidence`` contains."""
