@@ -18,7 +18,8 @@ from api.auth import ApiKeys
 from api.body_limit import BodyLimitMiddleware
 from api.errors import install_problem_handlers
 from api.openapi import install_openapi
-from api.routers import ask, chunks, citations, documents, health, index, jobs, search
+from api.routers import ask, chunks, citations, conversations, documents, health, index, jobs, openai_chat, search
+from api.web import routes as web
 from ipqa.errors import IndexUnavailableError
 
 if TYPE_CHECKING:
@@ -46,10 +47,11 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         import anyio.to_thread
 
+        from api.conversations import ConversationStore, Retention
         from api.jobs import JobRunner
         from api.state import AppState, IndexWatcher, Limits, configured_services
         from indexes.build import BuildOptions
-        from indexes.snapshot import IndexManager
+        from indexes.manager import IndexManager
         from ipqa.runtime import configure_torch
 
         # Requests are CPU-bound and share the GIL: more threads than a few per core only add
@@ -63,6 +65,9 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
         manager = IndexManager(settings.index_root, embedder=model, options=BuildOptions.from_settings(settings))
         runner = JobRunner(settings.jobs_dir)
         runner.recover()
+        app.state.conversations = ConversationStore(settings.conversations_path, Retention(
+            days=settings.conversation_retention_days, max_conversations=settings.max_conversations,
+            max_turns=settings.max_conversation_turns))
         state = AppState(manager=manager, services_factory=services_factory or configured_services(settings),
                          limits=Limits.from_settings(settings), jobs=runner, uploads_dir=settings.uploads_dir,
                          rebuild_sources=tuple(settings.rebuild_sources), embedder_name=getattr(model, "name", None),
@@ -96,8 +101,11 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
                        part_limits={("POST", "/v1/documents"): settings.max_upload_bytes})
     install_problem_handlers(app)
     install_openapi(app, max_upload_files=settings.max_upload_files)
-    for module in (health, search, ask, chunks, citations, documents, index, jobs):
+    for module in (health, search, ask, chunks, citations, documents, index, jobs, conversations):
         app.include_router(module.router)
+    app.state.served_model_name = settings.served_model_name
+    openai_chat.install(app)  # its errors are in OpenAI's shape
+    web.install(app)  # the page at / and its local assets
     return app
 
 

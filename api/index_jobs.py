@@ -1,5 +1,5 @@
 """The index jobs the API runs: what each does, with the indexes package's build functions (through
-:class:`indexes.snapshot.IndexManager`, which switches the served version when a job finishes).
+:class:`indexes.manager.IndexManager`, which switches the served version when a job finishes).
 
 File errors are shown to clients by the name they know (an upload's original name, a corpus path
 relative to its configured root), never by a server path.

@@ -24,6 +24,7 @@ from ipqa.domain import (
     Part,
     QuestionType,
 )
+from rag.conversation import Turn
 
 _ISO_DATE = r"^\d{4}(-\d{2}(-\d{2})?)?$"
 MAX_K = 100
@@ -91,10 +92,42 @@ class SearchRequest(_QueryBase):
     query: str = Field(min_length=1, max_length=20_000, examples=["专利法第十一条 未经许可实施专利"])
 
 
+class HistoryTurn(_Strict):
+    """An earlier turn of the conversation, as the client keeps it."""
+
+    question: str = Field(min_length=1, max_length=20_000)
+    answer: str = Field(default="", max_length=100_000)
+    citations: list[str] = Field(default_factory=list, max_length=100,
+                                 description="Canonical citations of the answer (carried to follow-ups).")
+
+    @field_validator("question", "answer")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _encodable(value)
+
+    @field_validator("citations")
+    @classmethod
+    def _text_items(cls, values: list[str]) -> list[str]:
+        return [_encodable(v) for v in values]
+
+    def to_domain(self) -> Turn:
+        return Turn(question=self.question, answer=self.answer, citations=tuple(self.citations))
+
+
+MAX_HISTORY = 50
+
+
 class AskRequest(_QueryBase):
     question: str = Field(min_length=1, max_length=20_000, examples=["未经专利权人许可制造其专利产品是否侵权？"])
     type: QuestionType | None = Field(default=None, description="Question type; detected when omitted.")
     stream: StrictBool = Field(default=False, description="Server-Sent Events: `token` events, then `answer`.")
+    history: list[HistoryTurn] | None = Field(
+        default=None, max_length=MAX_HISTORY,
+        description="Earlier turns, oldest first: a follow-up (\"那商标呢？\", \"第二款呢？\") is read against them.")
+    conversation_id: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
+        description="A server-side conversation (POST /v1/conversations): its turns are the history, and "
+                    "this question and its answer are added to it. Not together with `history`.")
 
 
 class RebuildRequest(_Strict):
@@ -234,9 +267,15 @@ class AskResponse(BaseModel):
     generator: str
     index_version: str
     timings: dict[str, float]
+    standalone_question: str | None = Field(
+        default=None, description="A follow-up made standalone from the earlier turns (what was searched).")
+    carried: list[str] = Field(default_factory=list,
+                               description="Laws, units and subject carried forward from the earlier turns.")
+    conversation_id: str | None = None
 
     @classmethod
-    def of(cls, answer: Answer, *, index_version: str, documents: dict[str, DocumentOut]) -> "AskResponse":
+    def of(cls, answer: Answer, *, index_version: str, documents: dict[str, DocumentOut],
+           conversation_id: str | None = None) -> "AskResponse":
         return cls(question=answer.question, question_type=answer.question_type, answer=answer.text,
                    abstained=answer.abstained, abstain_reason=answer.abstain_reason,
                    citations=[CitationOut.of(c) for c in answer.citations],
@@ -245,7 +284,9 @@ class AskResponse(BaseModel):
                                for s in answer.statements],
                    evidence=[HitOut.of(h) for h in answer.evidence], documents=documents,
                    generator=answer.generator, index_version=index_version,
-                   timings={k: float(v) for k, v in answer.timings.items()})
+                   timings={k: float(v) for k, v in answer.timings.items()},
+                   standalone_question=answer.standalone_question, carried=list(answer.carried),
+                   conversation_id=conversation_id)
 
 
 class ChunkContext(BaseModel):
@@ -306,6 +347,13 @@ class JobOut(BaseModel):
     errors: list[dict[str, str]]
     error: str | None
     result: dict[str, Any] | None
+
+
+class ConversationOut(BaseModel):
+    id: str
+    created_at: float
+    updated_at: float
+    turns: list[HistoryTurn]
 
 
 class Health(BaseModel):

@@ -24,7 +24,8 @@ from typing import Any, Callable, Literal, Sequence
 
 from evals.datasets import ExamQuestion
 from ipqa.domain import Hit, QuestionType
-from ipqa.errors import IpqaError
+from ipqa.errors import InputError, IpqaError
+from rag.prompts import format_source
 from rag.protocols import Generator, Prompt, Retriever
 
 Mode = Literal["rag", "closed"]
@@ -96,8 +97,6 @@ def score_choice(chosen: frozenset[str] | None, answer: frozenset[str]) -> Choic
 
 def exam_prompt(question: ExamQuestion, sources: Sequence[Hit] = ()) -> Prompt:
     """The prompt for one question: provisions (rag mode), the question, its options, the format."""
-    from rag.prompts import format_source
-
     parts = []
     if sources:
         parts.append("参考法条：\n" + "\n\n".join(format_source(n, hit, max_chars=800)
@@ -172,8 +171,6 @@ def evaluate_exam(questions: Sequence[ExamQuestion], generator: Generator, *, mo
                   retriever: Retriever | None = None, k: int = 5,
                   progress: Callable[[int], None] | None = None) -> ExamEvaluation:
     if mode not in MODES:
-        from ipqa.errors import InputError
-
         raise InputError("--mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "rag" and retriever is None:
         raise ValueError("rag mode needs a retriever")

@@ -2,7 +2,7 @@
 
 For each question the retriever returns ``max(ks)`` hits; each hit is mapped to the gold article it
 is (any version, see :mod:`evals.gold`), and recall@k, reciprocal rank and nDCG@10 (binary
-relevance) are computed per question by :mod:`evals.metrics`, then averaged over the questions that
+relevance) are computed per question by :mod:`ipqa.metrics`, then averaged over the questions that
 have gold citations. A retriever failure on one question is recorded for that question (it then
 found nothing) and never stops the run.
 """
@@ -16,7 +16,8 @@ from typing import Any, Callable, Sequence
 from evals.datasets import RetrievalExample
 from evals.gold import GoldResolver, ranked_labels
 from indexes.protocols import ChunkLookup
-from ipqa.errors import IpqaError
+from ipqa.errors import InputError, IpqaError
+from ipqa.metrics import mrr, ndcg_at_k, recall_at_k
 from rag.protocols import Retriever
 
 DEFAULT_KS = (1, 5, 10, 20, 100)
@@ -79,8 +80,6 @@ class RetrievalEvaluation:
 
 def parse_ks(text: str) -> tuple[int, ...]:
     """``"1,5,10"`` -> (1, 5, 10); sorted, distinct, each >= 1."""
-    from ipqa.errors import InputError
-
     try:
         ks = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
@@ -94,8 +93,6 @@ def evaluate_retrieval(examples: Sequence[RetrievalExample], retriever: Retrieve
                        ks: Sequence[int] = DEFAULT_KS,
                        progress: Callable[[int], None] | None = None) -> RetrievalEvaluation:
     """Run every question through ``retriever`` and score its ranking against the resolved gold."""
-    from evals.metrics import mrr, ndcg_at_k, recall_at_k
-
     ks = tuple(sorted(set(ks)))
     depth = max(max(ks), NDCG_K)
     resolver = GoldResolver(lookup)

@@ -27,10 +27,16 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol, Se
 
 import numpy as np
 
-from indexes.layout import (FORMAT_VERSION, READERS_LOCK, IndexLayout, describe_files, fsync_tree,
-                            new_version_name, write_manifest)
+from indexes.bm25 import Bm25Index
+from indexes.dense import DenseIndex
+from indexes.embedding_cache import EmbeddingCache, TokenCache
+from indexes.layout import (BM25_DIR, DENSE_DIR, FORMAT_VERSION, READERS_LOCK, STORE_FILE, IndexLayout,
+                            check_embedder, describe_files, fsync_tree, new_version_name, write_manifest)
 from indexes.locking import BuildLock
+from indexes.snapshot import Snapshot
 from indexes.store import SqliteChunkStore
+from ingest import pipeline
+from ipqa import __version__
 from ipqa.domain import ParsedDocument
 from ipqa.errors import IndexUnavailableError, InputError
 from ipqa.ids import content_hash
@@ -40,9 +46,6 @@ if TYPE_CHECKING:
     from indexes.protocols import Embedder
 
 STAGES = ("parse", "tokenise", "embed", "build", "verify")
-STORE_FILE = "store.sqlite"
-BM25_DIR = "bm25"
-DENSE_DIR = "dense"
 EMBED_BATCH = 256  # texts per cache write: bounds the work a killed build loses
 COMPACT_FREE_FRACTION = 0.25  # an incremental job VACUUMs the store only when this much of it is free
 
@@ -332,8 +335,6 @@ class _Job:
         return _Rows(ids, texts, languages)
 
     def _build_bm25(self, partial: Path, rows: "_Rows") -> None:
-        from indexes.bm25 import Bm25Index
-
         with self._stage("tokenise", total=len(rows.ids)):
             token_cache = self._token_cache()
             try:
@@ -349,8 +350,6 @@ class _Job:
         """BM25 of the new version from the base's term counts: only the added chunks are tokenised
         and the weights recomputed (IDF and average length change with every document). Falls back
         to a build over all rows (from cached tokens) when the base has no term counts."""
-        from indexes.bm25 import Bm25Index
-
         with self._stage("tokenise", total=len(added.ids)):
             token_cache = self._token_cache()
             try:
@@ -372,15 +371,11 @@ class _Job:
             index.save(partial / BM25_DIR)
             self.progress.advance(len(added.ids))
 
-    def _token_cache(self) -> Any:
-        from indexes.embedding_cache import TokenCache
-
+    def _token_cache(self) -> TokenCache:
         return TokenCache(self.layout.cache_dir / "tokens.sqlite")
 
     def _embed(self, rows: "_Rows", *, rows_ids: set[int] | None) -> tuple[np.ndarray, np.ndarray]:
         """Vectors of the rows whose language the embedder serves (only ``rows_ids`` when given)."""
-        from indexes.embedding_cache import EmbeddingCache
-
         served = self.embedder.languages
         selected = [i for i, (int_id, language) in enumerate(zip(rows.ids.tolist(), rows.languages))
                     if language in served and (rows_ids is None or int_id in rows_ids)]
@@ -410,16 +405,12 @@ class _Job:
         return ids, vectors
 
     def _new_dense(self, ids: np.ndarray, vectors: np.ndarray) -> Any:
-        from indexes.dense import DenseIndex
-
         if len(ids) == 0:
             return None
         return DenseIndex.build(ids, vectors, kind=self.options.dense_kind)
 
     @staticmethod
     def _load_dense(version_dir: Path) -> Any:
-        from indexes.dense import DenseIndex
-
         if not (version_dir / DENSE_DIR).is_dir():
             return None
         return DenseIndex.load(version_dir / DENSE_DIR, use_gpu=False)
@@ -432,8 +423,6 @@ class _Job:
     def _manifest(self, version: str, kind: str, base: str | None, sources: list[str], counts: dict[str, Any],
                   dense_count: int, errors: list[FileProblem], changes: dict[str, Any] | None = None,
                   ) -> dict[str, Any]:
-        from ipqa import __version__
-
         served = sorted(self.embedder.languages)
         return {
             "format_version": FORMAT_VERSION,
@@ -458,8 +447,6 @@ class _Job:
 
     def _finish(self, version: str, partial: Path, manifest: dict[str, Any], errors: list[FileProblem],
                 removed_partials: list[str]) -> BuildResult:
-        from indexes.snapshot import Snapshot
-
         with self._stage("verify"):
             manifest["files"] = describe_files(partial)
             write_manifest(partial, manifest)
@@ -525,18 +512,6 @@ class _StageTimer:
             self.job.progress.finish(self.name)
 
 
-def check_embedder(manifest: Mapping[str, Any], embedder: "Embedder | None") -> None:
-    """Refuse an index built by another embedder than the configured one."""
-    if embedder is None:
-        return
-    built = manifest.get("embedder") or {}
-    if built.get("name") != embedder.name or int(built.get("dimension", -1)) != int(embedder.dimension):
-        raise IndexUnavailableError(
-            f"index {manifest.get('version')} was built with embedder {built.get('name')!r} "
-            f"(dimension {built.get('dimension')}), but the configured embedder is {embedder.name!r} "
-            f"(dimension {embedder.dimension}): rebuild it with `ipqa index rebuild --source PATH...`")
-
-
 def check_sources(paths: Sequence[str | Path]) -> None:
     """A source that does not exist at all is a typo, not a bad file: a rebuild without it would
     silently drop a whole corpus, so refuse before starting (bad FILES are per-file errors)."""
@@ -550,8 +525,6 @@ def check_sources(paths: Sequence[str | Path]) -> None:
 def _parsed_documents(paths: Sequence[str | Path], options: BuildOptions,
                       errors: list[FileProblem]) -> Iterator[ParsedDocument]:
     """Stream parsed documents; per-file errors are collected in ``errors``, never raised."""
-    from ingest import pipeline
-
     if options.jobs > 1:
         result = pipeline.ingest(list(paths), max_file_bytes=options.max_file_bytes, jobs=options.jobs)
         errors.extend(FileProblem(e.path, e.error) for e in result.errors)

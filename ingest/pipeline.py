@@ -29,8 +29,11 @@ from types import MappingProxyType
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ingest.archive_limits import check_chunk_count
-from ingest.extract import TEXT_FORMATS, extract
-from ingest.protocols import FileParser, TextParser
+from ingest.encoding import decode_text
+from ingest.extract import TEXT_FORMATS, extract, strip_front_matter
+from ingest.parsers.cn_judgment import CnJudgmentParser
+from ingest.parsers.cn_statute import CnStatuteParser, statute_title
+from ingest.protocols import FileParser, SourceText, TextParser
 from ingest.skip import SkipFile
 from ipqa.domain import Chunk, Document, ParsedDocument
 from ipqa.errors import ConfigError, InputError
@@ -121,12 +124,8 @@ def known_law_titles(files: Sequence[Path], *, max_file_bytes: int,
     the cut exact, and reading them first gives every file (in any process, in any order) the same
     names, so ``jobs`` never changes the references. Unreadable files are left to the real pass,
     which reports them."""
-    from ingest.encoding import decode_text
-    from ingest.extract import strip_front_matter
-    from ingest.parsers.cn_statute import CnStatuteParser, statute_title
-    from ingest.protocols import SourceText
-
-    parser = CnStatuteParser()
+    # asked in the order of ingest.parsers.text_parsers: a judgment quoting articles is no statute
+    judgment_parser, parser = CnJudgmentParser(), CnStatuteParser()
     titles = {title for title in extra if title and title.strip()}
     for path in files:
         suffix = path.suffix.lower()
@@ -143,7 +142,7 @@ def known_law_titles(files: Sequence[Path], *, max_file_bytes: int,
         except Exception:  # noqa: BLE001, S112 - the parsing pass reports this file's problem
             continue
         source = SourceText(path=str(path), text=text, format=suffix[1:])
-        if text.strip() and parser.detect(source):
+        if text.strip() and not judgment_parser.detect(source) and parser.detect(source):
             title = statute_title(source)
             if title:
                 titles.add(title)

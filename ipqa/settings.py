@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         description="Threads serving blocking API requests (search, ask…); more requests wait on the "
                     "event loop.",
     )
+    conversation_retention_days: float = Field(
+        default=30, gt=0, description="Server-side conversations untouched this long are deleted.")
+    max_conversations: int = Field(default=10_000, ge=1, description="Newest conversations kept.")
+    max_conversation_turns: int = Field(default=50, ge=1, description="Turns kept per conversation (newest).")
+    served_model_name: str = Field(
+        default="ipqa", description="The model id of the OpenAI-compatible endpoint (/v1/models).")
     rebuild_sources: list[Path] = Field(
         default_factory=list,
         description="What `POST /v1/index/rebuild` ingests (plus the uploads); a request may only name "
@@ -141,3 +147,7 @@ class Settings(BaseSettings):
     @property
     def jobs_dir(self) -> Path:
         return self.data_dir / "jobs"
+
+    @property
+    def conversations_path(self) -> Path:
+        return self.data_dir / "conversations.sqlite"

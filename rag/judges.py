@@ -200,6 +200,8 @@ class CrossEncoderJudge:
             return self._model
 
     def support(self, statement: str, evidence: str) -> float:
+        if not statement.strip() or not evidence.strip():
+            return 0.0  # nothing is supported by, or claimed with, no text (a model would still score it)
         model = self._loaded()
         # (premise, hypothesis) order: the evidence should entail the statement.
         scores = model.predict([(evidence, statement)], apply_softmax=True, show_progress_bar=False)

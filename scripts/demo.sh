@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the default embedded setup: install, build an index over a corpus (the bundled
 # examples by default, or any folders given, e.g. ../shared/data/cn-law ../shared/data/us-law),
-# answer two questions with verified citations, then serve the API on http://127.0.0.1:8000.
+# answer two questions with verified citations, then serve the API and the web page on
+# http://127.0.0.1:8000 (the page at /, the OpenAI-compatible endpoint at /v1/chat/completions).
 # Set IPQA_DEMO_NO_SERVE=1 to stop after the answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,5 +32,6 @@ for question in "${questions[@]}"; do
   $IPQA ask "$question"
 done
 if [ -z "${IPQA_DEMO_NO_SERVE:-}" ]; then
+  echo "web page: http://127.0.0.1:8000/ (English: /?lang=en); API docs: http://127.0.0.1:8000/docs"
   exec $IPQA serve --host 127.0.0.1 --port 8000
 fi

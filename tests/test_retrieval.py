@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from factories import make_chunk, make_hit
 from index_corpus import built_snapshot
 from indexes.protocols import SearchFilters
 from ipqa.domain import Chunk, Hit
@@ -24,8 +25,8 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _hit(chunk_id: str, score: float, rank: int) -> Hit:
-    chunk = Chunk(id=chunk_id, document_id="d", text="t", citation=f"cite {chunk_id}", unit="text", language="en")
-    return Hit(chunk=chunk, score=score, rank=rank)
+    chunk = make_chunk(f"cite {chunk_id}", "t", id=chunk_id, document_id="d", unit="text", language="en")
+    return make_hit(chunk, score=score, rank=rank)
 
 
 def _version(snapshot, hit: Hit) -> str | None:
@@ -123,8 +124,7 @@ def test_versions_collapse_to_the_newest_when_tied(snapshot) -> None:
 
 def test_collapse_keeps_the_better_placed_version() -> None:
     a = _hit("a", 2.0, 1)
-    b = Hit(chunk=Chunk(id="b", document_id="d2", text="t", citation="cite a", unit="text", language="en"),
-            score=1.0, rank=2)
+    b = make_hit(make_chunk("cite a", "t", id="b", document_id="d2", unit="text", language="en"), score=1.0, rank=2)
     assert [h.chunk.id for h in collapse_versions([a, b])] == ["a"]
 
 
