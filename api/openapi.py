@@ -23,6 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from api.uploads import EXTENSION_OF_MEDIA_TYPE
 
 PROBLEM = "application/problem+json"
+OWN_ERROR_SHAPE = frozenset({"openai"})  # tags of operations whose errors are not problem details
 # what an upload's part may say it is (api.uploads reads the type from a name without an extension)
 UPLOAD_MEDIA_TYPES = tuple(t for t in EXTENSION_OF_MEDIA_TYPE if t != "text/xml")
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -90,6 +91,14 @@ def complete(document: dict[str, Any], *, max_upload_files: int) -> None:
     schemas["TokenEvent"] = TOKEN_EVENT_SCHEMA
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
+            if OWN_ERROR_SHAPE & set(operation.get("tags", ())):
+                # the OpenAI-compatible operations answer OpenAI's error shape, documented by them; only
+                # the body limit, which answers before any route, is added
+                if operation.get("requestBody"):
+                    operation["responses"].setdefault("413", {
+                        "description": "The request body is over the limit (refused before it is read).",
+                        "content": {PROBLEM: {"schema": _PROBLEM_REF}}})
+                continue
             _complete_operation(operation)
     for name, schema in schemas.items():
         if name.startswith("Body_upload_documents") and "files" in schema.get("properties", {}):

@@ -118,6 +118,10 @@ MAX_HISTORY = 50
 
 
 class AskRequest(_QueryBase):
+    # `history` and `conversation_id` exclude each other; said in the document so that clients (and
+    # schema-driven tests) know it
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"not": {"required": ["history", "conversation_id"]}})
+
     question: str = Field(min_length=1, max_length=20_000, examples=["未经专利权人许可制造其专利产品是否侵权？"])
     type: QuestionType | None = Field(default=None, description="Question type; detected when omitted.")
     stream: StrictBool = Field(default=False, description="Server-Sent Events: `token` events, then `answer`.")
