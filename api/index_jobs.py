@@ -15,7 +15,7 @@ from api.errors import ProblemError
 from api.jobs import JobOutcome, JobProgress, JobWork
 from api.redact import without_server_paths
 from api.state import AppState
-from api.uploads import display_name, mark_upload, uploads_copying
+from api.uploads import display_name, is_pending, mark_upload, uploads_copying
 
 
 def check_no_build_running(state: AppState) -> None:
@@ -71,9 +71,11 @@ def _inside(raw: str, roots: list[Path]) -> Path | None:
 
 
 def _uploads_source(uploads_dir: Path) -> list[Path]:
-    has_uploads = uploads_dir.is_dir() and any(p.is_dir() and not p.name.startswith(".")
-                                               for p in uploads_dir.iterdir())
-    return [uploads_dir] if has_uploads else []
+    """The uploaded files a rebuild ingests: each one its add job accepted, never one still pending
+    (its job is running, or was interrupted and the file was never accepted)."""
+    from api.uploads import accepted_uploads
+
+    return accepted_uploads(uploads_dir)
 
 
 def rebuild_job(state: AppState, sources: list[Path]) -> JobWork:
@@ -90,8 +92,9 @@ def add_job(state: AppState, paths: list[Path]) -> JobWork:
         try:
             result = state.manager.add(paths, progress=progress)
         except BaseException:
-            # a failed job must not leave its files to be ingested by every later rebuild
-            _delete_uploads(state, paths)
+            # a failed job must not leave its new files to be ingested by every later rebuild (a
+            # re-upload of an accepted file reuses it: that one stays)
+            _delete_uploads(state, [path for path in paths if is_pending(path)])
             raise
         state.refresh()
         outcome = _outcome(state, result, [state.uploads_dir])
@@ -153,6 +156,10 @@ def remove_upload_job(state: AppState, upload: Path) -> JobWork:
     return work
 
 
+# Another worker may have stored an upload a moment ago and not yet started (and locked) its job.
+PENDING_GRACE_S = 60.0
+
+
 def sweep_pending_uploads(state: AppState) -> list[Path]:
     """At startup: delete the uploads whose add job never finished (the service was stopped or
     killed while it ran), so that no later rebuild ingests a file its client was never told was
@@ -163,7 +170,7 @@ def sweep_pending_uploads(state: AppState) -> list[Path]:
         check_no_build_running(state)
     except ProblemError:
         return []
-    pending = pending_uploads(state.uploads_dir)
+    pending = pending_uploads(state.uploads_dir, older_than_s=PENDING_GRACE_S)
     _delete_uploads(state, pending)
     return pending
 

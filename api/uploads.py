@@ -184,13 +184,38 @@ def uploads_copying(uploads_dir: Path, document_ids: Sequence[str]) -> list[Path
     return found
 
 
-def pending_uploads(uploads_dir: Path) -> list[Path]:
-    """Uploads whose add job never finished (the service stopped while it ran)."""
+def pending_uploads(uploads_dir: Path, *, older_than_s: float = 0.0) -> list[Path]:
+    """Uploads whose add job has not finished (still running, or stopped with the service), stored
+    at least ``older_than_s`` ago."""
+    import time
+
     found: list[Path] = []
     for upload_dir in upload_dirs(uploads_dir):
-        stored = _existing(upload_dir)
-        if _meta(upload_dir).get("state") == "pending":
+        if _meta(upload_dir).get("state") != "pending":
+            continue
+        try:
+            age = time.time() - (upload_dir / META_FILE).stat().st_mtime
+        except OSError:
+            age = older_than_s
+        if age >= older_than_s:
+            stored = _existing(upload_dir)
             found.append(stored if stored is not None else upload_dir / "missing")
+    return found
+
+
+def is_pending(path: Path) -> bool:
+    """Whether the stored upload ``path`` still waits for its add job."""
+    return _meta(path.parent).get("state") == "pending"
+
+
+def accepted_uploads(uploads_dir: Path) -> list[Path]:
+    """The stored files of the uploads that are not pending (uploads from before the state was
+    recorded count as accepted)."""
+    found: list[Path] = []
+    for upload_dir in sorted(upload_dirs(uploads_dir)):
+        stored = _existing(upload_dir)
+        if stored is not None and _meta(upload_dir).get("state") != "pending":
+            found.append(stored)
     return found
 
 

@@ -256,17 +256,27 @@ def test_uploads_of_an_interrupted_job_are_removed_at_startup(tmp_path: Path, ti
 
     from api.app import create_app
 
+    import os
+    import time
+
     settings = make_settings(tmp_path / "data", tiny_embedder_dir, examples_dir)
-    for name, state in (("a" * 32, "pending"), ("b" * 32, "indexed")):
+    for name, state in (("a" * 32, "pending"), ("b" * 32, "indexed"), ("c" * 32, "pending")):
         upload_dir = settings.uploads_dir / name
         upload_dir.mkdir(parents=True)
         (upload_dir / f"{state}.md").write_text("# x\n\n第一条 内容。\n", encoding="utf-8")
         (upload_dir / ".upload.json").write_text(json.dumps({"original_name": f"{state}.md", "state": state}),
                                                  encoding="utf-8")
+        if name != "c" * 32:  # c: stored a moment ago, its job may be starting in another worker
+            old = time.time() - 3600
+            os.utime(upload_dir / ".upload.json", (old, old))
     app = create_app(settings, services_factory=lambda snapshot: None, watch_interval_s=0)
     with TestClient(app, raise_server_exceptions=False):
         pass
-    assert [p.name for p in _upload_dirs(settings)] == ["b" * 32]  # the pending one was never accepted
+    # the old pending one was never accepted: gone; the fresh one stays, and no rebuild reads it
+    assert sorted(p.name for p in _upload_dirs(settings)) == ["b" * 32, "c" * 32]
+    from api.uploads import accepted_uploads
+
+    assert [p.parent.name for p in accepted_uploads(settings.uploads_dir)] == ["b" * 32]
 
 
 # --- 9. a file over the per-file limit is refused while it streams ---------------------------------------
@@ -358,3 +368,28 @@ def test_a_name_without_extension_takes_its_type_from_the_content_type() -> None
     with pytest.raises(ProblemError) as caught:
         checked_filename("tool.exe", allowed_extensions=allowed, content_type="text/plain")
     assert caught.value.status == 415
+
+
+def test_a_failed_add_job_removes_only_its_new_uploads(tmp_path: Path) -> None:
+    import json
+    from types import SimpleNamespace
+
+    from api.index_jobs import add_job
+    from ipqa.errors import IpqaError
+
+    uploads = tmp_path / "uploads"
+    paths = []
+    for name, state in (("a" * 32, "pending"), ("b" * 32, "indexed")):
+        (uploads / name).mkdir(parents=True)
+        (uploads / name / f"{state}.md").write_text("x", encoding="utf-8")
+        (uploads / name / ".upload.json").write_text(json.dumps({"state": state}), encoding="utf-8")
+        paths.append(uploads / name / f"{state}.md")
+
+    class FailingManager:
+        def add(self, paths, progress=None):
+            raise IpqaError("the build failed")
+
+    state = SimpleNamespace(manager=FailingManager(), uploads_dir=uploads)
+    with pytest.raises(IpqaError):
+        add_job(state, paths)(None)
+    assert [p.exists() for p in paths] == [False, True]  # the new one gone, the accepted one kept
