@@ -393,3 +393,10 @@ def test_a_failed_add_job_removes_only_its_new_uploads(tmp_path: Path) -> None:
     with pytest.raises(IpqaError):
         add_job(state, paths)(None)
     assert [p.exists() for p in paths] == [False, True]  # the new one gone, the accepted one kept
+
+
+@pytest.mark.parametrize("url", ["/v1/documents?title=%ED%A0%80", "/v1/citations/resolve?q=%ED%A0%80",
+                                 "/v1/chunks/%ED%A0%80", "/v1/documents?title=%FF%FE", "/v1/jobs/%ED%A0%80"])
+def test_undecodable_bytes_in_the_url_are_never_a_500(reader: httpx.Client, url: str) -> None:
+    response = reader.get(url)
+    assert response.status_code < 500, response.text
