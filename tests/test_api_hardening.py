@@ -196,10 +196,11 @@ def test_upload_of_an_indexed_document_under_another_name_is_reported_and_surviv
     from indexes.build import BuildOptions, add_documents
     from indexes.embedder import create_embedder
 
-    # a document added from outside the rebuild sources (as `ipqa index add` does)
-    outside = tmp_path / "示例著作权登记办法(2025-05-01).md"
-    outside.write_text("# 示例著作权登记办法\n\n第一条 作品登记实行自愿原则，登记机关应当在三十日内作出决定。\n",
-                       encoding="utf-8")
+    # a document added from outside the rebuild sources (as `ipqa index add` does); a statute's
+    # title comes from its heading, so a copy under another file name is the same document
+    outside = tmp_path / "示例著作权登记办法.md"
+    outside.write_text("# 示例著作权登记办法\n\n<!-- INFO END -->\n\n"
+                       "第一条 作品登记实行自愿原则，登记机关应当在三十日内作出决定。\n", encoding="utf-8")
     added = add_documents(write_settings.index_root, [outside],
                           embedder=create_embedder(write_settings.embedder, device="cpu"),
                           options=BuildOptions.from_settings(write_settings))
@@ -207,8 +208,7 @@ def test_upload_of_an_indexed_document_under_another_name_is_reported_and_surviv
     document_id = _wait_for_title(writer, outside.stem)  # the service's watcher reloads
 
     version = writer.get("/readyz").json()["index_version"]
-    accepted = writer.post("/v1/documents", files=[("files", ("示例著作权登记办法(2025-05-01).md",
-                                                              outside.read_bytes()))])
+    accepted = writer.post("/v1/documents", files=[("files", ("登记办法-副本.md", outside.read_bytes()))])
     job = wait_for_job(writer, accepted.json()["job_id"])
     assert job["state"] == "succeeded" and job["errors"] == [], job
     [entry] = job["result"]["documents_added"]
