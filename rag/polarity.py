@@ -59,12 +59,12 @@ _ZH_NEGATION = re.compile(
     "并非|并不是|不是|不得|不视为|不属于|不构成|不适用|不予|不能|不应|不可以|不可|不必|不需要|无须|无需|"
     "禁止|没有|未经|未|不|非|无|毋"
 )
-_EN_NEGATION = re.compile(
-    r"\b(?:not|no|never|without|neither|nor|cannot|none|\w+n't)\b", re.IGNORECASE
+_EN_NEGATION = re.compile(  # "No. 12-345" is a number, not a negation
+    r"\b(?:not|no(?!\.\s*\d)|never|without|neither|nor|cannot|none|\w+n't)\b", re.IGNORECASE
 )
 # A negation of the whole sentence: its scope is everything after it.
 _SENTENCE_NEGATION = re.compile(
-    r"^\s*(?:it\s+is\s+(?:not\s+(?:the\s+case|true)|untrue)\s+that\b|并非|并不是|不是所有)", re.IGNORECASE
+    r"^\s*(?:it\s+is\s+(?:not\s+(?:the\s+case|true)|untrue)\s+that\b|并非|并不是)", re.IGNORECASE
 )
 # Words that assert what follows them (a dropped negation shows as one of these before the word).
 _ZH_AFFIRM = re.compile("应当|必须|可以|有权|视为|属于|构成|适用|应|须|可|是")
@@ -277,7 +277,11 @@ def matched_context(sentence: str, evidence: str, score: Scorer) -> str:
     if len(spans) <= 1:
         return evidence
     scores = [score(sentence, evidence[s:e]) for s, e in spans]
-    best = max(range(len(spans)), key=lambda i: (scores[i], -i))
+    # ties (every word of a short statement is in several sentences) go to the sentence that holds
+    # the statement verbatim, then to the one closest to it in length
+    core = sentence.strip().rstrip("。.；;")
+    best = max(range(len(spans)), key=lambda i: (scores[i], core in evidence[spans[i][0]:spans[i][1]],
+                                                 -abs((spans[i][1] - spans[i][0]) - len(sentence)), -i))
     start, end = spans[best]
     # an enumeration's lead-in ("有下列情形之一的，不视为侵犯专利权：") frames every item after it
     if not _ITEM.match(evidence[start:end]):

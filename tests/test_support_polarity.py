@@ -105,3 +105,8 @@ def test_quantities_read_units_in_both_languages():
     assert quantities("within 30 days, 5 percent, six years, $250,000") == {
         ("day", 30.0), ("percent", 5.0), ("year", 6.0), ("dollar", 250000.0)}
     assert quantities("第五十年的 section 271") == set()  # ordinals and bare numbers are not lengths
+
+
+def test_a_case_number_is_not_a_negation():
+    assert negations("Case No. 12-345 held that the claim is valid") == []
+    assert len(negations("No recovery shall be had")) == 1
