@@ -1,6 +1,8 @@
 """End to end: the service configured from the environment with ``IPQA_GENERATOR=openai`` against a
 local OpenAI-compatible endpoint (127.0.0.1, in this test) that answers with a source's own sentence
-and three contradictions of it. The answer must flag each contradiction as unsupported."""
+and contradictions of it (a modal flipped, a time limit changed, a negation dropped, the whole
+statement denied), in Chinese and in English. The answer must flag each contradiction as
+unsupported and keep the faithful copy supported."""
 
 from __future__ import annotations
 
@@ -15,16 +17,25 @@ import httpx
 import pytest
 from api_fixtures import LiveServer, build_example_index, make_settings
 
-QUESTION = "当事人对处理决定不服的，可以在多少日内向人民法院起诉？"
-SENTENCE = re.compile(r"[^。\n]*十五日内[^。\n]*。")
-
-
-def contradictions(sentence: str) -> dict[str, str]:
-    """The patterns a careless or hostile model produces from a source's sentence."""
+def _zh(sentence: str) -> list[str]:
     body = sentence.rstrip("。")
-    return {"modal": body.replace("可以", "不得") + "。",
-            "number": body.replace("十五日", "三十日") + "。",
-            "prefix": "并非" + body + "。"}
+    return [body.replace("可以", "不得") + "。",  # modal flip
+            body.replace("十五日", "三十日") + "。",  # time limit changed
+            "并非" + body + "。"]  # the whole statement denied
+
+
+def _en(sentence: str) -> list[str]:
+    body = sentence.rstrip(".")
+    return [body.replace("may not recapture", "may recapture") + ".",  # negation dropped
+            "It is not the case that " + body[0].lower() + body[1:] + "."]
+
+
+# (question, the source sentence the model copies, the contradictions it makes of it)
+CASES = [
+    ("当事人对处理决定不服的，可以在多少日内向人民法院起诉？", re.compile(r"[^。\n]*十五日内[^。\n]*。"), _zh),
+    ("May a patentee recapture disclosed but unclaimed subject matter through the doctrine of equivalents?",
+     re.compile(r"[^.\n]*may not recapture[^.\n]*\."), _en),
+]
 
 
 class _Model(BaseHTTPRequestHandler):
@@ -38,13 +49,13 @@ class _Model(BaseHTTPRequestHandler):
         prompt = "\n".join(m["content"] for m in body["messages"])
         # the numbered source that holds the sentence: "[n] citation\ntext"
         blocks = re.split(r"\n(?=\[\d+\] )", prompt)
-        lines = []
-        for block in blocks:
-            number, sentence = re.match(r"\[(\d+)\] ", block), SENTENCE.search(block)
-            if number and sentence:
-                s = sentence.group().strip()
-                lines = [f"{s}[{number.group(1)}]"] + [f"{c}[{number.group(1)}]" for c in contradictions(s).values()]
-                break
+        lines: list[str] = []
+        for _, pattern, contradict in CASES:
+            for block in blocks:
+                number, sentence = re.match(r"\[(\d+)\] ", block), pattern.search(block)
+                if number and sentence and not lines:
+                    s = sentence.group().strip()
+                    lines = [f"{line} [{number.group(1)}]" for line in [s, *contradict(s)]]
         text = "\n".join(lines) or "（来源中没有这句话）"
         type(self).answers.append(text)
         self.send_response(200)
@@ -93,14 +104,18 @@ def test_openai_answer_with_contradicted_sources_is_flagged(tmp_path: Path, tiny
     settings = Settings()
     assert settings.generator == "openai"
     with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=60) as client:
-        response = client.post("/v1/ask", json={"question": QUESTION, "k": 5})
-    assert response.status_code == 200, response.text
-    answer = response.json()
-    assert _Model.answers and "十五日内" in _Model.answers[-1], "the model was not given the provision"
-    statements = {s["text"]: s for s in answer["statements"]}
-    assert len(statements) == 4, statements
-    verbatim, *contradicting = list(statements.values())
-    assert verbatim["supported"] is True and verbatim["support"] >= 0.9
+        for question, pattern, contradict in CASES:
+            response = client.post("/v1/ask", json={"question": question, "k": 5})
+            assert response.status_code == 200, response.text
+            _check_flagged(response.json(), pattern, len(contradict("x")))
+
+
+def _check_flagged(answer: dict, pattern: re.Pattern, contradictions: int) -> None:
+    assert _Model.answers and pattern.search(_Model.answers[-1]), "the model was not given the provision"
+    statements = answer["statements"]
+    assert len(statements) == 1 + contradictions, statements
+    verbatim, *contradicting = statements
+    assert verbatim["supported"] is True and verbatim["support"] >= 0.9, verbatim
     for statement in contradicting:
         assert statement["supported"] is False and statement["support"] == 0.0, statement
     # the source itself is verified by the statement that copies it
