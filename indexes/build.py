@@ -33,6 +33,7 @@ from indexes.embedding_cache import EmbeddingCache, TokenCache
 from indexes.layout import (BM25_DIR, DENSE_DIR, FORMAT_VERSION, READERS_LOCK, STORE_FILE, IndexLayout,
                             check_embedder, describe_files, fsync_tree, new_version_name, write_manifest)
 from indexes.locking import BuildLock
+from indexes.routed_embedder import part_for
 from indexes.snapshot import Snapshot
 from indexes.store import SqliteChunkStore
 from ingest import pipeline
@@ -375,7 +376,11 @@ class _Job:
         return TokenCache(self.layout.cache_dir / "tokens.sqlite")
 
     def _embed(self, rows: "_Rows", *, rows_ids: set[int] | None) -> tuple[np.ndarray, np.ndarray]:
-        """Vectors of the rows whose language the embedder serves (only ``rows_ids`` when given)."""
+        """Vectors of the rows whose language the embedder serves (only ``rows_ids`` when given).
+
+        Each language's rows go to the model of that language (:func:`part_for`; one model unless the
+        embedder routes languages) and are cached under that model's name, so a routed embedder that
+        adds a language reuses the vectors of the others. Narrower models' vectors are zero-padded."""
         served = self.embedder.languages
         selected = [i for i, (int_id, language) in enumerate(zip(rows.ids.tolist(), rows.languages))
                     if language in served and (rows_ids is None or int_id in rows_ids)]
@@ -385,24 +390,34 @@ class _Job:
             if not selected:
                 return ids, vectors
             cache = EmbeddingCache(self.layout.cache_dir / "embeddings.sqlite")
-            hashes = [content_hash(rows.texts[i]) for i in selected]
-            cached = cache.get_many(self.embedder.name, hashes)
-            todo = [pos for pos, h in enumerate(hashes) if h not in cached]
-            for pos, h in enumerate(hashes):
-                if h in cached:
-                    vectors[pos] = cached[h]
-            self.progress.advance(len(selected) - len(todo))
-            for start in range(0, len(todo), EMBED_BATCH):
-                batch = todo[start:start + EMBED_BATCH]
-                encoded = np.asarray(self.embedder.encode_document([rows.texts[selected[p]] for p in batch]),
-                                     dtype=np.float32)
-                vectors[batch] = encoded
-                cache.put_many(self.embedder.name, {hashes[p]: encoded[j] for j, p in enumerate(batch)})
-                self.progress.advance(len(batch))
-            close = getattr(cache, "close", None)
-            if close is not None:
-                close()
+            try:
+                by_language: dict[str, list[int]] = {}
+                for pos, i in enumerate(selected):
+                    by_language.setdefault(rows.languages[i], []).append(pos)
+                for language, positions in sorted(by_language.items()):
+                    self._embed_with(part_for(self.embedder, language), cache, rows, selected, positions, vectors)
+            finally:
+                close = getattr(cache, "close", None)
+                if close is not None:
+                    close()
         return ids, vectors
+
+    def _embed_with(self, model: "Embedder", cache: Any, rows: "_Rows", selected: list[int],
+                    positions: list[int], vectors: np.ndarray) -> None:
+        hashes = {pos: content_hash(rows.texts[selected[pos]]) for pos in positions}
+        cached = cache.get_many(model.name, list(hashes.values()))
+        todo = [pos for pos in positions if hashes[pos] not in cached]
+        for pos in positions:
+            found = cached.get(hashes[pos])
+            if found is not None:
+                vectors[pos, :len(found)] = found
+        self.progress.advance(len(positions) - len(todo))
+        for start in range(0, len(todo), EMBED_BATCH):
+            batch = todo[start:start + EMBED_BATCH]
+            encoded = np.asarray(model.encode_document([rows.texts[selected[p]] for p in batch]), dtype=np.float32)
+            vectors[batch, :encoded.shape[1]] = encoded
+            cache.put_many(model.name, {hashes[p]: encoded[j] for j, p in enumerate(batch)})
+            self.progress.advance(len(batch))
 
     def _new_dense(self, ids: np.ndarray, vectors: np.ndarray) -> Any:
         if len(ids) == 0:

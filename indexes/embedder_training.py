@@ -47,7 +47,7 @@ class TrainOptions:
     language: str = "zh"
     dimension: int = 256
     vocab_size: int = 30_000
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 1024
     learning_rate: float = 0.05
     scale: float = 20.0
@@ -240,7 +240,7 @@ def train_static_embedder(pairs: Sequence[Pair], vocabulary_texts: Iterable[str]
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += float(loss)
+            total += loss.item()
             if step % 20 == 0 or step == len(batches):
                 say(f"epoch {epoch + 1}/{options.epochs} step {step}/{len(batches)} loss {total / step:.4f}")
         losses.append(total / max(1, len(batches)))

@@ -20,6 +20,7 @@ from indexes.dense import DenseIndex
 from indexes.layout import (BM25_DIR, DENSE_DIR, FORMAT_VERSION, MANIFEST, STORE_FILE, IndexLayout, ReaderLock,
                             check_embedder, check_files)
 from indexes.protocols import SearchFilters
+from indexes.routed_embedder import routes_languages
 from indexes.store import SqliteChunkStore
 from indexes.text import detect_language
 from ipqa.domain import Chunk, Hit
@@ -27,6 +28,15 @@ from ipqa.errors import IndexUnavailableError
 
 if TYPE_CHECKING:
     from indexes.protocols import Embedder
+
+
+def only_language(filters: SearchFilters | None, language: str) -> SearchFilters:
+    """``filters`` narrowed to ``language`` (an empty language set when they exclude it)."""
+    from dataclasses import replace
+
+    base = filters or SearchFilters()
+    languages = frozenset({language}) if base.languages is None else base.languages & {language}
+    return replace(base, languages=languages)
 
 
 class Snapshot:
@@ -114,8 +124,11 @@ class Snapshot:
                          ) -> list[tuple[int, float]]:
         """The dense index's best ``k`` (int id, score) pairs, best first. Empty when there is no
         embedder or no vectors, or the query's language is not served."""
-        if self._dense is None or self._embedder is None or detect_language(query) not in self.embedder_languages:
+        language = detect_language(query)
+        if self._dense is None or self._embedder is None or language not in self.embedder_languages:
             return []
+        if routes_languages(self._embedder):  # other languages' vectors come from other models
+            filters = only_language(filters, language)
         allowed = self.store.allowed_int_ids(filters)
         if allowed is not None and len(allowed) == 0:
             return []

@@ -388,4 +388,29 @@ def build_retriever(settings: "Settings", snapshot: IndexSnapshot) -> HybridRetr
                                device=settings.embed_device)
     return HybridRetriever(snapshot, fusion=settings.fusion, rrf_k=settings.rrf_k, weights=settings.fusion_weights,
                            candidates=settings.candidates, reranker=reranker,
-                           expand_references=settings.expand_references, law_names=law_names)
+                           expand_references=settings.expand_references, law_names=law_names,
+                           domain_prior=configured_domain_prior(settings),
+                           reranker_fields=(frozenset(settings.reranker_fields)
+                                            if settings.reranker_fields is not None else None))
+
+
+def default_field_model_path(settings: "Settings") -> Path:
+    """Where ``ipqa train fields`` writes and ``field_model = auto`` reads."""
+    return settings.data_dir / "models" / "fields"
+
+
+def configured_domain_prior(settings: "Settings") -> DomainPrior | None:
+    """The domain prior ``settings`` configure: None when ``field_model`` is ``none``, or ``auto`` and
+    no field model was trained (then retrieval is exactly the first stage, as before)."""
+    from rag.domain_prior import DomainPriorOptions
+    from rag.fields import MODEL_FILE, FieldModel
+
+    spec = settings.field_model
+    if spec == "none":
+        return None
+    directory = default_field_model_path(settings) if spec == "auto" else Path(spec).expanduser()
+    if spec == "auto" and not (directory / MODEL_FILE).is_file():
+        return None
+    options = DomainPriorOptions(field_weight=settings.field_prior_weight, local_penalty=settings.local_rule_penalty,
+                                 patent_text_penalty=settings.patent_text_penalty)
+    return DomainPrior(FieldModel.load(directory), options)

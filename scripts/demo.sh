@@ -21,6 +21,18 @@ else
              "Can a patentee use the doctrine of equivalents to cover a brush that the specification disclosed but did not claim?")
 fi
 $IPQA index rebuild --source "${sources[@]}"
+# The domain prior's field-of-law model, learned from the index (seconds).
+$IPQA train fields
+# With the real corpora: the Chinese retriever, trained here from the statutes and the STARD questions
+# (a few minutes on 2 cores; a finished model is reused, an interrupted one resumed), then a rebuild
+# that embeds the Chinese chunks with it (the English vectors come from the cache).
+if [ "$#" -gt 0 ]; then
+  if $IPQA train embedder --language zh; then
+    $IPQA index rebuild --source "${sources[@]}"
+  else
+    echo "no Chinese embedder trained (the corpus has no Chinese statutes); Chinese is served by BM25"
+  fi
+fi
 $IPQA index status
 # With the real corpora, learn the Chinese-statute reranker from the STARD questions (about a
 # minute; prints its cross-validated recall first). The sample corpus has nothing to learn from.
