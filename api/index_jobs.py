@@ -15,7 +15,8 @@ from api.errors import ProblemError
 from api.jobs import JobOutcome, JobProgress, JobWork
 from api.redact import without_server_paths
 from api.state import AppState
-from api.uploads import display_name, is_pending, mark_upload, uploads_copying
+from api.uploads import (accepted_uploads, display_name, is_pending, mark_upload, pending_uploads,
+                         uploads_copying)
 
 
 def check_no_build_running(state: AppState) -> None:
@@ -73,8 +74,6 @@ def _inside(raw: str, roots: list[Path]) -> Path | None:
 def _uploads_source(uploads_dir: Path) -> list[Path]:
     """The uploaded files a rebuild ingests: each one its add job accepted, never one still pending
     (its job is running, or was interrupted and the file was never accepted)."""
-    from api.uploads import accepted_uploads
-
     return accepted_uploads(uploads_dir)
 
 
@@ -164,8 +163,6 @@ def sweep_pending_uploads(state: AppState) -> list[Path]:
     """At startup: delete the uploads whose add job never finished (the service was stopped or
     killed while it ran), so that no later rebuild ingests a file its client was never told was
     accepted. Skipped while any process holds the build lock: its job may be adding them."""
-    from api.uploads import pending_uploads
-
     try:
         check_no_build_running(state)
     except ProblemError:
