@@ -272,3 +272,45 @@ def test_a_cited_unit_outside_the_filters_is_not_forced_in(snapshot) -> None:
     retriever = HybridRetriever(snapshot, expand_references=False)
     hits = retriever.retrieve("专利法第二条 patent", 3, SearchFilters(jurisdictions=frozenset({"US"})))
     assert all(hit.source != "cited" for hit in hits)
+
+
+# --- the domain prior and the reranker's fields ---------------------------------------------------
+class _ReversingReranker:
+    """Puts the first stage upside down, and records whether it was asked."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def serves(self, query: str) -> bool:
+        return True
+
+    def rerank(self, query, hits, k):
+        self.calls += 1
+        reversed_hits = list(reversed(hits))
+        return [type(h)(chunk=h.chunk, score=float(len(hits) - i), rank=i + 1, source="rerank",
+                        component_scores=h.component_scores) for i, h in enumerate(reversed_hits)][:k]
+
+
+def _field_model():
+    from rag.fields import FieldModel
+
+    return FieldModel.fit([("zh", "patent", ["专利", "发明", "新颖性", "专利权"]),
+                           ("zh", "copyright", ["著作权", "作品"]), ("zh", "civil", ["合同", "债务"])], min_count=1)
+
+
+def test_the_reranker_serves_only_its_fields_and_the_prior_ranks_the_rest(snapshot) -> None:
+    from rag.domain_prior import DomainPrior
+
+    reranker = _ReversingReranker()
+    retriever = HybridRetriever(snapshot, weights=BOTH, expand_references=False, reranker=reranker,
+                                domain_prior=DomainPrior(_field_model()), reranker_fields=frozenset({"civil"}))
+    hits = retriever.retrieve("发明专利需要具备新颖性吗", 3)  # a patent question: not the reranker's field
+    assert reranker.calls == 0
+    assert hits[0].chunk.citation == "专利法 第二十二条"
+    assert "field_prior" in hits[0].component_scores
+    retriever.retrieve("合同 债务", 3)  # a civil question: reranked
+    assert reranker.calls == 1
+    everywhere = HybridRetriever(snapshot, weights=BOTH, expand_references=False, reranker=reranker,
+                                 domain_prior=DomainPrior(_field_model()), reranker_fields=None)
+    everywhere.retrieve("发明专利需要具备新颖性吗", 3)
+    assert reranker.calls == 2
