@@ -52,12 +52,13 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
         from api.state import AppState, IndexWatcher, Limits, configured_services
         from indexes.build import BuildOptions
         from indexes.manager import IndexManager
-        from ipqa.runtime import configure_torch
+        from ipqa.runtime import configure_faiss, configure_torch
 
         # Requests are CPU-bound and share the GIL: more threads than a few per core only add
         # contention; requests beyond them wait cheaply on the event loop.
         anyio.to_thread.current_default_thread_limiter().total_tokens = threadpool_size or settings.api_threads
         configure_torch(settings.torch_threads)  # before any model runs; process-wide
+        configure_faiss(settings.torch_threads)
         model = embedder if embedder is not None else _configured_embedder(settings)
         # Settle how queries are encoded (ONNX export, model warm-up) before serving, not in the
         # first English search.
