@@ -26,7 +26,8 @@ class TextPart(BaseModel):
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")  # name, tool_calls: clients send them, nothing uses them
-    role: str = Field(description=f"One of {', '.join(ROLES)}.")
+    role: str = Field(description=f"One of {', '.join(ROLES)}.",
+                      json_schema_extra={"enum": list(ROLES)})  # the document says what the validator refuses
     content: str | list[TextPart] | None = Field(default=None)
 
     @field_validator("role")

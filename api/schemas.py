@@ -7,9 +7,9 @@ document describes exactly what clients send and receive.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from indexes.protocols import SearchFilters
 from ipqa.domain import (
@@ -34,6 +34,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _encodable(value: str) -> str:
+    """JSON may carry a lone surrogate ("\\ud800") that no text encoding can write: refuse it here
+    (422) rather than let SQLite or a tokenizer fail on it later (500)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text") from None
+    return value
+
+
 # --- requests ------------------------------------------------------------------------------------
 
 class Filters(_Strict):
@@ -46,6 +56,11 @@ class Filters(_Strict):
     titles: list[str] | None = Field(default=None, max_length=50, description="Exact document titles.")
     version_from: str | None = Field(default=None, pattern=_ISO_DATE, description="ISO date, inclusive.")
     version_to: str | None = Field(default=None, pattern=_ISO_DATE, description="ISO date, inclusive.")
+
+    @field_validator("document_ids", "titles")
+    @classmethod
+    def _text_items(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else [_encodable(v) for v in values]
 
     def to_domain(self) -> SearchFilters | None:
         def values(items: list[Any] | None) -> frozenset[str] | None:
@@ -60,14 +75,17 @@ class Filters(_Strict):
 
 class _QueryBase(_Strict):
     filters: Filters | None = None
-    k: int | None = Field(default=None, ge=1, le=MAX_K, description="How many hits (default: the server's top_k).")
+    k: int | None = Field(default=None, ge=1, le=MAX_K,
+                          description="How many hits retrieval keeps (default: the server's top_k). Not an upper "
+                                      "bound on what is returned: cross-reference expansion then adds the "
+                                      "provisions those hits cite, each marked with `expanded_from`.")
 
     @field_validator("question", "query", check_fields=False)
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
-        return value
+        return _encodable(value)
 
 
 class SearchRequest(_QueryBase):
@@ -82,6 +100,16 @@ class HistoryTurn(_Strict):
     citations: list[str] = Field(default_factory=list, max_length=100,
                                  description="Canonical citations of the answer (carried to follow-ups).")
 
+    @field_validator("question", "answer")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _encodable(value)
+
+    @field_validator("citations")
+    @classmethod
+    def _text_items(cls, values: list[str]) -> list[str]:
+        return [_encodable(v) for v in values]
+
     def to_domain(self) -> Turn:
         return Turn(question=self.question, answer=self.answer, citations=tuple(self.citations))
 
@@ -90,9 +118,13 @@ MAX_HISTORY = 50
 
 
 class AskRequest(_QueryBase):
+    # `history` and `conversation_id` exclude each other; said in the document so that clients (and
+    # schema-driven tests) know it
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"not": {"required": ["history", "conversation_id"]}})
+
     question: str = Field(min_length=1, max_length=20_000, examples=["未经专利权人许可制造其专利产品是否侵权？"])
     type: QuestionType | None = Field(default=None, description="Question type; detected when omitted.")
-    stream: bool = Field(default=False, description="Server-Sent Events: `token` events, then `answer`.")
+    stream: StrictBool = Field(default=False, description="Server-Sent Events: `token` events, then `answer`.")
     history: list[HistoryTurn] | None = Field(
         default=None, max_length=MAX_HISTORY,
         description="Earlier turns, oldest first: a follow-up (\"那商标呢？\", \"第二款呢？\") is read against them.")
@@ -103,10 +135,15 @@ class AskRequest(_QueryBase):
 
 
 class RebuildRequest(_Strict):
-    sources: list[str] | None = Field(
+    sources: list[Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[^\x00]+$")]] | None = Field(
         default=None, max_length=100,
         description="Paths to ingest, inside the configured rebuild sources or the uploads directory "
                     "(default: all configured rebuild sources). Uploaded documents are always included.")
+
+    @field_validator("sources")
+    @classmethod
+    def _text_items(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else [_encodable(v) for v in values]
 
 
 # --- responses: the pieces -----------------------------------------------------------------------
@@ -328,8 +365,10 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
+    """``ready`` alone for a caller without read access."""
+
     ready: bool
-    index_version: str | None
+    index_version: str | None = None
     documents: int | None = None
     chunks: int | None = None
     embedder: str | None = None

@@ -106,7 +106,7 @@ def main() -> None:
             model_file = default_ltr_model_path(settings) / "model.json"
             if model_file.is_file():
                 metadata = json.loads(model_file.read_text(encoding="utf-8")).get("metadata", {})
-                results["stard"]["LTR 5-fold CV (from its artefact)"] = metadata.get("cv")
+                results["stard"]["LTR 5-fold CV (from its artefact)"] = (metadata.get("cv") or {}).get("overall")
                 results["stard"]["LTR first stage 5-fold CV"] = metadata.get("first_stage_cv")
     finally:
         snapshot.close()

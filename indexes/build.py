@@ -20,7 +20,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol, Sequence
@@ -96,6 +96,15 @@ class FileProblem:
 
 
 @dataclass(frozen=True)
+class AlreadyIndexed:
+    """A document an add job parsed but did not store: the same content is in the index already."""
+
+    source_path: str  # the file the job read
+    document_id: str
+    indexed_from: str  # the source path of the stored copy
+
+
+@dataclass(frozen=True)
 class BuildResult:
     version: str
     manifest: Mapping[str, Any]
@@ -103,6 +112,12 @@ class BuildResult:
     removed_partials: tuple[str, ...] = ()
     pruned: tuple[str, ...] = ()
     stage_seconds: Mapping[str, float] = field(default_factory=dict)
+    already_indexed: tuple[AlreadyIndexed, ...] = ()
+    changed: bool = True  # False: an add that added nothing; ``version`` is the unchanged current one
+
+
+class _NothingChanged(Exception):
+    """An incremental job found nothing to add or remove: no new version is made."""
 
 
 # --- public jobs -------------------------------------------------------------------------------
@@ -232,6 +247,7 @@ class _Job:
                 try:
                     removed_ids: list[int] = []
                     added_ids: list[int] = []
+                    already: list[AlreadyIndexed] = []
                     with self._stage("parse"):
                         for document_id in remove:
                             if store.document(document_id) is None:
@@ -245,9 +261,18 @@ class _Job:
                                 for old in store.document_ids_from_source(parsed.document.source_path):
                                     if old != parsed.document.id and old not in added_documents:
                                         removed_ids.extend(store.remove_document(old))
-                            added_documents.add(parsed.document.id)
-                            added_ids.extend(store.add(parsed))
+                            stored = store.document(parsed.document.id)
+                            if stored is not None and parsed.document.id not in added_documents:
+                                # the same content under another name (or added before): reported,
+                                # so that the caller can say so and keep the file
+                                already.append(AlreadyIndexed(parsed.document.source_path, stored.id,
+                                                              stored.source_path))
+                            else:
+                                added_documents.add(parsed.document.id)
+                                added_ids.extend(store.add(parsed))
                             self.progress.advance(1)
+                    if not (added_ids or removed_ids or remove or added_documents):
+                        raise _NothingChanged()
                     # only the added chunks are read, tokenised and embedded
                     added_rows = self._rows(store, int_ids=added_ids)
                     self._update_bm25(partial, base_dir, store, removed_ids, added_rows)
@@ -272,7 +297,16 @@ class _Job:
                                           counts, dense_count, errors,
                                           changes={"added_chunks": len(added_ids), "removed_chunks": len(removed_ids),
                                                    "removed_documents": remove})
-                return self._finish(version, partial, manifest, errors, removed_partials)
+                result = self._finish(version, partial, manifest, errors, removed_partials)
+                return replace(result, already_indexed=tuple(already))
+            except _NothingChanged:
+                # no change, no version: a new one would only push a rollback version out
+                shutil.rmtree(partial, ignore_errors=True)
+                manifest = dict(base_manifest, changes={"added_chunks": 0, "removed_chunks": 0,
+                                                        "removed_documents": []})
+                return BuildResult(version=base, manifest=manifest, errors=tuple(errors),
+                                   removed_partials=tuple(removed_partials), stage_seconds=dict(self.seconds),
+                                   already_indexed=tuple(already), changed=False)
             except BaseException:
                 # nothing of a failed job may be mistaken for a version (a SIGKILL leaves
                 # the .partial directory, which the next job removes)

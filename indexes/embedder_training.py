@@ -171,7 +171,8 @@ def train_static_embedder(pairs: Sequence[Pair], vocabulary_texts: Iterable[str]
                           extra_info: dict | None = None) -> TrainReport:
     """Train, then write a sentence-transformers directory with ``ipqa_embedder.json`` to ``out``.
 
-    Resumes from ``out/checkpoint`` when it was written with the same options and pair count."""
+    Reuses a finished model in ``out`` trained with the same options on the same pairs, and resumes
+    from ``out/checkpoint`` when an interrupted run had the same options and pair count."""
     import torch
     from tokenizers import Tokenizer
 
@@ -183,6 +184,11 @@ def train_static_embedder(pairs: Sequence[Pair], vocabulary_texts: Iterable[str]
     counts: dict[str, int] = {}
     for pair in pairs:
         counts[pair.kind] = counts.get(pair.kind, 0) + 1
+    finished = _finished_model(out, options, counts)
+    if finished:  # the same options over the same pairs: nothing to learn again
+        say(f"reusing the model in {out} (trained with these options on these pairs)")
+        return TrainReport(counts, 0, options.epochs, time.perf_counter() - started,
+                           list(finished.extra.get("epoch_losses", [])))
     checkpoint_dir = out / "checkpoint"
     fingerprint = {"options": asdict(options), "pairs": len(pairs)}
     tokenizer_path = checkpoint_dir / "tokenizer.json"
@@ -247,6 +253,14 @@ def train_static_embedder(pairs: Sequence[Pair], vocabulary_texts: Iterable[str]
         torch.save({"model": bag.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1}, state_path)
     _save(bag.weight.detach(), tokenizer, out, options, counts, losses, extra_info or {})
     return TrainReport(counts, options.epochs - resumed_from, resumed_from, time.perf_counter() - started, losses)
+
+
+def _finished_model(out: Path, options: TrainOptions, counts: dict[str, int]) -> StaticModelInfo | None:
+    try:
+        info = StaticModelInfo.read(out)
+    except ConfigError:
+        return None
+    return info if info.extra.get("options") == asdict(options) and info.extra.get("pairs") == counts else None
 
 
 def _save(weights, tokenizer, out: Path, options: TrainOptions, counts: dict[str, int], losses: list[float],

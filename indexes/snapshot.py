@@ -56,6 +56,7 @@ class Snapshot:
         self._dense = dense
         self._embedder = embedder
         self._reader_lock = reader_lock
+        self._language_ids: dict[str, frozenset[int]] = {}  # int ids per language, read on first need
         # Dense search needs both a model to encode the query and vectors to search.
         self.embedder_languages: frozenset[str] = (
             frozenset(embedder.languages) if embedder is not None and dense is not None else frozenset())
@@ -130,6 +131,10 @@ class Snapshot:
         if self._dense is None or self._embedder is None or language not in self.embedder_languages:
             return []
         if routes_languages(self._embedder):  # other languages' vectors come from other models
+            if filters is None or filters.is_empty():
+                found = self._search_own_language(query, k, language)
+                if found is not None:
+                    return found
             filters = only_language(filters, language)
         allowed = self.store.allowed_int_ids(filters)
         if allowed is not None and len(allowed) == 0:
@@ -137,6 +142,25 @@ class Snapshot:
         vector = np.asarray(self._embedder.encode_query([query]), dtype=np.float32)
         scores, ids = self._dense.search(vector, k, allowed_ids=allowed)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    # Candidates an unfiltered search looks at for each hit wanted in the query's language. Vectors of
+    # another model score near 0 against the query (they live in another space), so the query's own
+    # language fills the top of the list; a FAISS search restricted to a language by an id selector
+    # costs 3x an unrestricted one (22 vs 6.4 ms over the full index).
+    OWN_LANGUAGE_OVERSAMPLING = 3
+
+    def _search_own_language(self, query: str, k: int, language: str) -> list[tuple[int, float]] | None:
+        """The best ``k`` of ``language`` by an unrestricted search, or None when its top did not hold
+        ``k`` of them (the caller then restricts the search): exact either way."""
+        own = self._language_ids.get(language)
+        if own is None:
+            ids = self.store.allowed_int_ids(only_language(None, language))
+            own = self._language_ids[language] = frozenset(int(i) for i in (ids if ids is not None else ()))
+        wanted = min(k, len(own))
+        vector = np.asarray(self._embedder.encode_query([query]), dtype=np.float32)  # type: ignore[union-attr]
+        scores, ids = self._dense.search(vector, self.OWN_LANGUAGE_OVERSAMPLING * k + 32)
+        kept = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and int(i) in own][:k]
+        return kept if len(kept) >= wanted else None
 
     def search_bm25(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
         return self._hits(self.search_bm25_ids(query, k, filters), "bm25")

@@ -117,7 +117,10 @@ class Settings(BaseSettings):
     # --- API ---------------------------------------------------------------------------------
     api_keys: list[str] = Field(default_factory=list, description="Keys with read access.")
     write_api_keys: list[str] = Field(default_factory=list, description="Keys with write access.")
-    read_requires_key: bool = False
+    read_requires_key: bool = Field(
+        default=False,
+        description="Close the read endpoints even when only write keys are configured (configuring read "
+                    "keys closes them anyway).")
     max_question_chars: int = Field(default=2000, ge=1)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_upload_files: int = Field(default=20, ge=1)

@@ -131,11 +131,12 @@ def open_current(settings: "Settings", *, index_root: Path | None = None,
     """The current index version under ``index_root`` (default ``settings.index_root``), closed on
     exit, for one command: the embedder's model is loaded only if a query needs it (a Chinese query
     never does with the English default), and torch gets ``settings.torch_threads`` when it loads."""
-    from ipqa.runtime import configure_torch
+    from ipqa.runtime import configure_faiss, configure_torch
     from rag.compose import models_use_torch, open_index
 
     if models_use_torch(settings, answering=answering):  # a cross-encoder, a local model: before they load
         configure_torch(settings.torch_threads)
+    configure_faiss(settings.torch_threads)  # the dense search (FAISS is loaded with the index anyway)
     with open_index(settings, index_root=index_root, one_shot=True) as snapshot:
         yield snapshot
 

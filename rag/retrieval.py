@@ -279,10 +279,12 @@ class HybridRetriever:
         return hits
 
     def _field_served(self, posterior: Mapping[str, float]) -> bool:
-        """Whether the learned reranker serves a question with this field posterior."""
+        """Whether the learned reranker serves a question with this field posterior: when its fields
+        hold at least half the probability (not just the single likeliest field: a patent question
+        about a time limit can look most like procedure law and still be, in sum, an IP question)."""
         if self.reranker_fields is None or not posterior:
             return True
-        return max(posterior, key=lambda field: posterior[field]) in self.reranker_fields
+        return sum(p for field, p in posterior.items() if field in self.reranker_fields) >= 0.5
 
     @staticmethod
     def _add_source_candidates(hits: list[Hit], sources: Sequence[CandidateSource], query: str,

@@ -76,9 +76,10 @@ def test_domain_prior_prefers_the_field_and_national_law() -> None:
 
 def test_patent_text_yields_to_statutes_unless_the_question_is_about_a_patent() -> None:
     prior = DomainPrior(None, DomainPriorOptions(patent_text_penalty=0.01))
-    hits = [_hit("US 8,927,118 B2, ¶ [0002]", 1, 0.0164), _hit("35 U.S.C. § 101", 2, 0.0161)]
+    hits = [_hit("US 8,927,118 B2, ¶ [0002]", 1, 0.0164), _hit("35 U.S.C. § 101", 2, 0.0161),
+            _hit("US 2001/0000044 A1, ¶ [0003]", 3, 0.0163)]
     legal = prior.apply("Can I patent a business method?", {}, hits)
-    assert legal[0].chunk.citation == "35 U.S.C. § 101"
+    assert legal[0].chunk.citation == "35 U.S.C. § 101"  # above granted patents and published applications
     about_patent = prior.apply("What does claim 1 of the brake patent cover?", {}, hits)
     assert about_patent[0].chunk.citation.startswith("US 8,927,118")
     assert asks_about_a_patent_document("Which embodiments are shown in FIG. 2?")

@@ -10,6 +10,7 @@ import pytest
 
 from index_corpus import HashingEmbedder, corpus
 from indexes.build import BuildOptions, build_from_documents
+from indexes.protocols import SearchFilters
 from indexes.routed_embedder import LanguageRoutedEmbedder, part_for, routes_languages
 from indexes.snapshot import open_snapshot
 from ipqa.errors import ConfigError
@@ -57,5 +58,13 @@ def test_build_caches_per_model_and_search_stays_in_the_query_language(tmp_path:
         en = snapshot.search_dense("patent invention", 50)
         assert zh and all(str(hit.chunk.language) == "zh" for hit in zh)
         assert en and all(str(hit.chunk.language) == "en" for hit in en)
+        # the fast unrestricted search gives exactly what a search restricted to the language gives
+        for query, language in (("专利权 发明", "zh"), ("patent invention", "en")):
+            restricted = snapshot.search_dense_ids(query, 3, SearchFilters(languages=frozenset({language})))
+            fast = snapshot.search_dense_ids(query, 3)
+            # the same scores (ties may come in another order)
+            assert [round(score, 5) for _, score in fast] == [round(score, 5) for _, score in restricted]
+            assert {i for i, score in fast if score > restricted[-1][1] + 1e-6} == \
+                {i for i, score in restricted if score > restricted[-1][1] + 1e-6}
     finally:
         snapshot.close()

@@ -78,8 +78,12 @@ def test_training_is_seeded_and_resumes(tmp_path: Path) -> None:
     train_static_embedder(pairs, texts, tmp_path / "b", options)
     a, b = StaticEmbedder(tmp_path / "a"), StaticEmbedder(tmp_path / "b")
     assert np.array_equal(a.encode_query(["诉讼时效"]), b.encode_query(["诉讼时效"]))
-    again = train_static_embedder(pairs, texts, tmp_path / "a", options)  # both epochs are checkpointed
+    again = train_static_embedder(pairs, texts, tmp_path / "a", options)  # the finished model is reused
     assert again.resumed_from == 2 and again.epochs_run == 0
+    (tmp_path / "a" / "ipqa_embedder.json").unlink()  # as if interrupted after the last checkpoint
+    resumed = train_static_embedder(pairs, texts, tmp_path / "a", options)
+    assert resumed.resumed_from == 2 and resumed.epochs_run == 0
+    assert np.array_equal(StaticEmbedder(tmp_path / "a").encode_query(["诉讼时效"]), a.encode_query(["诉讼时效"]))
 
 
 def test_wrong_language_and_other_format_are_refused(trained: Path, tmp_path: Path) -> None:
