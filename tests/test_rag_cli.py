@@ -245,3 +245,15 @@ def test_commands_print_no_library_progress_or_warnings_unless_verbose(index_env
     verbose = _run_cli(index_env, "--verbose", "search", "doctrine of equivalents bristles", "--k", "3")
     assert verbose.returncode == 0, verbose.stderr
     assert "Loading weights" in verbose.stderr
+
+
+def test_an_index_build_keeps_its_own_progress_bars_and_drops_the_libraries(tmp_path, tiny_embedder_dir,
+                                                                             examples_dir, monkeypatch):
+    monkeypatch.setenv("IPQA_EMBEDDER", str(tiny_embedder_dir))
+    monkeypatch.setenv("IPQA_INGEST_JOBS", "1")
+    build = _run_cli(tmp_path / "var", "index", "rebuild", "--source", str(examples_dir))
+    assert build.returncode == 0, build.stderr
+    output = build.stdout + build.stderr
+    assert "parse" in output and "embed" in output and "━" in output  # ipqa's rich bars, per stage
+    assert "is now current" in output
+    assert not [marker for marker in LIBRARY_NOISE if marker in output], output
