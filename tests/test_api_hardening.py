@@ -193,8 +193,9 @@ def test_docx_bomb_upload_is_a_file_error_and_not_kept(writer: httpx.Client, wri
 def test_upload_of_an_indexed_document_under_another_name_is_reported_and_survives_rebuilds(
         writer: httpx.Client, write_settings: Any, tmp_path: Path) -> None:
     from api_fixtures import wait_for_job
-    from indexes.build import BuildOptions, add_documents
+    from indexes.build import add_documents
     from indexes.embedder import create_embedder
+    from rag.compose import build_options
 
     # a document added from outside the rebuild sources (as `ipqa index add` does); a statute's
     # title comes from its heading, so a copy under another file name is the same document
@@ -203,7 +204,7 @@ def test_upload_of_an_indexed_document_under_another_name_is_reported_and_surviv
                        "第一条 作品登记实行自愿原则，登记机关应当在三十日内作出决定。\n", encoding="utf-8")
     added = add_documents(write_settings.index_root, [outside],
                           embedder=create_embedder(write_settings.embedder, device="cpu"),
-                          options=BuildOptions.from_settings(write_settings))
+                          options=build_options(write_settings))
     assert added.changed and not added.errors, added.errors
     document_id = _wait_for_title(writer, outside.stem)  # the service's watcher reloads
 
