@@ -31,6 +31,14 @@ Search = Callable[[str, int, "SearchFilters | None"], list[Hit]]
 _SPACE = re.compile(r"\s+")
 
 
+class AnswerRejected(Exception):
+    """Raised by a writer that will not give an answer worth checking (``reason`` is the drop reason)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Dropped:
     reason: str
@@ -94,6 +102,8 @@ class Assembler:
         else:
             try:
                 text = writer(candidate, prompt)
+            except AnswerRejected as exc:
+                return Dropped(exc.reason)
             except IpqaError as exc:
                 return Dropped("teacher_failed", str(exc))
         return self.check(candidate, prompt, text, [hits[n - 1].chunk.citation for n in numbers])

@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ipqa.errors import InputError
+from rag.exam_prompt import retrieval_query
 from sft.assemble import Assembler, Dropped, Writer
-from sft.context import BuildContext
+from sft.candidates import Candidate
+from sft.context import TRAINING_SETS, BuildContext
 from sft.directions import direction_registry
 from sft.leakage import NGRAM, LeakageGuard, normalise
 from sft.records import (EXAM_HELDOUT_FILE, FORMAT, STATS_FILE, TRAIN_FILE, VALIDATION_FILE, Example,
                          write_examples)
 
-TRAINING_SETS = ("stard-train.jsonl", "patent-agent-exam-2015-2016.jsonl")  # not evaluation sets
 
 
 @dataclass
@@ -47,10 +48,18 @@ def evaluation_guard(shared_data: Path, extra: Sequence[Path], heldout_exam: Ite
         rows = _questions(path)
         guard.add_all(path.name, rows)
         sizes[path.name] = len(rows)
-    held = [(str(r["id"]), str(r["question"])) for r in heldout_exam]
+    held = [(str(r["id"]), retrieval_query(str(r["question"]), r["options"])) for r in heldout_exam]
     guard.add_all("exam-heldout", held)
     sizes["exam-heldout"] = len(held)
     return guard, sizes
+
+
+def leakage_text(candidate: Candidate) -> str:
+    """What the leakage check compares: the question, and for an exam question its options too (the
+    stems are generic, "下列说法哪个是正确的？", and the options carry the content)."""
+    if candidate.exam is not None:
+        return retrieval_query(candidate.exam.question, candidate.exam.options)
+    return candidate.question
 
 
 def _questions(path: Path) -> list[tuple[str, str]]:
@@ -79,7 +88,7 @@ def build_examples(context: BuildContext, directions: Sequence[str], assembler: 
     for direction in directions:
         for candidate in registry.get(direction)(context):
             result.candidates[direction] += 1
-            if guard.overlap(candidate.question) is not None:
+            if guard.overlap(leakage_text(candidate)) is not None:
                 result.drop(direction, "leakage")
                 continue
             key = normalise(candidate.question)

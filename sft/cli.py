@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         from rag.verify import CitationVerifier, known_law_titles
         from sft.assemble import Assembler
         from sft.build import build_examples, evaluation_guard, write_dataset
-        from sft.context import BuildContext
+        from sft.context import BuildContext, exam_path
         from sft.directions import parse_directions
         from sft.directions.exam import load_exam, split_exam
         from sft.leakage import NGRAM
@@ -52,18 +52,16 @@ def register(app: typer.Typer) -> None:
             from sft.teacher import configured_teacher
 
             writer = configured_teacher(settings)
-        context = BuildContext(store=None, shared_data=settings.shared_data, seed=seed,  # store set below
-                               per_direction=per_direction, per_document=per_document, exam_holdout=exam_holdout)
         heldout = []
         if "exam" in names:
-            _, heldout = split_exam(load_exam(context.exam_path), holdout=exam_holdout, seed=seed)
+            _, heldout = split_exam(load_exam(exam_path(settings.shared_data)), holdout=exam_holdout, seed=seed)
         guard, eval_sizes = evaluation_guard(settings.shared_data, eval_sets or [], heldout, threshold=threshold)
         snapshot = open_snapshot(settings.index_root, embedder=None)
         try:
             store = snapshot.store
             context = BuildContext(store=store, shared_data=settings.shared_data, seed=seed,
                                    per_direction=per_direction, per_document=per_document,
-                                   exam_holdout=exam_holdout)
+                                   exam_holdout=exam_holdout, support_threshold=settings.support_threshold)
             verifier = CitationVerifier(store, configured_judge(settings), threshold=settings.support_threshold,
                                         known_laws=known_law_titles(store))
             assembler = Assembler(lambda q, k, f: snapshot.search_bm25(q, k, f), verifier, sources=sources,

@@ -8,6 +8,7 @@ import re
 
 from ipqa.errors import ConfigError
 from rag.protocols import Generator, Prompt
+from sft.assemble import AnswerRejected
 from sft.candidates import Candidate
 
 _CHOICE = re.compile(r"答案\s*[:：]\s*([A-E](?:\s*[、,，]?\s*[A-E])*)\s*[。.]?\s*$")
@@ -24,7 +25,7 @@ class Teacher:
             found = _CHOICE.search(text)
             chosen = "".join(sorted(re.sub(r"[^A-E]", "", found.group(1)))) if found else ""
             if chosen != candidate.exam.answer:
-                return ""  # dropped as empty_answer: a wrong or unreadable choice is not kept
+                raise AnswerRejected("teacher_wrong_choice")  # a wrong or unreadable choice is not kept
         return text
 
 

@@ -165,9 +165,11 @@ def train(base: Path, data: Path, out: Path, options: TrainOptions = TrainOption
     model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True,
                                                  dtype=torch.bfloat16 if bf16 else torch.float32)
     if options.gradient_checkpointing:
-        # activation_checkpointing_enable is the newer name (transformers >= 5.x) of the same switch
-        enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
-        enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # activation_checkpointing_enable is the newer name (transformers 5) of the same switch
+        if hasattr(model, "activation_checkpointing_enable"):
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
     lora = LoraConfig(r=options.lora_r, lora_alpha=options.lora_alpha, lora_dropout=options.lora_dropout,
                       target_modules=options.target_modules if options.target_modules == "all-linear"

@@ -296,3 +296,57 @@ def test_train_lowers_the_loss_and_the_adapter_serves_the_evals(built_data, sft_
         assert json.loads(answers.stdout)["generator"] == "local"
     saved = json.loads((root / "exam" / "result.json").read_text(encoding="utf-8"))
     assert saved["run"]["settings"]["lora_path"] == str(adapter)
+
+
+class _CannedTeacherModel:
+    """Stands in for the OpenAI-compatible endpoint: answers every prompt with ``text``."""
+
+    name = "openai"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.prompts = []
+
+    def generate(self, prompt) -> str:
+        self.prompts.append(prompt)
+        return self.text
+
+
+def test_teacher_answers_are_kept_only_when_their_citations_verify(sft_env):
+    from indexes.snapshot import open_snapshot
+    from ipqa.domain import QuestionType
+    from ipqa.settings import Settings
+    from rag.judges import LexicalJudge
+    from rag.verify import CitationVerifier, known_law_titles
+    from sft.assemble import Assembler, Dropped
+    from sft.candidates import Candidate, ExamItem
+    from sft.teacher import Teacher
+
+    snapshot = open_snapshot(Settings().index_root, embedder=None)
+    try:
+        store = snapshot.store
+        article = next(c for d in store.documents(limit=50) if d.kind == "statute"
+                       for c in store.chunks_of_document(d.id) if c.citation.endswith("第七条"))
+        verifier = CitationVerifier(store, LexicalJudge(), known_laws=known_law_titles(store))
+        assembler = Assembler(lambda q, k, f: snapshot.search_bm25(q, k, f), verifier, sources=3)
+        candidate = Candidate("conduct", "平台接到侵权通知后应当怎么做？", QuestionType.CONDUCT, (article,), "", {},
+                              language="zh")
+        hits, numbers = assembler.layout(candidate)
+        n = numbers[0]
+        good = Teacher(_CannedTeacherModel(f"平台经营者接到侵权通知后，应当及时采取删除、屏蔽、断开链接等必要措施。[{n}]"))
+        kept = assembler.assemble(candidate, good)
+        assert not isinstance(kept, Dropped), kept
+        assert kept.messages[2].content.endswith(f"[{n}]") and kept.citations_checked == 1
+        assert good.generator.prompts[0].user == kept.messages[1].content  # it answered the example's prompt
+        fabricated = Teacher(_CannedTeacherModel("平台应当立即起诉权利人。[9]"))
+        assert assembler.assemble(candidate, fabricated) == Dropped("citation_unresolved", "[9]")
+        unsupported = Teacher(_CannedTeacherModel(f"著作权的保护期为作者终生及其死亡后五十年。[{n}]"))
+        assert assembler.assemble(candidate, unsupported).reason == "citation_unsupported"
+        exam = ExamItem("e", "接到侵权通知后应当采取哪些措施？", {"A": "删除", "B": "起诉"}, "A", False)
+        exam_candidate = Candidate("exam", exam.question, QuestionType.DOCTRINE, (), "答案：A", {}, exam=exam)
+        assert not isinstance(assembler.assemble(exam_candidate, Teacher(_CannedTeacherModel("分析……\n答案：A"))),
+                              Dropped)
+        wrong = assembler.assemble(exam_candidate, Teacher(_CannedTeacherModel("答案：B")))
+        assert wrong == Dropped("teacher_wrong_choice")
+    finally:
+        snapshot.close()

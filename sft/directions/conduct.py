@@ -52,7 +52,7 @@ def stard_candidates(context: BuildContext, *, case: bool) -> Iterator[Candidate
         if not gold:
             yield Candidate(direction, row.question, qtype, (), "", origin, language="zh")
             continue
-        answer = stard_answer(row, gold, judge, *headings)
+        answer = stard_answer(row, gold, judge, *headings, threshold=context.support_threshold)
         yield Candidate(direction, row.question, qtype, tuple(gold) if answer else (), answer or "", origin,
                         language="zh", distractor_filters=ZH)
 

@@ -23,9 +23,6 @@ from rag.sentences import sentence_spans
 from sft.candidates import gold_mark
 from sft.corpus import resolve_gold
 
-SUPPORT = 0.3  # the verifier's default support threshold (Settings.support_threshold)
-
-
 @dataclass(frozen=True)
 class StardRow:
     id: str
@@ -75,7 +72,8 @@ def best_sentence(chunk: Chunk, wanted: set[str], judge: LexicalJudge) -> str | 
 
 
 def stard_answer(row: StardRow, gold: list[Chunk], judge: LexicalJudge, rules_heading: str,
-                 analysis_heading: str) -> str | None:
+                 analysis_heading: str, *, threshold: float = 0.3) -> str | None:
+    """``threshold``: the verifier's support threshold; a sentence gets a marker only when it reaches it."""
     wanted = judge.content_tokens(row.question + row.answer)
     lines = [rules_heading]
     for i, chunk in enumerate(gold):
@@ -90,7 +88,7 @@ def stard_answer(row: StardRow, gold: list[Chunk], judge: LexicalJudge, rules_he
             sentence = paragraph[start:end]
             scores = [judge.support(sentence, chunk.text) for chunk in gold]
             best = max(range(len(gold)), key=lambda i: scores[i])
-            pieces.append(sentence + (gold_mark(best) if scores[best] >= SUPPORT else ""))
+            pieces.append(sentence + (gold_mark(best) if scores[best] >= threshold else ""))
         if pieces:
             analysis.append("".join(pieces))
     if not analysis:
