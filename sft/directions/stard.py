@@ -61,9 +61,14 @@ def is_case(question: str) -> bool:
 
 
 def best_sentence(chunk: Chunk, wanted: set[str], judge: LexicalJudge) -> str | None:
-    """The sentence of ``chunk`` sharing most content words with ``wanted`` (one line, verbatim)."""
+    """The sentence of ``chunk`` sharing most content words with ``wanted`` (one line, verbatim,
+    within the part of the source a prompt shows)."""
+    from rag.prompts import DEFAULT_MAX_SOURCE_CHARS
+
     best, best_score = None, -1.0
     for start, end in sentence_spans(chunk.text, min_chars=6):
+        if end > DEFAULT_MAX_SOURCE_CHARS:  # the prompt cuts the source here: quote what it shows
+            break
         sentence = chunk.text[start:end]
         score = len(judge.content_tokens(sentence) & wanted)
         if score > best_score:
@@ -83,17 +88,32 @@ def stard_answer(row: StardRow, gold: list[Chunk], judge: LexicalJudge, rules_he
         lines.append(f"- 依照 {chunk.citation}，「{sentence}」{gold_mark(i)}")
     analysis = []
     for paragraph in row.answer.split("\n"):
-        pieces = []
-        for start, end in sentence_spans(paragraph):
-            sentence = paragraph[start:end]
-            scores = [judge.support(sentence, chunk.text) for chunk in gold]
-            best = max(range(len(gold)), key=lambda i: scores[i])
-            pieces.append(sentence + (gold_mark(best) if scores[best] >= threshold else ""))
-        if pieces:
-            analysis.append("".join(pieces))
+        if paragraph.strip():
+            analysis.append(_cited_line(paragraph.strip(), gold, judge, threshold))
     if not analysis:
         return None
     return "\n".join(lines + [analysis_heading] + analysis)
+
+
+def _cited_line(line: str, gold: list[Chunk], judge: LexicalJudge, threshold: float) -> str:
+    """``line`` with, after each of its statements (as the verifier splits them, so the marker
+    closes the statement it is judged with), the marker of the gold article supporting it best when
+    that support reaches ``threshold``."""
+    from rag.verify import split_statements, statement_body
+
+    out, cursor = [], 0
+    for statement in split_statements(line):
+        start = line.find(statement, cursor)
+        if start < 0:  # not found verbatim (cannot happen for one line); leave the rest uncited
+            break
+        end = start + len(statement)
+        body = statement_body(statement)
+        scores = [judge.support(body, chunk.text) for chunk in gold]
+        best = max(range(len(gold)), key=lambda i: scores[i])
+        out.append(line[cursor:end] + (gold_mark(best) if scores[best] >= threshold else ""))
+        cursor = end
+    out.append(line[cursor:])
+    return "".join(out)
 
 
 def stard_gold(row: StardRow, store, known_laws: frozenset[str]) -> list[Chunk] | None:
