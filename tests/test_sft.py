@@ -256,17 +256,23 @@ def _texts(data: Path) -> list[str]:
             for m in e.messages]
 
 
-def test_train_lowers_the_loss_and_the_adapter_serves_the_evals(built_data, sft_env):
+@pytest.fixture(scope="module")
+def tiny_base(built_data, sft_env) -> Path:
+    """A random 1-layer GPT-2 whose tokenizer is trained on the built data."""
     import sys
-
-    from peft import PeftModel
 
     sys.path.insert(0, str(Path(__file__).parent))
     from tiny_models import build_tiny_causal_lm
 
+    return build_tiny_causal_lm(sft_env["root"] / "base", _texts(built_data[0]), vocab_size=1500)
+
+
+def test_train_lowers_the_loss_and_the_adapter_serves_the_evals(built_data, sft_env, tiny_base):
+    from peft import PeftModel
+
     data, _ = built_data
     root = sft_env["root"]
-    base = build_tiny_causal_lm(root / "base", _texts(data), vocab_size=1500)
+    base = tiny_base
     adapter = root / "adapter"
     result = _invoke("sft", "train", "--base", str(base), "--data", str(data), "--out", str(adapter),
                      "--max-steps", "6", "--gradient-accumulation", "1", "--learning-rate", "0.01",
@@ -350,3 +356,30 @@ def test_teacher_answers_are_kept_only_when_their_citations_verify(sft_env):
         assert wrong == Dropped("teacher_wrong_choice")
     finally:
         snapshot.close()
+
+
+@pytest.mark.slow  # two training runs with evaluations: ~20-40 s on the shared machine
+def test_training_resumes_from_its_checkpoint_and_merges(built_data, tiny_base, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    data, _ = built_data
+    common = ["sft", "train", "--base", str(tiny_base), "--data", str(data), "--out", str(tmp_path / "a"),
+              "--gradient-accumulation", "1", "--save-steps", "2", "--eval-steps", "100", "--json"]
+    first = _invoke(*common, "--max-steps", "2")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["resumed"] is False
+    second = _invoke(*common, "--max-steps", "4", "--resume", "--merge")
+    assert second.exit_code == 0, second.output
+    report = json.loads(second.stdout)
+    assert report["resumed"] is True and report["steps"] == 4
+    merged = AutoModelForCausalLM.from_pretrained(report["merged"])  # a plain model: no adapter needed
+    assert not hasattr(merged, "peft_config")
+
+
+def test_training_refuses_a_data_directory_of_another_format(tiny_base, tmp_path):
+    (tmp_path / "train.jsonl").write_text("{}\n", encoding="utf-8")
+    (tmp_path / "stats.json").write_text(json.dumps({"format": "ipqa-sft/0"}), encoding="utf-8")
+    result = CliRunner().invoke(build_app(), ["sft", "train", "--base", str(tiny_base), "--data", str(tmp_path),
+                                              "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, InputError) and "stats.json: format 'ipqa-sft/0'" in str(result.exception)
