@@ -26,7 +26,7 @@ from sft.candidates import GOLD_MARK, Candidate, render_answer
 from sft.records import Example, Message
 
 Writer = Callable[[Candidate, Prompt], str]
-Search = Callable[[str, int, "SearchFilters | None"], list[Hit]]
+Search = Callable[[str, int, SearchFilters | None], list[Hit]]  # (query, k, filters) -> hits
 
 _SPACE = re.compile(r"\s+")
 

@@ -17,7 +17,7 @@ from sft.assemble import Assembler, Dropped, Writer
 from sft.candidates import Candidate
 from sft.context import TRAINING_SETS, BuildContext
 from sft.directions import direction_registry
-from sft.leakage import NGRAM, LeakageGuard, normalise
+from sft.leakage import LeakageGuard, normalise
 from sft.records import (EXAM_HELDOUT_FILE, FORMAT, STATS_FILE, TRAIN_FILE, VALIDATION_FILE, Example,
                          write_examples)
 
@@ -166,5 +166,3 @@ def write_dataset(out: Path, result: BuildResult, directions: Sequence[str], *, 
     (out / STATS_FILE).write_text(json.dumps(stats, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return stats
 
-
-__all__ = ["BuildResult", "build_examples", "evaluation_guard", "split", "write_dataset", "NGRAM"]
