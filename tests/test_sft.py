@@ -302,6 +302,16 @@ def test_train_lowers_the_loss_and_the_adapter_serves_the_evals(built_data, sft_
         assert json.loads(answers.stdout)["generator"] == "local"
     saved = json.loads((root / "exam" / "result.json").read_text(encoding="utf-8"))
     assert saved["run"]["settings"]["lora_path"] == str(adapter)
+    # the base model on the same questions, then the comparison of the two runs
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {"IPQA_GENERATOR": "local", "IPQA_LLM_PATH": str(base), "IPQA_MAX_NEW_TOKENS": "8"}.items():
+            patch.setenv(key, value)
+        patch.delenv("IPQA_LORA_PATH", raising=False)
+        plain = _invoke("eval", "exam", "--dataset", str(data / "exam-heldout.jsonl"), "--out", str(root / "exam-base"))
+        assert plain.exit_code == 0, plain.output
+    compared = _invoke("eval", "compare", str(root / "exam-base"), str(root / "exam"), "--json")
+    assert compared.exit_code == 0, compared.output
+    assert json.loads(compared.stdout)["kind"] == "exam"
 
 
 class _CannedTeacherModel:
