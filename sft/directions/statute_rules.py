@@ -61,6 +61,12 @@ def item_body(item: str) -> str:
     return _ITEM.sub("", item).rstrip("；;。，,").strip()
 
 
+def _clause_end(sentence: str, start: int) -> int:
+    """Where the clause running on at ``start`` ends (the next ，。； or the sentence's end)."""
+    found = re.search(r"[，。；]", sentence[start:])
+    return start + found.start() if found else len(sentence)
+
+
 def read_rules(text: str) -> list[object]:
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     rules: list[object] = []
@@ -94,8 +100,9 @@ def read_rules(text: str) -> list[object]:
                 continue
             duration = _DURATION.search(sentence)
             if duration and _DEADLINE_CUE.search(sentence):
-                clause_end = re.search(r"[，。；]", sentence[duration.end():])
-                end = duration.end() + (clause_end.start() if clause_end else len(sentence) - duration.end())
+                end = _clause_end(sentence, duration.end())
+                if sentence[duration.end():end] in ("内", "以内"):  # "…起七日内，持护照办理": the act follows
+                    end = _clause_end(sentence, end + 1)
                 asked = sentence[: duration.start()] + "多长时间" + sentence[duration.end() : end]
                 while len(asked) > 90 and "，" in asked:
                     asked = asked.split("，", 1)[1]
