@@ -17,7 +17,9 @@ from fastapi import FastAPI
 from api.auth import ApiKeys
 from api.body_limit import BodyLimitMiddleware
 from api.errors import install_problem_handlers
-from api.routers import ask, chunks, citations, documents, health, index, jobs, search
+from api.openapi import install_openapi
+from api.routers import ask, chunks, citations, conversations, documents, health, index, jobs, openai_chat, search
+from api.web import routes as web
 from ipqa.errors import IndexUnavailableError
 
 if TYPE_CHECKING:
@@ -45,16 +47,18 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         import anyio.to_thread
 
+        from api.conversations import ConversationStore, Retention
         from api.jobs import JobRunner
         from api.state import AppState, IndexWatcher, Limits, configured_services
         from indexes.build import BuildOptions
-        from indexes.snapshot import IndexManager
-        from ipqa.runtime import configure_torch
+        from indexes.manager import IndexManager
+        from ipqa.runtime import configure_faiss, configure_torch
 
         # Requests are CPU-bound and share the GIL: more threads than a few per core only add
         # contention; requests beyond them wait cheaply on the event loop.
         anyio.to_thread.current_default_thread_limiter().total_tokens = threadpool_size or settings.api_threads
         configure_torch(settings.torch_threads)  # before any model runs; process-wide
+        configure_faiss(settings.torch_threads)
         model = embedder if embedder is not None else _configured_embedder(settings)
         # Settle how queries are encoded (ONNX export, model warm-up) before serving, not in the
         # first English search.
@@ -62,6 +66,9 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
         manager = IndexManager(settings.index_root, embedder=model, options=BuildOptions.from_settings(settings))
         runner = JobRunner(settings.jobs_dir)
         runner.recover()
+        app.state.conversations = ConversationStore(settings.conversations_path, Retention(
+            days=settings.conversation_retention_days, max_conversations=settings.max_conversations,
+            max_turns=settings.max_conversation_turns))
         state = AppState(manager=manager, services_factory=services_factory or configured_services(settings),
                          limits=Limits.from_settings(settings), jobs=runner, uploads_dir=settings.uploads_dir,
                          rebuild_sources=tuple(settings.rebuild_sources), embedder_name=getattr(model, "name", None),
@@ -72,6 +79,10 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
             # serve anyway: /readyz says 503 and an index job can still build the first version
             logger.warning("starting without an index: %s", exc)
         app.state.ipqa = state
+        from api.index_jobs import sweep_pending_uploads
+
+        for upload in sweep_pending_uploads(state):  # left by an add job that was interrupted
+            logger.warning("removed upload %s: its add job never finished", upload)
         watcher = IndexWatcher(state, watch_interval_s)
         watcher.start()
         try:
@@ -87,10 +98,15 @@ def create_app(settings: "Settings", *, services_factory: "ServicesFactory | Non
                                             read_requires_key=settings.read_requires_key)
     upload_limit = settings.max_upload_files * settings.max_upload_bytes + MULTIPART_OVERHEAD
     app.add_middleware(BodyLimitMiddleware, default_limit=JSON_BODY_LIMIT,
-                       limits={("POST", "/v1/documents"): upload_limit})
+                       limits={("POST", "/v1/documents"): upload_limit},
+                       part_limits={("POST", "/v1/documents"): settings.max_upload_bytes})
     install_problem_handlers(app)
-    for module in (health, search, ask, chunks, citations, documents, index, jobs):
+    install_openapi(app, max_upload_files=settings.max_upload_files)
+    for module in (health, search, ask, chunks, citations, documents, index, jobs, conversations):
         app.include_router(module.router)
+    app.state.served_model_name = settings.served_model_name
+    openai_chat.install(app)  # its errors are in OpenAI's shape
+    web.install(app)  # the page at / and its local assets
     return app
 
 

@@ -1,8 +1,9 @@
 """API keys: ``Authorization: Bearer <key>``.
 
-Write endpoints (uploads, deletions, rebuilds) need a key from ``write_api_keys``; read endpoints
-are open unless ``read_requires_key``, in which case a key from ``api_keys`` or ``write_api_keys``
-is needed. A missing or unknown key is 401 (with ``WWW-Authenticate: Bearer``); a valid read key on
+Write endpoints (uploads, deletions, rebuilds) need a key from ``write_api_keys``. Read endpoints
+need a key from ``api_keys`` or ``write_api_keys`` as soon as read keys are configured (configuring
+them is how reads are closed), or when ``read_requires_key`` is set (to close reads with write keys
+only); with neither they are open. A missing or unknown key is 401 (with ``WWW-Authenticate: Bearer``); a valid read key on
 a write endpoint is 403. Keys are compared in constant time.
 """
 
@@ -31,7 +32,17 @@ class ApiKeys:
     def from_lists(cls, read_keys: Iterable[str], write_keys: Iterable[str], *,
                    read_requires_key: bool) -> "ApiKeys":
         # an empty string is never a key: it would let an empty "Bearer " header in
-        return cls(tuple(k for k in read_keys if k), tuple(k for k in write_keys if k), read_requires_key)
+        read = tuple(k for k in read_keys if k)
+        return cls(read, tuple(k for k in write_keys if k), read_requires_key or bool(read))
+
+    def grants(self, scope: Scope, token: str | None) -> bool:
+        """Whether ``token`` grants ``scope`` (without raising: for endpoints that answer everyone,
+        but say more to callers with access)."""
+        try:
+            self.check(scope, token)
+        except ProblemError:
+            return False
+        return True
 
     def check(self, scope: Scope, token: str | None) -> None:
         """Return when ``token`` grants ``scope``; raise a 401/403 problem otherwise."""

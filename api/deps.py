@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import ApiKeys, Scope
+from api.conversations import ConversationStore
 from api.state import AppState
 
 # auto_error=False: a missing key is our 401 problem (or no problem at all for open reads)
@@ -26,7 +27,12 @@ async def get_keys(request: Request) -> ApiKeys:
     return request.app.state.api_keys
 
 
+async def get_conversations(request: Request) -> ConversationStore:
+    return request.app.state.conversations
+
+
 State = Annotated[AppState, Depends(get_state)]
+Conversations = Annotated[ConversationStore, Depends(get_conversations)]
 Keys = Annotated[ApiKeys, Depends(get_keys)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 

@@ -15,9 +15,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.redact import client_message
 from indexes.locking import BuildInProgressError
 from ipqa.errors import ConfigError, IndexUnavailableError, InputError, IpqaError
 
@@ -60,6 +61,20 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API document lists for the request's path, plus OPTIONS (and HEAD with GET)."""
+    import re
+
+    methods: set[str] = {"OPTIONS"}
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every kind of error to a problem response."""
 
@@ -69,10 +84,19 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 headers=exc.headers, **exc.extensions)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         # 404 for unknown routes, 405 for wrong methods, … raised by Starlette itself.
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Starlette's Allow names the methods of the first route of the path only (GET /v1/documents
+            # hid POST): name every route's
+            allowed = ", ".join(allowed_methods(request))
+            headers["Allow"] = allowed
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers=headers)
+            detail = f"{request.method} is not allowed here; allowed: {allowed}"
+        return problem_response(request, exc.status_code, detail, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -85,17 +109,21 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InputError)
     async def _input(request: Request, exc: InputError) -> JSONResponse:
-        return problem_response(request, 422, str(exc), slug="invalid-input", title="Invalid input",
-                                errors=[{"loc": [exc.source], "msg": exc.problem, "type": "input"}])
+        where = f"invalid input in {request.url.path}"
+        return problem_response(request, 422, client_message(str(exc), logger, where), slug="invalid-input",
+                                title="Invalid input",
+                                errors=[{"loc": [client_message(exc.source, logger, where)],
+                                         "msg": client_message(exc.problem, logger, where), "type": "input"}])
 
     @app.exception_handler(IndexUnavailableError)
     async def _unavailable(request: Request, exc: IndexUnavailableError) -> JSONResponse:
-        return problem_response(request, 503, str(exc), slug="index-unavailable", title="Index unavailable",
-                                headers={"Retry-After": "5"})
+        return problem_response(request, 503, client_message(str(exc), logger, "index unavailable"),
+                                slug="index-unavailable", title="Index unavailable", headers={"Retry-After": "5"})
 
     @app.exception_handler(BuildInProgressError)
     async def _busy(request: Request, exc: BuildInProgressError) -> JSONResponse:
-        return problem_response(request, 409, str(exc), slug="job-running", title="Another index job is running")
+        return problem_response(request, 409, client_message(str(exc), logger, "index build refused"),
+                                slug="job-running", title="Another index job is running")
 
     @app.exception_handler(ConfigError)
     async def _config(request: Request, exc: ConfigError) -> JSONResponse:
@@ -106,7 +134,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(IpqaError)
     async def _ipqa(request: Request, exc: IpqaError) -> JSONResponse:
         # ipqa's own errors carry messages written for users (no paths of the code, no traces).
-        return problem_response(request, 400, str(exc), slug="request-failed", title="Request failed")
+        return problem_response(request, 400, client_message(str(exc), logger, f"{request.url.path} failed"),
+                                slug="request-failed", title="Request failed")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from api.errors import ProblemError
+from api.redact import client_message
 from ipqa.errors import IpqaError
 
 logger = logging.getLogger("ipqa.api")
@@ -148,8 +149,9 @@ class JobRunner:
             outcome = work(JobProgress(self, job_id))
             self._mutate(job_id, state="succeeded", result=outcome.result, errors=outcome.errors,
                          finished_at=_now(), persist=True)
-        except IpqaError as exc:  # messages written for users: they may see them
-            self._mutate(job_id, state="failed", error=str(exc), finished_at=_now(), persist=True)
+        except IpqaError as exc:  # messages written for users: they may see them, without server paths
+            error = client_message(str(exc), logger, f"index job {job_id} failed")
+            self._mutate(job_id, state="failed", error=error, finished_at=_now(), persist=True)
         except BaseException:
             logger.exception("index job %s failed", job_id)
             self._mutate(job_id, state="failed", error="the job failed unexpectedly; see the server log",

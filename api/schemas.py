@@ -7,9 +7,9 @@ document describes exactly what clients send and receive.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from indexes.protocols import SearchFilters
 from ipqa.domain import (
@@ -24,6 +24,7 @@ from ipqa.domain import (
     Part,
     QuestionType,
 )
+from rag.conversation import Turn
 
 _ISO_DATE = r"^\d{4}(-\d{2}(-\d{2})?)?$"
 MAX_K = 100
@@ -31,6 +32,16 @@ MAX_K = 100
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _encodable(value: str) -> str:
+    """JSON may carry a lone surrogate ("\\ud800") that no text encoding can write: refuse it here
+    (422) rather than let SQLite or a tokenizer fail on it later (500)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text") from None
+    return value
 
 
 # --- requests ------------------------------------------------------------------------------------
@@ -46,6 +57,11 @@ class Filters(_Strict):
     version_from: str | None = Field(default=None, pattern=_ISO_DATE, description="ISO date, inclusive.")
     version_to: str | None = Field(default=None, pattern=_ISO_DATE, description="ISO date, inclusive.")
 
+    @field_validator("document_ids", "titles")
+    @classmethod
+    def _text_items(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else [_encodable(v) for v in values]
+
     def to_domain(self) -> SearchFilters | None:
         def values(items: list[Any] | None) -> frozenset[str] | None:
             return None if items is None else frozenset(str(i) for i in items)
@@ -59,31 +75,75 @@ class Filters(_Strict):
 
 class _QueryBase(_Strict):
     filters: Filters | None = None
-    k: int | None = Field(default=None, ge=1, le=MAX_K, description="How many hits (default: the server's top_k).")
+    k: int | None = Field(default=None, ge=1, le=MAX_K,
+                          description="How many hits retrieval keeps (default: the server's top_k). Not an upper "
+                                      "bound on what is returned: cross-reference expansion then adds the "
+                                      "provisions those hits cite, each marked with `expanded_from`.")
 
     @field_validator("question", "query", check_fields=False)
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
-        return value
+        return _encodable(value)
 
 
 class SearchRequest(_QueryBase):
     query: str = Field(min_length=1, max_length=20_000, examples=["专利法第十一条 未经许可实施专利"])
 
 
+class HistoryTurn(_Strict):
+    """An earlier turn of the conversation, as the client keeps it."""
+
+    question: str = Field(min_length=1, max_length=20_000)
+    answer: str = Field(default="", max_length=100_000)
+    citations: list[str] = Field(default_factory=list, max_length=100,
+                                 description="Canonical citations of the answer (carried to follow-ups).")
+
+    @field_validator("question", "answer")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _encodable(value)
+
+    @field_validator("citations")
+    @classmethod
+    def _text_items(cls, values: list[str]) -> list[str]:
+        return [_encodable(v) for v in values]
+
+    def to_domain(self) -> Turn:
+        return Turn(question=self.question, answer=self.answer, citations=tuple(self.citations))
+
+
+MAX_HISTORY = 50
+
+
 class AskRequest(_QueryBase):
+    # `history` and `conversation_id` exclude each other; said in the document so that clients (and
+    # schema-driven tests) know it
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"not": {"required": ["history", "conversation_id"]}})
+
     question: str = Field(min_length=1, max_length=20_000, examples=["未经专利权人许可制造其专利产品是否侵权？"])
     type: QuestionType | None = Field(default=None, description="Question type; detected when omitted.")
-    stream: bool = Field(default=False, description="Server-Sent Events: `token` events, then `answer`.")
+    stream: StrictBool = Field(default=False, description="Server-Sent Events: `token` events, then `answer`.")
+    history: list[HistoryTurn] | None = Field(
+        default=None, max_length=MAX_HISTORY,
+        description="Earlier turns, oldest first: a follow-up (\"那商标呢？\", \"第二款呢？\") is read against them.")
+    conversation_id: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
+        description="A server-side conversation (POST /v1/conversations): its turns are the history, and "
+                    "this question and its answer are added to it. Not together with `history`.")
 
 
 class RebuildRequest(_Strict):
-    sources: list[str] | None = Field(
+    sources: list[Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[^\x00]+$")]] | None = Field(
         default=None, max_length=100,
         description="Paths to ingest, inside the configured rebuild sources or the uploads directory "
                     "(default: all configured rebuild sources). Uploaded documents are always included.")
+
+    @field_validator("sources")
+    @classmethod
+    def _text_items(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else [_encodable(v) for v in values]
 
 
 # --- responses: the pieces -----------------------------------------------------------------------
@@ -211,9 +271,15 @@ class AskResponse(BaseModel):
     generator: str
     index_version: str
     timings: dict[str, float]
+    standalone_question: str | None = Field(
+        default=None, description="A follow-up made standalone from the earlier turns (what was searched).")
+    carried: list[str] = Field(default_factory=list,
+                               description="Laws, units and subject carried forward from the earlier turns.")
+    conversation_id: str | None = None
 
     @classmethod
-    def of(cls, answer: Answer, *, index_version: str, documents: dict[str, DocumentOut]) -> "AskResponse":
+    def of(cls, answer: Answer, *, index_version: str, documents: dict[str, DocumentOut],
+           conversation_id: str | None = None) -> "AskResponse":
         return cls(question=answer.question, question_type=answer.question_type, answer=answer.text,
                    abstained=answer.abstained, abstain_reason=answer.abstain_reason,
                    citations=[CitationOut.of(c) for c in answer.citations],
@@ -222,7 +288,9 @@ class AskResponse(BaseModel):
                                for s in answer.statements],
                    evidence=[HitOut.of(h) for h in answer.evidence], documents=documents,
                    generator=answer.generator, index_version=index_version,
-                   timings={k: float(v) for k, v in answer.timings.items()})
+                   timings={k: float(v) for k, v in answer.timings.items()},
+                   standalone_question=answer.standalone_question, carried=list(answer.carried),
+                   conversation_id=conversation_id)
 
 
 class ChunkContext(BaseModel):
@@ -285,13 +353,22 @@ class JobOut(BaseModel):
     result: dict[str, Any] | None
 
 
+class ConversationOut(BaseModel):
+    id: str
+    created_at: float
+    updated_at: float
+    turns: list[HistoryTurn]
+
+
 class Health(BaseModel):
     status: str
 
 
 class Readiness(BaseModel):
+    """``ready`` alone for a caller without read access."""
+
     ready: bool
-    index_version: str | None
+    index_version: str | None = None
     documents: int | None = None
     chunks: int | None = None
     embedder: str | None = None

@@ -19,7 +19,8 @@ from ipqa.errors import IndexUnavailableError, InputError
 
 if TYPE_CHECKING:
     from api.jobs import JobRunner
-    from indexes.snapshot import IndexManager, Snapshot
+    from indexes.manager import IndexManager
+    from indexes.snapshot import Snapshot
     from ipqa.settings import Settings
     from rag.pipeline import Answerer
     from rag.protocols import Retriever

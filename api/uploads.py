@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Sequence
 
 from api.errors import ProblemError
 
@@ -42,7 +42,16 @@ class StoredUpload:
     duplicate: bool
 
 
-def checked_filename(raw: str | None, *, allowed_extensions: frozenset[str]) -> str:
+# A name without an extension takes the one its part's Content-Type names (a client that sends
+# "brief" as text/plain means brief.txt); a name with any other extension is judged by it alone.
+EXTENSION_OF_MEDIA_TYPE = {
+    "text/plain": ".txt", "text/markdown": ".md", "text/html": ".html", "application/xml": ".xml",
+    "text/xml": ".xml", "application/pdf": ".pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+}
+
+
+def checked_filename(raw: str | None, *, allowed_extensions: frozenset[str], content_type: str | None = None) -> str:
     """The sanitised name of an upload; a 400/415 problem for a name that cannot be accepted."""
     if raw is None or not raw.strip():
         raise ProblemError(400, "an uploaded file has no file name", slug="bad-filename", title="Bad file name")
@@ -61,6 +70,10 @@ def checked_filename(raw: str | None, *, allowed_extensions: frozenset[str]) -> 
         raise ProblemError(400, f"file name {shown!r} is not a plain file name", slug="bad-filename",
                            title="Bad file name")
     suffix = Path(name).suffix.lower()
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if not suffix and EXTENSION_OF_MEDIA_TYPE.get(media_type) in allowed_extensions:
+        suffix = EXTENSION_OF_MEDIA_TYPE[media_type]
+        name += suffix
     if suffix not in allowed_extensions:
         raise ProblemError(415, f"file {shown!r}: type {suffix or '(no extension)'} is not accepted; accepted: "
                                 f"{', '.join(sorted(allowed_extensions))}", slug="unsupported-type",
@@ -100,7 +113,9 @@ def store_upload(uploads_dir: Path, filename: str, stream: BinaryIO, *, max_byte
             raise ProblemError(400, f"file name {filename!r} is not a plain file name", slug="bad-filename",
                                title="Bad file name")
         os.replace(tmp, target)
-        meta = {"original_name": filename, "sha256": sha, "size": size,
+        # "pending" until its add job has indexed it (or kept it as a copy): one left pending by a
+        # job that never finished is removed at startup (sweep_pending_uploads)
+        meta = {"original_name": filename, "sha256": sha, "size": size, "state": "pending",
                 "uploaded_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
         (target_dir / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         return StoredUpload(target, filename, sha, size, duplicate=False)
@@ -131,3 +146,86 @@ def display_name(path: str | Path, uploads_dir: Path) -> str:
     if len(parts) == len(root) + 2 and parts[:len(root)] == root:
         return _stored_name(uploads_dir / parts[len(root)], Path(path))
     return parts[-1] if parts else str(path)
+
+
+def _meta(upload_dir: Path) -> dict:
+    try:
+        meta = json.loads((upload_dir / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def mark_upload(path: Path, **fields: object) -> None:
+    """Record ``fields`` (state, already_indexed_as) in an upload's metadata."""
+    upload_dir = path.parent
+    meta = _meta(upload_dir)
+    meta.update(fields)
+    tmp = upload_dir / (META_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, upload_dir / META_FILE)
+
+
+def upload_dirs(uploads_dir: Path) -> list[Path]:
+    if not uploads_dir.is_dir():
+        return []
+    return [p for p in uploads_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+
+
+def uploads_copying(uploads_dir: Path, document_ids: Sequence[str]) -> list[Path]:
+    """Uploads kept because their content was already indexed as one of ``document_ids``."""
+    wanted = set(document_ids)
+    found: list[Path] = []
+    for upload_dir in upload_dirs(uploads_dir):
+        if wanted & set(_meta(upload_dir).get("already_indexed_as") or ()):
+            stored = _existing(upload_dir)
+            if stored is not None:
+                found.append(stored)
+    return found
+
+
+def pending_uploads(uploads_dir: Path, *, older_than_s: float = 0.0) -> list[Path]:
+    """Uploads whose add job has not finished (still running, or stopped with the service), stored
+    at least ``older_than_s`` ago."""
+    import time
+
+    found: list[Path] = []
+    for upload_dir in upload_dirs(uploads_dir):
+        if _meta(upload_dir).get("state") != "pending":
+            continue
+        try:
+            age = time.time() - (upload_dir / META_FILE).stat().st_mtime
+        except OSError:
+            age = older_than_s
+        if age >= older_than_s:
+            stored = _existing(upload_dir)
+            found.append(stored if stored is not None else upload_dir / "missing")
+    return found
+
+
+def is_pending(path: Path) -> bool:
+    """Whether the stored upload ``path`` still waits for its add job."""
+    return _meta(path.parent).get("state") == "pending"
+
+
+def accepted_uploads(uploads_dir: Path) -> list[Path]:
+    """The stored files of the uploads that are not pending (uploads from before the state was
+    recorded count as accepted)."""
+    found: list[Path] = []
+    for upload_dir in sorted(upload_dirs(uploads_dir)):
+        stored = _existing(upload_dir)
+        if stored is not None and _meta(upload_dir).get("state") != "pending":
+            found.append(stored)
+    return found
+
+
+def find_upload(uploads_dir: Path, key: str) -> Path | None:
+    """The stored upload whose SHA-256 (or its 32-character directory name) is ``key``."""
+    if not re.fullmatch(r"[0-9a-f]{32}(?:[0-9a-f]{32})?", key):
+        return None
+    upload_dir = uploads_dir / key[:32]
+    stored = _existing(upload_dir)
+    if stored is None:
+        return None
+    sha = str(_meta(upload_dir).get("sha256") or "")
+    return stored if len(key) == 32 or sha == key else None

@@ -52,7 +52,7 @@ def english_queries(data_dir: Path | None, n: int = 1200, seed: int = 0) -> list
     found = list(ENGLISH)
     if data_dir is None:
         return found
-    from indexes.build import STORE_FILE
+    from indexes.layout import STORE_FILE
     from indexes.layout import IndexLayout
 
     layout = IndexLayout(data_dir / "index")

@@ -32,6 +32,7 @@ from indexes.protocols import ChunkLookup
 from ipqa.domain import Answer
 from ipqa.errors import IpqaError
 from rag.protocols import Answerer, SupportJudge
+from rag.verify import statement_body
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,6 @@ class AnswerEvaluation:
 
 def cited_statements(answer: Answer, checked: dict[int, CheckedCitation]) -> list[CitedStatement]:
     """The answer's statements with the texts their citation numbers point to."""
-    from rag.verify import statement_body
-
     statements = []
     for statement in answer.statements:
         evidence = tuple(checked[n].text if n in checked else None for n in statement.citation_numbers)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from indexes.protocols import ChunkLookup
+from ingest.citations import resolve
 from ipqa.domain import AnswerCitation, Chunk
 from rag.protocols import SupportJudge
 
@@ -106,8 +107,6 @@ class CheckedCitation:
 
 def check_citation(citation: AnswerCitation, lookup: ChunkLookup) -> CheckedCitation:
     """Resolve a citation of an answer and check its quoted span against the cited text."""
-    from ingest.citations import resolve
-
     resolutions = resolve(citation.citation, lookup)
     if not resolutions:
         chunk = _chunk_named_exactly(citation, lookup)

@@ -65,7 +65,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps({"dataset": str(dataset), "n": summary["n"], "recall": summary["recall"],
                                    "mrr": summary["mrr"], "ndcg@10": summary["ndcg@10"],
                                    "unresolved_gold": summary["unresolved_gold"],
-                                   "index_version": snapshot.version}, ensure_ascii=False))
+                                   "index_version": snapshot.version,
+                                   **{key: summary[key] for key in ("by_language", "by_type", "by_topic")
+                                      if key in summary}}, ensure_ascii=False))
             return
         recall = "  ".join(f"R@{key}={value:.4f}" for key, value in summary["recall"].items())
         typer.echo(f"{summary['n']} questions  {recall}  MRR={summary['mrr']:.4f}  "
@@ -226,12 +228,10 @@ def _settings(**overrides: Any) -> "Settings":
 
 
 def _open_snapshot(settings: "Settings") -> Any:
-    from indexes.embedder import create_embedder
+    from indexes.embedder import configured_embedder
     from indexes.snapshot import open_snapshot
 
-    embedder = create_embedder(settings.embedder, device=settings.embed_device,
-                               batch_size=settings.embed_batch_size, languages=settings.embedder_languages)
-    return open_snapshot(settings.index_root, embedder=embedder)
+    return open_snapshot(settings.index_root, embedder=configured_embedder(settings))
 
 
 def _retriever(settings: "Settings", snapshot: Any) -> Any:

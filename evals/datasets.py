@@ -22,6 +22,9 @@ from typing import Any, Iterator, Mapping
 from ipqa.errors import InputError
 
 
+BREAKDOWN_KEYS = ("language", "type", "topic")  # optional dataset fields reports break figures down by
+
+
 @dataclass(frozen=True)
 class RetrievalExample:
     """A question with the citations of the provisions that answer it (and a reference answer)."""
@@ -31,12 +34,15 @@ class RetrievalExample:
     gold: tuple[str, ...]
     answer: str | None = None
     gold_text: Mapping[str, str] = field(default_factory=dict)
+    # what a report breaks figures down by, when the dataset says: language, type, topic
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.question.strip():
             raise ValueError(f"example {self.id!r}: question must not be empty")
         object.__setattr__(self, "gold", tuple(self.gold))
         object.__setattr__(self, "gold_text", MappingProxyType(dict(self.gold_text)))
+        object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
 
 
 @dataclass(frozen=True)
@@ -107,9 +113,11 @@ def load_retrieval_examples(path: Path, *, limit: int | None = None) -> list[Ret
         gold_text = row.get("gold_text") or {}
         if not isinstance(gold_text, dict):
             raise InputError(where, "field 'gold_text' must be an object")
+        attributes = {key: str(row[key]) for key in BREAKDOWN_KEYS if isinstance(row.get(key), str) and row[key]}
         examples.append(RetrievalExample(id=str(row.get("id", number)), question=question or "",
                                          gold=tuple(gold), answer=_text(row, "answer", where, required=False),
-                                         gold_text={str(k): str(v) for k, v in gold_text.items()}))
+                                         gold_text={str(k): str(v) for k, v in gold_text.items()},
+                                         attributes=attributes))
         if limit is not None and len(examples) >= limit:
             break
     if not examples:

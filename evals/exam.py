@@ -24,7 +24,7 @@ from typing import Any, Callable, Literal, Sequence
 
 from evals.datasets import ExamQuestion
 from ipqa.domain import Hit
-from ipqa.errors import IpqaError
+from ipqa.errors import InputError, IpqaError
 from rag.exam_prompt import MULTIPLE, SINGLE, SYSTEM  # noqa: F401 (the exam's prompt, shared with sft)
 from rag.protocols import Generator, Prompt, Retriever
 
@@ -162,8 +162,6 @@ def evaluate_exam(questions: Sequence[ExamQuestion], generator: Generator, *, mo
                   retriever: Retriever | None = None, k: int = 5,
                   progress: Callable[[int], None] | None = None) -> ExamEvaluation:
     if mode not in MODES:
-        from ipqa.errors import InputError
-
         raise InputError("--mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "rag" and retriever is None:
         raise ValueError("rag mode needs a retriever")

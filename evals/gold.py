@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from indexes.protocols import ChunkLookup
+from ingest.citations import resolve_citation
 from ipqa.domain import Hit
 
 
@@ -46,8 +47,6 @@ class GoldResolver:
         return cached
 
     def _resolve(self, label: str) -> GoldArticle:
-        from ingest.citations import resolve_citation
-
         outcome = resolve_citation(label, self._lookup)
         canonical = outcome.ref.canonical if outcome.ref is not None else None
         if outcome.ok:

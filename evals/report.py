@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ipqa.errors import InputError
+
 RESULT_FILE = "result.json"
 REPORT_FILE = "report.md"
 CHART_FILE = "chart.png"
@@ -113,8 +115,6 @@ def write_run(out_dir: Path, result: Mapping[str, Any], markdown: str, *, chart_
 
 def load_run(path: Path) -> dict[str, Any]:
     """A run's result.json (``path`` is the run directory or the file itself)."""
-    from ipqa.errors import InputError
-
     path = Path(path)
     file = path / RESULT_FILE if path.is_dir() else path
     try:

@@ -2,7 +2,7 @@
 
 For each question the retriever returns ``max(ks)`` hits; each hit is mapped to the gold article it
 is (any version, see :mod:`evals.gold`), and recall@k, reciprocal rank and nDCG@10 (binary
-relevance) are computed per question by :mod:`evals.metrics`, then averaged over the questions that
+relevance) are computed per question by :mod:`ipqa.metrics`, then averaged over the questions that
 have gold citations. A retriever failure on one question is recorded for that question (it then
 found nothing) and never stops the run.
 """
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from evals.datasets import RetrievalExample
+from evals.datasets import BREAKDOWN_KEYS, RetrievalExample
 from evals.gold import GoldResolver, ranked_labels
 from indexes.protocols import ChunkLookup
-from ipqa.errors import IpqaError
+from ipqa.errors import InputError, IpqaError
+from ipqa.metrics import mrr, ndcg_at_k, recall_at_k
 from rag.protocols import Retriever
 
 DEFAULT_KS = (1, 5, 10, 20, 100)
@@ -35,12 +36,14 @@ class QuestionResult:
     ndcg: float
     top: tuple[str, ...]  # citations of the first hits, for reading the report
     error: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)  # language / type / topic, when given
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "question": self.question, "gold": list(self.gold),
                 "unresolved": list(self.unresolved), "found": self.found,
                 "recall": {str(k): v for k, v in self.recall.items()}, "reciprocal_rank": self.reciprocal_rank,
-                f"ndcg@{NDCG_K}": self.ndcg, "top": list(self.top), "error": self.error}
+                f"ndcg@{NDCG_K}": self.ndcg, "top": list(self.top), "error": self.error,
+                **{key: value for key, value in self.attributes.items()}}
 
 
 @dataclass(frozen=True)
@@ -74,13 +77,33 @@ class RetrievalEvaluation:
             "questions_without_gold": len(self.questions) - n,
             "errors": sum(1 for q in self.questions if q.error),
             "seconds": round(self.seconds, 2),
+            **self.breakdowns(),
         }
+
+    def breakdowns(self) -> dict[str, Any]:
+        """``by_language`` / ``by_type`` / ``by_topic`` (each present only when some question has that
+        attribute): per value, the number of scored questions, recall at each k and MRR."""
+        out: dict[str, Any] = {}
+        for key in BREAKDOWN_KEYS:
+            groups: dict[str, list[QuestionResult]] = {}
+            for question in self.scored:
+                value = question.attributes.get(key)
+                if value:
+                    groups.setdefault(value, []).append(question)
+            if groups:
+                out[f"by_{key}"] = {value: _group_figures(questions, self.ks)
+                                    for value, questions in sorted(groups.items())}
+        return out
+
+
+def _group_figures(questions: Sequence[QuestionResult], ks: Sequence[int]) -> dict[str, Any]:
+    n = len(questions)
+    return {"n": n, "recall": {str(k): round(sum(q.recall[k] for q in questions) / n, 4) for k in ks},
+            "mrr": round(sum(q.reciprocal_rank for q in questions) / n, 4)}
 
 
 def parse_ks(text: str) -> tuple[int, ...]:
     """``"1,5,10"`` -> (1, 5, 10); sorted, distinct, each >= 1."""
-    from ipqa.errors import InputError
-
     try:
         ks = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
@@ -94,8 +117,6 @@ def evaluate_retrieval(examples: Sequence[RetrievalExample], retriever: Retrieve
                        ks: Sequence[int] = DEFAULT_KS,
                        progress: Callable[[int], None] | None = None) -> RetrievalEvaluation:
     """Run every question through ``retriever`` and score its ranking against the resolved gold."""
-    from evals.metrics import mrr, ndcg_at_k, recall_at_k
-
     ks = tuple(sorted(set(ks)))
     depth = max(max(ks), NDCG_K)
     resolver = GoldResolver(lookup)
@@ -124,7 +145,7 @@ def evaluate_retrieval(examples: Sequence[RetrievalExample], retriever: Retrieve
             recall={k: float(recall_at_k(labels, gold_ids, k)) if gold_ids else 0.0 for k in ks},
             reciprocal_rank=float(mrr(labels, gold_ids)) if gold_ids else 0.0,
             ndcg=float(ndcg_at_k(labels, gold_ids, NDCG_K)) if gold_ids else 0.0,
-            top=tuple(hit.chunk.citation for hit in hits[:5]), error=error))
+            top=tuple(hit.chunk.citation for hit in hits[:5]), error=error, attributes=example.attributes))
         if progress is not None:
             progress(1)
     return RetrievalEvaluation(ks=ks, questions=tuple(results), unresolved_gold=unresolved,

@@ -7,7 +7,12 @@ matrix is bm25s's own (CSC arrays, Lucene BM25 variant, scores identical to
 ``bm25s.BM25(method="lucene").index`` - a test checks it), and it is saved and loaded with bm25s's
 own files (arrays + JSON, no pickle) plus ``ids.npy`` (row -> chunk int id), the term counts
 (:class:`TermCounts`: ``term_hashes.npy``, ``term_tf.npy``, ``doc_lengths.npy``) and
-``ipqa_bm25.json`` (tokenizer id, written last).
+``ipqa_bm25.json`` (tokenizer id, the bm25s version and ipqa's BM25 format version; written last).
+
+Because the matrix, its files and a few of the ``bm25s.BM25`` attributes it is searched through are
+bm25s's internals (set directly by :meth:`Bm25Index._from_counts`), bm25s is pinned to the tested
+minor version and a saved index records the version that wrote it: an index written by another
+bm25s minor version (or by an ipqa that did not record it) is refused with the advice to rebuild.
 
 Incremental path: IDF and the average length depend on the whole corpus, so every weight changes
 when one chunk is added, but the counts they are computed from do not. :meth:`Bm25Index.updated`
@@ -44,6 +49,37 @@ _IDS_FILE = "ids.npy"
 # the term counts an incremental update starts from (rows and column starts are bm25s's own files)
 _HASHES_FILE, _TF_FILE, _LENGTHS_FILE = "term_hashes.npy", "term_tf.npy", "doc_lengths.npy"
 _EMPTY_TOKEN = ""  # bm25s convention: a vocabulary entry with no postings
+# What ipqa writes into a BM25 directory besides bm25s's own files; bump it when that changes.
+BM25_FORMAT = 1
+
+
+def bm25s_version() -> str:
+    """The installed bm25s version (read from the package metadata: importing bm25s is not needed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bm25s")
+    except PackageNotFoundError:  # bm25s importable without package metadata (a source checkout)
+        import bm25s
+
+        return str(bm25s.__version__)
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def written_by_another_version(meta: dict) -> str | None:
+    """Why a saved index's files cannot be trusted by this ipqa and bm25s, or None when they can."""
+    recorded, installed = meta.get("bm25s_version"), bm25s_version()
+    if "format_version" not in meta and "bm25s_version" not in meta:
+        return f"it was written before ipqa recorded the bm25s version (this ipqa runs bm25s {installed})"
+    if meta.get("format_version") != BM25_FORMAT:
+        return (f"it has ipqa BM25 format {meta.get('format_version')!r}, this ipqa reads format {BM25_FORMAT} "
+                f"(with bm25s {installed})")
+    if not isinstance(recorded, str) or _minor(recorded) != _minor(installed):
+        return f"it was written by bm25s {recorded!r}, this ipqa runs bm25s {installed}"
+    return None
 
 
 def token_hash(token: str) -> int:
@@ -317,7 +353,8 @@ class Bm25Index:
         id order, but only the added texts are tokenised and nothing is counted again.
 
         Returns None when the base cannot be updated (saved without term counts, by another
-        tokenizer, with other k1/b, or rows not in id order): the caller then builds afresh.
+        tokenizer or bm25s version, with other k1/b, or rows not in id order): the caller then
+        builds afresh.
         """
         _check_texts("Bm25Index.updated", add_ids, add_texts, add_languages)
         _check_parameters("Bm25Index.updated", k1, b)
@@ -367,7 +404,8 @@ class Bm25Index:
             np.save(directory / _HASHES_FILE, self._counts.hashes, allow_pickle=False)
             np.save(directory / _TF_FILE, self._counts.tf, allow_pickle=False)
             np.save(directory / _LENGTHS_FILE, self._counts.lengths, allow_pickle=False)
-        meta = {"tokenizer": self._tokenizer.id, "num_docs": len(self._ids),
+        meta = {"format_version": BM25_FORMAT, "bm25s_version": bm25s_version(),
+                "tokenizer": self._tokenizer.id, "num_docs": len(self._ids),
                 "k1": self._retriever.k1, "b": self._retriever.b, "method": self._retriever.method,
                 "term_counts": self._counts is not None}
         temporary = directory / (_META_FILE + ".tmp")
@@ -376,7 +414,8 @@ class Bm25Index:
 
     @classmethod
     def load(cls, directory: Path, *, mmap: bool = False) -> "Bm25Index":
-        """Open a saved index; ``IndexUnavailableError`` if it is incomplete or from another tokenizer."""
+        """Open a saved index; ``IndexUnavailableError`` if it is incomplete, from another tokenizer, or
+        written by another bm25s minor version or ipqa BM25 format."""
         import bm25s
 
         directory = Path(directory)
@@ -384,6 +423,11 @@ class Bm25Index:
         if not meta_path.is_file():
             raise IndexUnavailableError(f"{directory}: no complete BM25 index ({_META_FILE} missing)")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        foreign = written_by_another_version(meta)
+        if foreign:
+            raise IndexUnavailableError(
+                f"{directory}: the BM25 index cannot be read: {foreign}; rebuild the index with "
+                "`ipqa index rebuild --source PATH...`")
         tokenizer = default_tokenizer()
         if meta.get("tokenizer") != tokenizer.id:
             raise IndexUnavailableError(
@@ -465,7 +509,7 @@ def _load_counts(directory: Path, *, tokenizer: Tokenizer, k1: float, b: float
     except (OSError, ValueError):
         return None
     if (not meta.get("term_counts") or meta.get("tokenizer") != tokenizer.id or meta.get("method") != "lucene"
-            or meta.get("k1") != k1 or meta.get("b") != b):
+            or meta.get("k1") != k1 or meta.get("b") != b or written_by_another_version(meta)):
         return None
     try:
         ids = np.load(directory / _IDS_FILE, allow_pickle=False)

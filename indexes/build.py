@@ -20,17 +20,24 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from indexes.layout import (FORMAT_VERSION, READERS_LOCK, IndexLayout, describe_files, fsync_tree,
-                            new_version_name, write_manifest)
+from indexes.bm25 import Bm25Index
+from indexes.dense import DenseIndex
+from indexes.embedding_cache import EmbeddingCache, TokenCache
+from indexes.layout import (BM25_DIR, DENSE_DIR, FORMAT_VERSION, READERS_LOCK, STORE_FILE, IndexLayout,
+                            check_embedder, describe_files, fsync_tree, new_version_name, write_manifest)
 from indexes.locking import BuildLock
+from indexes.routed_embedder import part_for
+from indexes.snapshot import Snapshot
 from indexes.store import SqliteChunkStore
+from ingest import pipeline
+from ipqa import __version__
 from ipqa.domain import ParsedDocument
 from ipqa.errors import IndexUnavailableError, InputError
 from ipqa.ids import content_hash
@@ -40,9 +47,6 @@ if TYPE_CHECKING:
     from indexes.protocols import Embedder
 
 STAGES = ("parse", "tokenise", "embed", "build", "verify")
-STORE_FILE = "store.sqlite"
-BM25_DIR = "bm25"
-DENSE_DIR = "dense"
 EMBED_BATCH = 256  # texts per cache write: bounds the work a killed build loses
 COMPACT_FREE_FRACTION = 0.25  # an incremental job VACUUMs the store only when this much of it is free
 
@@ -98,6 +102,15 @@ class FileProblem:
 
 
 @dataclass(frozen=True)
+class AlreadyIndexed:
+    """A document an add job parsed but did not store: the same content is in the index already."""
+
+    source_path: str  # the file the job read
+    document_id: str
+    indexed_from: str  # the source path of the stored copy
+
+
+@dataclass(frozen=True)
 class BuildResult:
     version: str
     manifest: Mapping[str, Any]
@@ -105,6 +118,12 @@ class BuildResult:
     removed_partials: tuple[str, ...] = ()
     pruned: tuple[str, ...] = ()
     stage_seconds: Mapping[str, float] = field(default_factory=dict)
+    already_indexed: tuple[AlreadyIndexed, ...] = ()
+    changed: bool = True  # False: an add that added nothing; ``version`` is the unchanged current one
+
+
+class _NothingChanged(Exception):
+    """An incremental job found nothing to add or remove: no new version is made."""
 
 
 # --- public jobs -------------------------------------------------------------------------------
@@ -234,6 +253,7 @@ class _Job:
                 try:
                     removed_ids: list[int] = []
                     added_ids: list[int] = []
+                    already: list[AlreadyIndexed] = []
                     with self._stage("parse"):
                         for document_id in remove:
                             if store.document(document_id) is None:
@@ -247,9 +267,18 @@ class _Job:
                                 for old in store.document_ids_from_source(parsed.document.source_path):
                                     if old != parsed.document.id and old not in added_documents:
                                         removed_ids.extend(store.remove_document(old))
-                            added_documents.add(parsed.document.id)
-                            added_ids.extend(store.add(parsed))
+                            stored = store.document(parsed.document.id)
+                            if stored is not None and parsed.document.id not in added_documents:
+                                # the same content under another name (or added before): reported,
+                                # so that the caller can say so and keep the file
+                                already.append(AlreadyIndexed(parsed.document.source_path, stored.id,
+                                                              stored.source_path))
+                            else:
+                                added_documents.add(parsed.document.id)
+                                added_ids.extend(store.add(parsed))
                             self.progress.advance(1)
+                    if not (added_ids or removed_ids or remove or added_documents):
+                        raise _NothingChanged()
                     # only the added chunks are read, tokenised and embedded
                     added_rows = self._rows(store, int_ids=added_ids)
                     self._update_bm25(partial, base_dir, store, removed_ids, added_rows)
@@ -274,7 +303,16 @@ class _Job:
                                           counts, dense_count, errors,
                                           changes={"added_chunks": len(added_ids), "removed_chunks": len(removed_ids),
                                                    "removed_documents": remove})
-                return self._finish(version, partial, manifest, errors, removed_partials)
+                result = self._finish(version, partial, manifest, errors, removed_partials)
+                return replace(result, already_indexed=tuple(already))
+            except _NothingChanged:
+                # no change, no version: a new one would only push a rollback version out
+                shutil.rmtree(partial, ignore_errors=True)
+                manifest = dict(base_manifest, changes={"added_chunks": 0, "removed_chunks": 0,
+                                                        "removed_documents": []})
+                return BuildResult(version=base, manifest=manifest, errors=tuple(errors),
+                                   removed_partials=tuple(removed_partials), stage_seconds=dict(self.seconds),
+                                   already_indexed=tuple(already), changed=False)
             except BaseException:
                 # nothing of a failed job may be mistaken for a version (a SIGKILL leaves
                 # the .partial directory, which the next job removes)
@@ -298,8 +336,6 @@ class _Job:
         return _Rows(ids, texts, languages)
 
     def _build_bm25(self, partial: Path, rows: "_Rows") -> None:
-        from indexes.bm25 import Bm25Index
-
         with self._stage("tokenise", total=len(rows.ids)):
             token_cache = self._token_cache()
             try:
@@ -315,8 +351,6 @@ class _Job:
         """BM25 of the new version from the base's term counts: only the added chunks are tokenised
         and the weights recomputed (IDF and average length change with every document). Falls back
         to a build over all rows (from cached tokens) when the base has no term counts."""
-        from indexes.bm25 import Bm25Index
-
         with self._stage("tokenise", total=len(added.ids)):
             token_cache = self._token_cache()
             try:
@@ -338,15 +372,15 @@ class _Job:
             index.save(partial / BM25_DIR)
             self.progress.advance(len(added.ids))
 
-    def _token_cache(self) -> Any:
-        from indexes.embedding_cache import TokenCache
-
+    def _token_cache(self) -> TokenCache:
         return TokenCache(self.layout.cache_dir / "tokens.sqlite")
 
     def _embed(self, rows: "_Rows", *, rows_ids: set[int] | None) -> tuple[np.ndarray, np.ndarray]:
-        """Vectors of the rows whose language the embedder serves (only ``rows_ids`` when given)."""
-        from indexes.embedding_cache import EmbeddingCache
+        """Vectors of the rows whose language the embedder serves (only ``rows_ids`` when given).
 
+        Each language's rows go to the model of that language (:func:`part_for`; one model unless the
+        embedder routes languages) and are cached under that model's name, so a routed embedder that
+        adds a language reuses the vectors of the others. Narrower models' vectors are zero-padded."""
         served = self.embedder.languages
         selected = [i for i, (int_id, language) in enumerate(zip(rows.ids.tolist(), rows.languages))
                     if language in served and (rows_ids is None or int_id in rows_ids)]
@@ -356,36 +390,42 @@ class _Job:
             if not selected:
                 return ids, vectors
             cache = EmbeddingCache(self.layout.cache_dir / "embeddings.sqlite")
-            hashes = [content_hash(rows.texts[i]) for i in selected]
-            cached = cache.get_many(self.embedder.name, hashes)
-            todo = [pos for pos, h in enumerate(hashes) if h not in cached]
-            for pos, h in enumerate(hashes):
-                if h in cached:
-                    vectors[pos] = cached[h]
-            self.progress.advance(len(selected) - len(todo))
-            for start in range(0, len(todo), EMBED_BATCH):
-                batch = todo[start:start + EMBED_BATCH]
-                encoded = np.asarray(self.embedder.encode_document([rows.texts[selected[p]] for p in batch]),
-                                     dtype=np.float32)
-                vectors[batch] = encoded
-                cache.put_many(self.embedder.name, {hashes[p]: encoded[j] for j, p in enumerate(batch)})
-                self.progress.advance(len(batch))
-            close = getattr(cache, "close", None)
-            if close is not None:
-                close()
+            try:
+                by_language: dict[str, list[int]] = {}
+                for pos, i in enumerate(selected):
+                    by_language.setdefault(rows.languages[i], []).append(pos)
+                for language, positions in sorted(by_language.items()):
+                    self._embed_with(part_for(self.embedder, language), cache, rows, selected, positions, vectors)
+            finally:
+                close = getattr(cache, "close", None)
+                if close is not None:
+                    close()
         return ids, vectors
 
-    def _new_dense(self, ids: np.ndarray, vectors: np.ndarray) -> Any:
-        from indexes.dense import DenseIndex
+    def _embed_with(self, model: "Embedder", cache: Any, rows: "_Rows", selected: list[int],
+                    positions: list[int], vectors: np.ndarray) -> None:
+        hashes = {pos: content_hash(rows.texts[selected[pos]]) for pos in positions}
+        cached = cache.get_many(model.name, list(hashes.values()))
+        todo = [pos for pos in positions if hashes[pos] not in cached]
+        for pos in positions:
+            found = cached.get(hashes[pos])
+            if found is not None:
+                vectors[pos, :len(found)] = found
+        self.progress.advance(len(positions) - len(todo))
+        for start in range(0, len(todo), EMBED_BATCH):
+            batch = todo[start:start + EMBED_BATCH]
+            encoded = np.asarray(model.encode_document([rows.texts[selected[p]] for p in batch]), dtype=np.float32)
+            vectors[batch, :encoded.shape[1]] = encoded
+            cache.put_many(model.name, {hashes[p]: encoded[j] for j, p in enumerate(batch)})
+            self.progress.advance(len(batch))
 
+    def _new_dense(self, ids: np.ndarray, vectors: np.ndarray) -> Any:
         if len(ids) == 0:
             return None
         return DenseIndex.build(ids, vectors, kind=self.options.dense_kind)
 
     @staticmethod
     def _load_dense(version_dir: Path) -> Any:
-        from indexes.dense import DenseIndex
-
         if not (version_dir / DENSE_DIR).is_dir():
             return None
         return DenseIndex.load(version_dir / DENSE_DIR, use_gpu=False)
@@ -398,8 +438,6 @@ class _Job:
     def _manifest(self, version: str, kind: str, base: str | None, sources: list[str], counts: dict[str, Any],
                   dense_count: int, errors: list[FileProblem], changes: dict[str, Any] | None = None,
                   ) -> dict[str, Any]:
-        from ipqa import __version__
-
         served = sorted(self.embedder.languages)
         return {
             "format_version": FORMAT_VERSION,
@@ -424,8 +462,6 @@ class _Job:
 
     def _finish(self, version: str, partial: Path, manifest: dict[str, Any], errors: list[FileProblem],
                 removed_partials: list[str]) -> BuildResult:
-        from indexes.snapshot import Snapshot
-
         with self._stage("verify"):
             manifest["files"] = describe_files(partial)
             write_manifest(partial, manifest)
@@ -491,18 +527,6 @@ class _StageTimer:
             self.job.progress.finish(self.name)
 
 
-def check_embedder(manifest: Mapping[str, Any], embedder: "Embedder | None") -> None:
-    """Refuse an index built by another embedder than the configured one."""
-    if embedder is None:
-        return
-    built = manifest.get("embedder") or {}
-    if built.get("name") != embedder.name or int(built.get("dimension", -1)) != int(embedder.dimension):
-        raise IndexUnavailableError(
-            f"index {manifest.get('version')} was built with embedder {built.get('name')!r} "
-            f"(dimension {built.get('dimension')}), but the configured embedder is {embedder.name!r} "
-            f"(dimension {embedder.dimension}): rebuild it with `ipqa index rebuild --source PATH...`")
-
-
 def check_sources(paths: Sequence[str | Path]) -> None:
     """A source that does not exist at all is a typo, not a bad file: a rebuild without it would
     silently drop a whole corpus, so refuse before starting (bad FILES are per-file errors)."""
@@ -516,8 +540,6 @@ def check_sources(paths: Sequence[str | Path]) -> None:
 def _parsed_documents(paths: Sequence[str | Path], options: BuildOptions,
                       errors: list[FileProblem]) -> Iterator[ParsedDocument]:
     """Stream parsed documents; per-file errors are collected in ``errors``, never raised."""
-    from ingest import pipeline
-
     if options.jobs > 1:
         result = pipeline.ingest(list(paths), max_file_bytes=options.max_file_bytes, jobs=options.jobs)
         errors.extend(FileProblem(e.path, e.error) for e in result.errors)

@@ -200,8 +200,14 @@ def _progress() -> Any:
 
 def _report(result: "BuildResult") -> None:
     counts = result.manifest["counts"]
-    typer.echo(f"index version {result.version} is now current: {counts['documents']} documents, "
-               f"{counts['chunks']} chunks, {result.manifest['dense']['vectors']} vectors")
+    for copy in result.already_indexed:
+        typer.echo(f"{copy.source_path}: already indexed as {copy.document_id} (from {copy.indexed_from})")
+    if not result.changed:
+        typer.echo(f"nothing to add or remove: index version {result.version} stays current "
+                   f"({counts['documents']} documents, {counts['chunks']} chunks)")
+    else:
+        typer.echo(f"index version {result.version} is now current: {counts['documents']} documents, "
+                   f"{counts['chunks']} chunks, {result.manifest['dense']['vectors']} vectors")
     typer.echo("time per stage: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.stage_seconds.items()))
     for problem in result.errors:
         typer.secho(f"skipped {problem.path}: {problem.error}", fg=typer.colors.YELLOW, err=True)

@@ -291,6 +291,31 @@ def create_embedder(spec: str, *, device: str = "auto", batch_size: int = 64,
 
 
 def configured_embedder(settings: "Settings") -> Embedder:
-    """The embedder ``settings`` configure (for edges: CLI commands, the API lifespan)."""
-    return create_embedder(settings.embedder, device=settings.embed_device, batch_size=settings.embed_batch_size,
+    """The embedder ``settings`` configure (for edges: CLI commands, the API lifespan): ``embedder``,
+    joined by the Chinese model ``embedder_zh`` when ``embedder`` does not serve Chinese."""
+    base = create_embedder(settings.embedder, device=settings.embed_device, batch_size=settings.embed_batch_size,
                            languages=settings.embedder_languages, query_runtime=settings.embed_query_runtime)
+    return with_chinese_model(base, settings.embedder_zh, settings.data_dir)
+
+
+def default_zh_model_dir(data_dir: Path) -> Path:
+    """Where ``ipqa train embedder --language zh`` writes and ``embedder_zh = auto`` reads."""
+    return data_dir / "models" / "embedder-zh"
+
+
+def with_chinese_model(base: Embedder | None, spec: str, data_dir: Path) -> Embedder | None:
+    """``base`` routed with a trained Chinese static model (:mod:`indexes.static_embedder`) for
+    Chinese text, unless ``base`` already serves Chinese or ``spec`` is ``none`` (or ``auto`` and
+    nothing was trained)."""
+    from indexes.routed_embedder import LanguageRoutedEmbedder
+    from indexes.static_embedder import StaticEmbedder, is_static_model_dir
+
+    if base is None or spec == "none" or "zh" in base.languages:
+        return base
+    directory = default_zh_model_dir(data_dir) if spec == "auto" else Path(spec).expanduser()
+    if spec == "auto" and not is_static_model_dir(directory):
+        return base
+    if not directory.is_dir():
+        raise ConfigError(f"embedder_zh {spec!r}: no model directory at {directory}")
+    chinese = StaticEmbedder(directory, expect_language="zh")
+    return LanguageRoutedEmbedder({**{language: base for language in base.languages}, "zh": chinese})

@@ -30,14 +30,22 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
+from indexes.locking import lock_is_held
 from ipqa.errors import IndexUnavailableError
+
+if TYPE_CHECKING:
+    from indexes.protocols import Embedder
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 PARTIAL_SUFFIX = ".partial"
 READERS_LOCK = ".readers.lock"
+# the files of one version (the writer in indexes.build and the reader in indexes.snapshot agree on them here)
+STORE_FILE = "store.sqlite"
+BM25_DIR = "bm25"
+DENSE_DIR = "dense"
 
 
 def sha256_file(path: Path, *, block: int = 1 << 20) -> str:
@@ -240,6 +248,16 @@ class ReaderLock:
 
 
 def _held_by_reader(version_dir: Path) -> bool:
-    from indexes.locking import lock_is_held
-
     return lock_is_held(version_dir / READERS_LOCK, exclusive=True)
+
+
+def check_embedder(manifest: Mapping[str, Any], embedder: "Embedder | None") -> None:
+    """Refuse an index built by another embedder than the configured one."""
+    if embedder is None:
+        return
+    built = manifest.get("embedder") or {}
+    if built.get("name") != embedder.name or int(built.get("dimension", -1)) != int(embedder.dimension):
+        raise IndexUnavailableError(
+            f"index {manifest.get('version')} was built with embedder {built.get('name')!r} "
+            f"(dimension {built.get('dimension')}), but the configured embedder is {embedder.name!r} "
+            f"(dimension {embedder.dimension}): rebuild it with `ipqa index rebuild --source PATH...`")

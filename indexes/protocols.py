@@ -11,6 +11,7 @@ from typing import Iterable, Mapping, NamedTuple, Protocol, Sequence, runtime_ch
 
 import numpy as np
 
+from ingest.protocols import ChunkLookup  # re-exported: the interface belongs to the resolver's layer
 from ipqa.domain import Chunk, Document, Hit
 
 
@@ -51,13 +52,7 @@ class NewestVersion(NamedTuple):
     text: str
 
 
-@runtime_checkable
-class ChunkLookup(Protocol):
-    """What the citation resolver needs: chunks by the unit key of their canonical citation."""
 
-    def chunks_by_unit_key(self, key: str) -> list[Chunk]: ...
-
-    def document(self, document_id: str) -> Document | None: ...
 
 
 @runtime_checkable

@@ -26,6 +26,8 @@ import numpy as np
 
 from indexes.protocols import NewestVersion, SearchFilters
 from indexes.read_cache import BoundedCache
+from indexes.text import indexable_text
+from ingest.citations import unit_keys
 from ipqa.domain import Chunk, Document, ParsedDocument, Part
 from ipqa.errors import IndexUnavailableError
 
@@ -86,14 +88,10 @@ def int_id_for(chunk_id: str) -> int:
 
 
 def _default_unit_keys(chunk: Chunk) -> Sequence[str]:
-    from ingest.citations import unit_keys
-
     return unit_keys(chunk)
 
 
 def _default_index_text(chunk: Chunk, document: Document) -> str:
-    from indexes.text import indexable_text
-
     return indexable_text(chunk, document)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
+from ingest.cn_case import normalize_case_number
 from ingest.cn_numbers import cn_to_int, int_to_cn
 from ipqa.domain import Jurisdiction
 
@@ -300,14 +301,6 @@ def patent_ref(number: PatentNumber, unit: str, value: str | int | None = None,
 # ---------------------------------------------------------------------------------------------
 # Chinese judgments
 # ---------------------------------------------------------------------------------------------
-
-
-def normalize_case_number(raw: str) -> str:
-    """``(2019)最高法知民终 123 号`` -> ``（2019）最高法知民终123号`` (full-width brackets, no spaces)."""
-    s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", raw))
-    s = s.replace("(", "（").replace(")", "）").replace("〔", "（").replace("〕", "）")
-    s = s.replace("[", "（").replace("]", "）")
-    return s
 
 
 def judgment_ref(case_number: str, part: str | None) -> CitationRef:

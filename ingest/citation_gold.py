@@ -16,6 +16,7 @@ from typing import Iterable
 from ingest.citation_forms import normalize_law_name
 from ingest.citations import parse_citation, resolve_citation
 from ingest.lookup import InMemoryChunkLookup
+from ingest.parsers.cn_statute import CnStatuteParser
 from ingest.protocols import SourceText
 
 
@@ -76,8 +77,6 @@ def law_files(cn_law_dir: Path, law_names: Iterable[str]) -> list[Path]:
 
 
 def check_gold(rows: list[dict], cn_law_dir: Path) -> GoldReport:
-    from ingest.parsers.cn_statute import CnStatuteParser
-
     report = GoldReport()
     gold_texts: dict[str, str] = {}
     for row in rows:

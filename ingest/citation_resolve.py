@@ -10,14 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-from ingest.cn_numbers import cn_to_int, int_to_cn
 from ingest.citation_forms import CitationKind, CitationRef
+from ingest.citation_parse import fallback_key, parse_citation, parse_citations
+from ingest.cn_numbers import cn_to_int, int_to_cn
+from ingest.protocols import ChunkLookup
 from ipqa.domain import Chunk, Document, Jurisdiction, Part
-
-if TYPE_CHECKING:  # indexes.protocols imports numpy; resolving needs only the protocol's shape
-    from indexes.protocols import ChunkLookup
 
 
 class FailureReason(StrEnum):
@@ -71,8 +69,6 @@ def resolve_citation(text: str, lookup: ChunkLookup, *, version: str | None = No
                      current_title: str | int | None = None) -> ResolveOutcome:
     """Resolve ``text`` (exactly one citation). ``version`` (``2008``, ``2008-12-27``; or a version
     qualifier written in the citation) keeps only the law versions whose date starts with it."""
-    from ingest.citations import fallback_key, parse_citations
-
     refs = parse_citations(text, current_law=current_law, current_title=current_title)
     if len(refs) > 1:
         return _failed(text, None, FailureReason.MULTIPLE,
@@ -124,8 +120,6 @@ def resolve_one(text: str, lookup: ChunkLookup, *, version: str | None = None, *
 
 def resolve_all(text: str, lookup: ChunkLookup, **kwargs) -> list[ResolveOutcome]:
     """One outcome per unit a list/range cites (``专利法第十一条至第十三条``)."""
-    from ingest.citations import parse_citations
-
     refs = parse_citations(text, current_law=kwargs.pop("current_law", None),
                            current_title=kwargs.pop("current_title", None))
     if not refs:
@@ -169,8 +163,6 @@ def _outcome(text: str, ref: CitationRef | None, pairs: list[tuple[Chunk, Part |
 
 def _ref_of(chunk: Chunk, document: Document | None) -> CitationRef:
     """The ref of a chunk found by its exact citation (no grammar covers it)."""
-    from ingest.citations import fallback_key, parse_citation
-
     ref = parse_citation(chunk.citation)
     if ref is not None:
         return ref
@@ -221,8 +213,6 @@ def find_part(chunk: Chunk, ref: CitationRef) -> Part | None | ResolutionFailure
         found = chunk.part(ref.part)
         if found:
             return found
-        from ingest.citations import parse_citation
-
         own = parse_citation(chunk.citation)
         if own is not None and own.unit_key == ref.unit_key:
             return None  # the chunk is that single paragraph

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.cn_numbers import int_to_cn
+from ingest.parsers.cn_statute import parse_statute
 from ingest.protocols import SourceText
 from ipqa.domain import ParsedDocument
 from ipqa.errors import InputError
@@ -87,8 +88,6 @@ class CorpusReport:
 
 def check_corpus(root: Path) -> CorpusReport:
     """Parse every statute file under ``root`` and collect the numbering problems and totals."""
-    from ingest.parsers.cn_statute import parse_statute
-
     report = CorpusReport(root=str(root))
     versions_by_title: Counter[str] = Counter()
     started = time.perf_counter()

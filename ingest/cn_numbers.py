@@ -1,6 +1,10 @@
-"""Chinese numerals as statutes write them (第一百二十条之一, 第二十九款) <-> integers."""
+"""Chinese numerals as statutes write them (第一百二十条之一, 第二十九款) <-> integers, and the dates
+statutes and judgments write with them (二〇二〇年十月十七日)."""
 
 from __future__ import annotations
+
+import datetime as dt
+import re
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
            "八": 8, "九": 9}
@@ -58,3 +62,24 @@ def int_to_cn(n: int) -> str:
                 out.append("零")
     text = "".join(out)
     return text[1:] if text.startswith("一十") else text
+
+
+CN_DATE = re.compile(
+    r"(?P<y>[0-9]{4}|[０-９]{4}|[〇零一二三四五六七八九]{4})年"
+    r"(?P<m>[0-9０-９]{1,2}|[一二三四五六七八九十]{1,3})月"
+    r"(?P<d>[0-9０-９]{1,2}|[一二三四五六七八九十]{1,3})日"
+)
+
+
+def parse_cn_date(text: str) -> str | None:
+    """``2020年10月17日`` / ``二〇二〇年十月十七日`` -> ``2020-10-17``; the last date in ``text``."""
+    found = None
+    for match in CN_DATE.finditer(text):
+        year = match["y"]
+        if year[0] in "〇零一二三四五六七八九":
+            year = "".join(str("〇一二三四五六七八九".index(c) if c != "零" else 0) for c in year)
+        try:
+            found = dt.date(cn_to_int(year), cn_to_int(match["m"]), cn_to_int(match["d"])).isoformat()
+        except ValueError:
+            continue
+    return found

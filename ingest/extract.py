@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ingest.archive_limits import check_zip_archive
 from ingest.encoding import decode_text
 from ingest.protocols import PageSpan, SourceText
 from ingest.skip import SECTION_INDEX_REASON, SkipFile, is_section_index_name
@@ -208,6 +209,7 @@ def _tidy_lines(text: str) -> str:
 # --- DOCX -------------------------------------------------------------------------------------
 
 def _docx_text(data: bytes, source: str) -> str:
+    check_zip_archive(data, source)  # before anything inflates it
     text = _try_unstructured("docx", data)
     if text is not None:
         return text
@@ -220,6 +222,7 @@ def docx_to_text(data: bytes, source: str) -> str:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    check_zip_archive(data, source)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises zipfile/KeyError/lxml errors for corrupt files

@@ -18,6 +18,8 @@ import functools
 import os
 import re
 import stat
+import sys
+import time
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,8 +28,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Iterable, Iterator, Sequence
 
-from ingest.extract import TEXT_FORMATS, extract
-from ingest.protocols import FileParser, TextParser
+from ingest.archive_limits import check_chunk_count
+from ingest.encoding import decode_text
+from ingest.extract import TEXT_FORMATS, extract, strip_front_matter
+from ingest.parsers.cn_judgment import CnJudgmentParser
+from ingest.parsers.cn_statute import CnStatuteParser, statute_title
+from ingest.protocols import FileParser, SourceText, TextParser
 from ingest.skip import SkipFile
 from ipqa.domain import Chunk, Document, ParsedDocument
 from ipqa.errors import ConfigError, InputError
@@ -118,12 +124,8 @@ def known_law_titles(files: Sequence[Path], *, max_file_bytes: int,
     the cut exact, and reading them first gives every file (in any process, in any order) the same
     names, so ``jobs`` never changes the references. Unreadable files are left to the real pass,
     which reports them."""
-    from ingest.encoding import decode_text
-    from ingest.extract import strip_front_matter
-    from ingest.parsers.cn_statute import CnStatuteParser, statute_title
-    from ingest.protocols import SourceText
-
-    parser = CnStatuteParser()
+    # asked in the order of ingest.parsers.text_parsers: a judgment quoting articles is no statute
+    judgment_parser, parser = CnJudgmentParser(), CnStatuteParser()
     titles = {title for title in extra if title and title.strip()}
     for path in files:
         suffix = path.suffix.lower()
@@ -140,7 +142,7 @@ def known_law_titles(files: Sequence[Path], *, max_file_bytes: int,
         except Exception:  # noqa: BLE001, S112 - the parsing pass reports this file's problem
             continue
         source = SourceText(path=str(path), text=text, format=suffix[1:])
-        if text.strip() and parser.detect(source):
+        if text.strip() and not judgment_parser.detect(source) and parser.detect(source):
             title = statute_title(source)
             if title:
                 titles.add(title)
@@ -227,6 +229,8 @@ def parse_file(path: Path, *, max_file_bytes: int, parsers: Parsers | None = Non
     else:
         documents = _parse_text(path, parsers.text_parsers)
     for parsed in documents:
+        # before references are extracted from (and the index is built of) every chunk
+        check_chunk_count(len(parsed.chunks), str(path))
         yield with_references(parsed, parsers.extract_references)
 
 
@@ -398,7 +402,7 @@ def _parse_in_processes(files: list[Path], max_file_bytes: int, jobs: int,
 
     def new_pool(workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                   initargs=(known_laws,))
+                                   initargs=(known_laws, os.getpid()))
 
     window = jobs * 4  # files in flight: keeps memory bounded and the order cheap to restore
     pool = new_pool(jobs)
@@ -441,10 +445,13 @@ def _parse_alone(path: Path, max_file_bytes: int,
 _worker_parsers: Parsers | None = None
 
 
-def _init_worker(known_laws: frozenset[str]) -> None:
-    """Runs in each worker: loads the parsers once, and lets results (frozen dataclasses holding
-    MappingProxyType metadata) be pickled back to the parent, which rebuilds them as read-only."""
+def _init_worker(known_laws: frozenset[str], parent_pid: int | None = None) -> None:
+    """Runs in each worker: dies with its parent, loads the parsers once, and lets results (frozen
+    dataclasses holding MappingProxyType metadata) be pickled back to the parent, which rebuilds
+    them as read-only."""
     global _worker_parsers
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     os.environ.setdefault("DO_NOT_TRACK", "true")
     copyreg.pickle(MappingProxyType, _reduce_mapping_proxy)
     _worker_parsers = load_parsers(known_laws)
@@ -457,3 +464,31 @@ def _reduce_mapping_proxy(mapping: MappingProxyType) -> tuple:
 
 def _read_only_mapping(items: dict) -> MappingProxyType:
     return MappingProxyType(items)
+
+
+def die_with_parent(parent_pid: int, *, poll_s: float = 1.0) -> None:
+    """End this worker when ``parent_pid`` dies, however it dies (SIGKILL of a rebuild included):
+    an orphaned parser keeps ~50 MB and its CPU, and the resource tracker lives as long as it does.
+    Linux delivers SIGKILL at once (PR_SET_PDEATHSIG); a thread watching the parent's pid covers
+    other systems and the moment before the signal was armed."""
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass  # the watcher thread still does it
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol, runtime_checkable
 
-from ipqa.domain import ParsedDocument
+from ipqa.domain import Chunk, Document, ParsedDocument
 
 
 @dataclass(frozen=True)
@@ -63,3 +63,16 @@ class TextParser(Protocol):
 
     def parse_text(self, source: SourceText) -> Iterator[ParsedDocument]:
         """Yield documents; raise ``ipqa.errors.InputError`` when the text has no usable structure."""
+
+
+@runtime_checkable
+class ChunkLookup(Protocol):
+    """What the citation resolver needs: chunks by the unit key of their canonical citation.
+
+    Implemented by :class:`ingest.lookup.InMemoryChunkLookup` (parsed documents) and by the index
+    store (``indexes.store.SqliteChunkStore``); ``indexes.protocols`` re-exports it.
+    """
+
+    def chunks_by_unit_key(self, key: str) -> list[Chunk]: ...
+
+    def document(self, document_id: str) -> Document | None: ...

@@ -43,8 +43,7 @@ _NDATA_DECL = re.compile(
 )
 _NAMED_REF = re.compile(rb"&([A-Za-z][A-Za-z0-9]{0,31});")
 
-# Only the prolog can hold a DOCTYPE; look no further than this into the data for one.
-_PROLOG_SCAN_BYTES = 1 << 20
+_PROLOG_SPACE = re.compile(rb"[ \t\r\n]*")
 
 
 def parse_xml_bytes(data: bytes, *, source: str) -> etree._Element:
@@ -93,15 +92,17 @@ def as_utf8(data: bytes, *, source: str) -> bytes:
 
 
 def strip_doctype(data: bytes, *, source: str) -> bytes:
-    """Remove the DOCTYPE (we never use a DTD); refuse one that declares parsed entities."""
-    head = data[:_PROLOG_SCAN_BYTES]
-    match = _DOCTYPE.search(head)
-    if match is None:
+    """Remove the DOCTYPE (we never use a DTD); refuse one that declares parsed entities.
+
+    The DOCTYPE is looked for by walking the prolog (XML declaration, comments, processing
+    instructions) however long it is: a megabyte of comment before it must not hide it."""
+    start = _doctype_start(data)
+    if start is None:
         return data
-    end = _doctype_end(head, match.end())
+    end = _doctype_end(data, start + len(b"<!DOCTYPE"))
     if end is None:
         raise InputError(source, "unterminated DOCTYPE declaration")
-    declaration = head[match.start():end]
+    declaration = data[start:end]
     for entity in _ENTITY_DECL.finditer(declaration):
         if not _NDATA_DECL.fullmatch(entity.group("body")):
             raise InputError(
@@ -109,7 +110,28 @@ def strip_doctype(data: bytes, *, source: str) -> bytes:
                 "DOCTYPE declares entities; refused (entity expansion and external entities are "
                 "not allowed in uploaded XML)",
             )
-    return data[: match.start()] + data[end:]
+    return data[:start] + data[end:]
+
+
+def _doctype_start(data: bytes) -> int | None:
+    """Offset of the DOCTYPE in the prolog, or None when the prolog has none (the first element,
+    text or the end comes first). Linear in the prolog's length."""
+    i = 0
+    if data.startswith(b"\xef\xbb\xbf"):
+        i = 3
+    while True:
+        i = _PROLOG_SPACE.match(data, i).end()
+        if data.startswith(b"<?", i):
+            end = data.find(b"?>", i + 2)
+        elif data.startswith(b"<!--", i):
+            end = data.find(b"-->", i + 4)
+        elif _DOCTYPE.match(data, i):
+            return i
+        else:
+            return None
+        if end < 0:
+            return None  # unterminated: the parser reports the malformed file
+        i = end + (2 if data[end:end + 2] == b"?>" else 3)
 
 
 def _doctype_end(head: bytes, start: int) -> int | None:

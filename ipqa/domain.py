@@ -204,6 +204,10 @@ class Answer:
     abstained: bool = False
     abstain_reason: str | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
+    # a follow-up made standalone from earlier turns (what retrieval searched); None when the
+    # question stood alone. ``carried``: the laws, units and subject taken from those turns.
+    standalone_question: str | None = None
+    carried: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "question_type", QuestionType(self.question_type))

@@ -22,6 +22,21 @@ def configure_torch(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def configure_faiss(threads: int | None) -> None:
+    """Give FAISS ``threads`` OpenMP threads for searches (the same ``Settings.torch_threads``).
+
+    Why: one query against the 81,547 vectors of the full index took 40-46 ms with FAISS's default
+    OpenMP threads on the busy 2-core box (the threads spin-wait on each other) and 6.4 ms with one.
+    """
+    if threads is None:
+        return
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"faiss threads must be a positive integer or None, got {threads!r}")
+    import faiss
+
+    faiss.omp_set_num_threads(threads)
+
+
 def settle_heap() -> None:
     """Collect garbage once, then exempt every object alive now from later cyclic collections
     (``gc.freeze``); call it when a serving process has loaded its index and models, and again

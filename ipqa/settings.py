@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     embedder_languages: list[str] | None = Field(
         default=None, description="Languages a path-configured embedder serves (e.g. [\"zh\",\"en\"])."
     )
+    embedder_zh: str = Field(
+        default="auto",
+        description="The Chinese embedder beside an English-only one: auto = the model `ipqa train embedder "
+                    "--language zh` wrote under <data_dir>/models/embedder-zh when it exists; none; or a path.",
+    )
     embed_device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N")
     embed_batch_size: int = Field(default=64, ge=1)
     embed_query_runtime: Literal["auto", "torch", "onnx"] = Field(
@@ -59,7 +64,7 @@ class Settings(BaseSettings):
     fusion: Literal["rrf", "weighted"] = "rrf"
     rrf_k: int = Field(default=60, ge=1)
     fusion_weights: dict[str, dict[str, float]] = Field(
-        default_factory=lambda: {"zh": {"bm25": 1.0, "dense": 0.0}, "en": {"bm25": 0.5, "dense": 0.5}},
+        default_factory=lambda: {"zh": {"bm25": 1.0, "dense": 1.0}, "en": {"bm25": 0.5, "dense": 0.5}},
         description="Per query language: weight of each retriever in the fused score.",
     )
     top_k: int = Field(default=10, ge=1, le=200)
@@ -69,6 +74,25 @@ class Settings(BaseSettings):
     reranker: str = Field(default="auto", description="none | ltr | cross-encoder | auto")
     reranker_path: Path | None = None
     ltr_model_path: Path | None = Field(default=None, description="Output of `ipqa train reranker`.")
+    reranker_fields: list[str] | None = Field(
+        default_factory=lambda: ["civil", "criminal", "procedure", "administrative", "economic", "social",
+                                 "constitutional", "other"],
+        description="Fields of law whose questions the learned reranker reorders (None = all). The LTR model "
+                    "learns from STARD's civil-law lay questions and ranks IP questions worse than the first "
+                    "stage (docs/benchmarks.md), so IP questions keep the first stage with the domain prior.",
+    )
+    field_model: str = Field(
+        default="auto",
+        description="The field-of-law model of the domain prior: auto = <data_dir>/models/fields when "
+                    "`ipqa train fields` wrote it; none; or a directory.",
+    )
+    field_prior_weights: dict[str, float] = Field(
+        default_factory=lambda: {"zh": 0.01, "en": 0.0},
+        description="Domain prior: weight of P(field | question) per query language (English: 0, measured "
+                    "to hurt; docs/benchmarks.md).")
+    local_rule_penalty: float = Field(default=0.01, ge=0, description="Domain prior: local regulations.")
+    patent_text_penalty: float = Field(default=0.01, ge=0,
+                                       description="Domain prior: patent text for questions about the law.")
 
     # --- generation and verification ---------------------------------------------------------
     generator: str = Field(default="extractive", description="extractive | local | openai")
@@ -93,7 +117,10 @@ class Settings(BaseSettings):
     # --- API ---------------------------------------------------------------------------------
     api_keys: list[str] = Field(default_factory=list, description="Keys with read access.")
     write_api_keys: list[str] = Field(default_factory=list, description="Keys with write access.")
-    read_requires_key: bool = False
+    read_requires_key: bool = Field(
+        default=False,
+        description="Close the read endpoints even when only write keys are configured (configuring read "
+                    "keys closes them anyway).")
     max_question_chars: int = Field(default=2000, ge=1)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_upload_files: int = Field(default=20, ge=1)
@@ -108,6 +135,12 @@ class Settings(BaseSettings):
         description="Threads serving blocking API requests (search, ask…); more requests wait on the "
                     "event loop.",
     )
+    conversation_retention_days: float = Field(
+        default=30, gt=0, description="Server-side conversations untouched this long are deleted.")
+    max_conversations: int = Field(default=10_000, ge=1, description="Newest conversations kept.")
+    max_conversation_turns: int = Field(default=50, ge=1, description="Turns kept per conversation (newest).")
+    served_model_name: str = Field(
+        default="ipqa", description="The model id of the OpenAI-compatible endpoint (/v1/models).")
     rebuild_sources: list[Path] = Field(
         default_factory=list,
         description="What `POST /v1/index/rebuild` ingests (plus the uploads); a request may only name "
@@ -138,3 +171,7 @@ class Settings(BaseSettings):
     @property
     def jobs_dir(self) -> Path:
         return self.data_dir / "jobs"
+
+    @property
+    def conversations_path(self) -> Path:
+        return self.data_dir / "conversations.sqlite"

@@ -131,9 +131,10 @@ def open_current(settings: "Settings", *, index_root: Path | None = None) -> Ite
     Applies ``settings.torch_threads`` first: this is the edge of every command that queries an index."""
     from indexes.embedder import configured_embedder
     from indexes.snapshot import open_snapshot
-    from ipqa.runtime import configure_torch
+    from ipqa.runtime import configure_faiss, configure_torch
 
     configure_torch(settings.torch_threads)
+    configure_faiss(settings.torch_threads)
 
     embedder = configured_embedder(settings)
     snapshot = open_snapshot(index_root or settings.index_root, embedder=embedder)

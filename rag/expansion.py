@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from indexes.protocols import ChunkLookup
+from ingest.citations import resolve
 from ipqa.domain import Hit
 from rag.rerank.features import unit_key_of
 
@@ -29,8 +30,6 @@ def _pick(resolutions: Sequence, citing: Hit, citing_version: str | None):
 
 def expand_references(hits: Sequence[Hit], lookup: ChunkLookup, *, per_hit: int = 1, total: int = 5) -> list[Hit]:
     """``hits`` followed by at most ``total`` referenced units (at most ``per_hit`` per citing hit)."""
-    from ingest.citations import resolve
-
     ranked = list(hits)
     if per_hit < 1 or total < 1:
         return ranked

@@ -2,9 +2,10 @@
 
 ``lexical`` (the default, no model needed) is the share of the statement's content words that also
 occur in the evidence: jieba words for Chinese, Snowball-stemmed words for English. It catches the
-common failure of generated answers (a sentence whose substance appears nowhere in what it cites)
-but not a negation flipped on the same words; ``cross-encoder`` / ``nli`` use a trained
-sentence-transformers CrossEncoder from a local path for that.
+common failure of generated answers (a sentence whose substance appears nowhere in what it cites);
+a statement that copies the evidence's words but contradicts it (a negation or modal flipped, a
+number or the parties changed) scores 0 by the rules of :mod:`rag.polarity`. ``cross-encoder`` /
+``nli`` use a trained sentence-transformers CrossEncoder from a local path.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from ipqa.errors import ConfigError
 from ipqa.registry import Registry
+from rag.polarity import Conflict, Token, find_conflict
 from rag.protocols import SupportJudge
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -56,7 +58,9 @@ class LexicalJudge:
 
     name = "lexical"
 
-    def __init__(self) -> None:
+    def __init__(self, *, check_polarity: bool = True) -> None:
+        """``check_polarity=False`` gives the overlap score alone (for measuring what the checks add)."""
+        self.check_polarity = check_polarity
         self._jieba: Any = None
         self._stemmer: Any = None
         self._lock = threading.Lock()
@@ -93,8 +97,40 @@ class LexicalJudge:
                 tokens.add(stemmer.stemWord(word) if word.isalpha() else word)
         return tokens
 
+    def positioned_tokens(self, text: str) -> list[Token]:
+        """The content words of ``text`` with their offsets in it (for :mod:`rag.polarity`)."""
+        jieba_tok, stemmer = self._tools()
+        masked = _MARKER.sub(lambda m: " " * len(m.group()), text)  # same offsets as ``text``
+        tokens: list[Token] = []
+        for match in _WORD.finditer(masked):
+            piece = match.group()
+            if _CJK.match(piece):
+                for word, start, end in jieba_tok.tokenize(piece, HMM=False):
+                    if word not in _ZH_STOP:
+                        tokens.append(Token(word, match.start() + start, match.start() + end))
+            else:
+                word = piece.lower()
+                if word in _EN_STOP or (len(word) == 1 and not word.isdigit()):
+                    continue
+                tokens.append(Token(stemmer.stemWord(word) if word.isalpha() else word, match.start(), match.end()))
+        return tokens
+
     def support(self, statement: str, evidence: str) -> float:
-        return self.coverage(self.content_tokens(statement), evidence)
+        score = self.coverage(self.content_tokens(statement), evidence)
+        if score > 0.0 and self.check_polarity and self.conflict(statement, evidence) is not None:
+            return 0.0
+        return score
+
+    def conflict(self, statement: str, evidence: str) -> Conflict | None:
+        """How ``statement`` contradicts ``evidence`` (negation, number, parties), if it does."""
+        wanted: dict[str, set[str]] = {}  # each statement sentence is scored against every evidence sentence
+
+        def score(sentence: str, span: str) -> float:
+            if sentence not in wanted:
+                wanted[sentence] = self.content_tokens(sentence)
+            return self.coverage(wanted[sentence], span)
+
+        return find_conflict(statement, evidence, tokenize=self.positioned_tokens, score=score)
 
     def coverage(self, wanted: set[str], evidence: str) -> float:
         """Weighted share of the ``wanted`` content tokens that ``evidence`` contains."""
@@ -164,6 +200,8 @@ class CrossEncoderJudge:
             return self._model
 
     def support(self, statement: str, evidence: str) -> float:
+        if not statement.strip() or not evidence.strip():
+            return 0.0  # nothing is supported by, or claimed with, no text (a model would still score it)
         model = self._loaded()
         # (premise, hypothesis) order: the evidence should entail the statement.
         scores = model.predict([(evidence, statement)], apply_softmax=True, show_progress_bar=False)

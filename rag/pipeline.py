@@ -16,14 +16,16 @@ answer's evidence is the sources the model was shown.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from indexes.protocols import ChunkStore, SearchFilters
 from ipqa.domain import Answer, Hit, QuestionType
 from ipqa.errors import InputError
+from rag.conversation import ResolvedQuestion, Turn, resolve_followup
 from rag.generators import GeneratorError
 from rag.prompts import build_prompt, fit_prompt
 from rag.protocols import ContextLimited, Generator, Prompt, Retriever, SupportJudge
+from rag.query import LawNames
 from rag.question_types import QuestionTypeClassifier
 from rag.verify import CitationVerifier, known_law_titles
 
@@ -69,6 +71,7 @@ class Answerer:
         min_hit_score: float | None = None,
         max_question_chars: int = 2000,
         known_laws: Iterable[str] | None = None,
+        law_names: LawNames | None = None,
     ) -> None:
         """``known_laws``: the law titles of the index, for reading citations in answers (see
         :class:`rag.verify.CitationVerifier`); by default read once from ``store`` here, when it
@@ -83,8 +86,14 @@ class Answerer:
         self.top_k = top_k
         self.min_hit_score = min_hit_score
         self.max_question_chars = max_question_chars
+        if known_laws is None and law_names is not None:
+            known_laws = law_names.all_titles()
         if known_laws is None and callable(getattr(store, "documents", None)):
             known_laws = known_law_titles(store)
+        # the index's laws, for carrying them from one turn of a conversation to the next
+        known_laws = frozenset(known_laws) if known_laws is not None else None
+        self._known_laws = known_laws
+        self.law_names = law_names if law_names is not None else LawNames(known_laws or ())
         self.verifier = CitationVerifier(store, judge, threshold=support_threshold, known_laws=known_laws)
 
     def answer(
@@ -94,9 +103,11 @@ class Answerer:
         question_type: QuestionType | str | None = None,
         filters: SearchFilters | None = None,
         k: int | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
         result = None
-        for item in self.stream_answer(question, question_type=question_type, filters=filters, k=k):
+        for item in self.stream_answer(question, question_type=question_type, filters=filters, k=k,
+                                       history=history):
             if isinstance(item, Answer):
                 result = item
         assert result is not None  # stream_answer always ends with the Answer
@@ -109,16 +120,24 @@ class Answerer:
         question_type: QuestionType | str | None = None,
         filters: SearchFilters | None = None,
         k: int | None = None,
+        history: Sequence[Turn] = (),
     ) -> Iterator[str | Answer]:
-        """Yield the answer's text pieces as they are generated, then the verified :class:`Answer`."""
+        """Yield the answer's text pieces as they are generated, then the verified :class:`Answer`.
+
+        ``history``: the earlier turns of the conversation, oldest first. A follow-up is made
+        standalone against them (``rag.conversation``) for classification and retrieval, and a
+        generator sees them in its prompt (within its token budget)."""
         question = self._checked(question)
         if k is not None and k < 1:
             raise InputError("k", f"must be >= 1, got {k}")
         clock = _Clock()
-        qtype = self.classifier.classify(question, override=question_type).question_type
+        resolved = self.resolve(question, history)
+        qtype = self.classifier.classify(resolved.standalone, override=question_type).question_type
         clock.lap("classify")
-        hits = self.retriever.retrieve(question, k or self.top_k, filters)
+        hits = self.retriever.retrieve(resolved.search_query, k or self.top_k, filters)
         clock.lap("retrieve")
+        conversation = dict(standalone_question=resolved.standalone if resolved.is_followup else None,
+                            carried=resolved.carried)
 
         def abstain(reason: str, text: str = "", evidence: tuple[Hit, ...] = tuple(hits)) -> Answer:
             return Answer(
@@ -132,6 +151,7 @@ class Answerer:
                 abstained=True,
                 abstain_reason=reason,
                 timings=clock.done(),
+                **conversation,
             )
 
         if not hits:
@@ -147,7 +167,7 @@ class Answerer:
             )
             return
 
-        prompt = self._prompt(question, qtype, hits)
+        prompt = self._prompt(question, qtype, hits, history, resolved)
         clock.lap("prompt")
         pieces: list[str] = []
         try:
@@ -188,18 +208,29 @@ class Answerer:
             abstained=reason is not None,
             abstain_reason=reason,
             timings=clock.done(),
+            **conversation,
         )
 
-    def _prompt(self, question: str, qtype: QuestionType, hits: list[Hit]) -> Prompt:
+    def resolve(self, question: str, history: Sequence[Turn]) -> ResolvedQuestion:
+        """``question`` made standalone against ``history`` (itself when it stands alone)."""
+        if not history:
+            return ResolvedQuestion(question, question, False)
+        return resolve_followup(question, history, law_names=self.law_names, known_laws=self._known_laws)
+
+    def _prompt(self, question: str, qtype: QuestionType, hits: list[Hit], history: Sequence[Turn],
+                resolved: ResolvedQuestion) -> Prompt:
         """The prompt with every hit, or, for a generator with a bounded context, with the
-        best-ranked hits that fit in it."""
+        best-ranked hits that fit in it (earlier turns of the conversation are left out first)."""
+        turns = [(t.question, t.answer) for t in history]
+        standalone = resolved.standalone if resolved.is_followup else None
         if isinstance(self.generator, ContextLimited):
             budget = self.generator.prompt_token_budget()
             if budget is not None:
                 return fit_prompt(
-                    question, qtype, hits, count_tokens=self.generator.count_prompt_tokens, budget=budget
+                    question, qtype, hits, count_tokens=self.generator.count_prompt_tokens, budget=budget,
+                    history=turns, standalone=standalone,
                 )
-        return build_prompt(question, qtype, hits)
+        return build_prompt(question, qtype, hits, history=turns, standalone=standalone)
 
     def _checked(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():
@@ -260,6 +291,7 @@ def build_answerer(
         snapshot.store,
         classifier=classifier,
         known_laws=law_names.all_titles() if law_names is not None else None,
+        law_names=law_names,
         top_k=settings.top_k,
         support_threshold=settings.support_threshold,
         min_hit_score=settings.min_evidence_score,

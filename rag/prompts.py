@@ -23,14 +23,21 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 
 _LABELS = {
-    "zh": {"sources": "来源", "question": "问题", "none": "（没有检索到来源）", "answer": "回答"},
+    "zh": {"sources": "来源", "question": "问题", "none": "（没有检索到来源）", "answer": "回答",
+           "history": "此前的对话（仅供理解问题，引用只能来自上面的来源）", "asked": "问", "answered": "答",
+           "standalone": "问题（结合上文）"},
     "en": {
         "sources": "Sources",
         "question": "Question",
         "none": "(no sources were retrieved)",
         "answer": "Answer",
+        "history": "Earlier in this conversation (for understanding the question only; cite only the sources above)",
+        "asked": "Q",
+        "answered": "A",
+        "standalone": "The question in full",
     },
 }
+MAX_HISTORY_ANSWER_CHARS = 600  # of each earlier answer in a prompt: its gist, not its quotes
 
 
 def question_language(text: str) -> str:
@@ -66,10 +73,16 @@ def build_prompt(
     language: str | None = None,
     *,
     max_source_chars: int = DEFAULT_MAX_SOURCE_CHARS,
+    history: Sequence[tuple[str, str]] = (),
+    standalone: str | None = None,
 ) -> Prompt:
     """The prompt for ``question``: system rules, numbered sources, question, answer structure.
 
     ``language`` (zh/en) picks the templates; by default it follows the question's language.
+    ``history``: earlier (question, answer) pairs of the conversation, oldest first, shown after the
+    sources so a model reads the follow-up in context; ``standalone``: the follow-up made standalone
+    (``rag.conversation``), shown beside it and used as ``Prompt.question`` (what the extractive
+    generator picks quotes by).
     """
     if not question or not question.strip():
         raise InputError("question", "must not be empty")
@@ -85,9 +98,25 @@ def build_prompt(
         )
     else:
         source_block = labels["none"]
+    history_block = ""
+    if history:
+        lines = []
+        for asked, answered in history:
+            lines.append(f"{labels['asked']}: {asked.strip()}")
+            if answered.strip():
+                cut = answered.strip()
+                if len(cut) > MAX_HISTORY_ANSWER_CHARS:
+                    cut = cut[:MAX_HISTORY_ANSWER_CHARS].rstrip() + " …"
+                lines.append(f"{labels['answered']}: {cut}")
+        history_block = f"{labels['history']}:\n" + "\n".join(lines) + "\n\n"
+    standalone = standalone.strip() if standalone else None
+    standalone_line = (f"{labels['standalone']}: {standalone}\n\n"
+                       if standalone and standalone != question.strip() else "")
     user = (
         f"{labels['sources']}:\n{source_block}\n\n"
+        f"{history_block}"
         f"{labels['question']}: {question.strip()}\n\n"
+        f"{standalone_line}"
         f"{load_template(f'{qtype.value}.{lang}')}\n\n"
         f"{labels['answer']}:"
     )
@@ -97,7 +126,7 @@ def build_prompt(
         sources=sources,
         language=lang,
         question_type=qtype,
-        question=question.strip(),
+        question=standalone or question.strip(),
     )
 
 
@@ -113,8 +142,13 @@ def fit_prompt(
     budget: int,
     language: str | None = None,
     max_source_chars: int = DEFAULT_MAX_SOURCE_CHARS,
+    history: Sequence[tuple[str, str]] = (),
+    standalone: str | None = None,
 ) -> Prompt:
     """The prompt of :func:`build_prompt` with as many of ``hits`` as fit in ``budget`` tokens.
+
+    Conversation ``history`` goes first, oldest turn first, before any source is left out: the
+    sources are what the answer may cite, the history only helps to read the question.
 
     The lowest-ranked sources go first; the prompt is rebuilt each time, so ``[n]`` always numbers
     the sources it shows (``Prompt.sources``, what verification checks against). When the best
@@ -125,13 +159,20 @@ def fit_prompt(
     if budget < 1:
         raise InputError("token budget", f"must be >= 1, got {budget}")
 
-    def build(kept: Sequence[Hit], max_chars: int = max_source_chars) -> Prompt:
-        return build_prompt(question, question_type, kept, language, max_source_chars=max_chars)
+    def build(kept: Sequence[Hit], max_chars: int = max_source_chars,
+              turns: Sequence[tuple[str, str]] = ()) -> Prompt:
+        return build_prompt(question, question_type, kept, language, max_source_chars=max_chars,
+                            history=turns, standalone=standalone)
 
     kept = list(hits)
-    prompt = build(kept)
-    if count_tokens(prompt) <= budget:
-        return prompt
+    turns = list(history)
+    while True:
+        prompt = build(kept, turns=turns)
+        if count_tokens(prompt) <= budget:
+            return prompt
+        if not turns:
+            break
+        turns = turns[1:]  # the oldest turn goes first
     # Fewer sources, lowest-ranked out first. Token counts grow with the number of sources, so the
     # largest number that fits is found by bisection (a 10-source prompt costs ~4 counts, not 10).
     low, high = 1, len(kept) - 1  # 1 source is the floor here; its text is cut below if needed

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from indexes.text import detect_language
+from ingest.citation_forms import normalize_law_name
 
 # Longest first, so 怎么办 goes before 怎么. Every entry is conversation, not law.
 ZH_FILLER: tuple[str, ...] = tuple(sorted({
@@ -39,8 +40,6 @@ def clean_query(text: str, language: str | None = None) -> str:
 
 def law_key(title: str) -> str:
     """The normalised name of a law (``中华人民共和国专利法`` -> ``专利法``), as in citation unit keys."""
-    from ingest.citation_forms import normalize_law_name
-
     return normalize_law_name(title)
 
 

@@ -31,13 +31,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Hashable, Mapping, Sequence, TypeVar
 
 from indexes.protocols import ChunkLookup, IndexSnapshot, SearchFilters
+from indexes.store import int_id_for
 from ipqa.domain import Chunk, Hit
 from rag.cited import cited_hits, put_cited_first
+from rag.domain_prior import DomainPrior
+from rag.expansion import expand_references
 from rag.filters import restrict_titles
 from rag.protocols import Reranker
 from rag.query import AnalyzedQuery, LawNames, analyze_query
 from rag.rerank import CandidateSource
 from rag.rerank.features import unit_key_of
+from rag.verify import known_law_titles
 
 if TYPE_CHECKING:
     from ipqa.settings import Settings
@@ -50,8 +54,6 @@ LAW_LIST = "bm25_law"  # the BM25 list restricted to the laws the question names
 
 def law_names_of(snapshot: IndexSnapshot) -> LawNames:
     """The laws of an index, for spotting law names in questions (read once per snapshot)."""
-    from rag.verify import known_law_titles
-
     return LawNames(sorted(known_law_titles(snapshot.store)))
 
 
@@ -156,8 +158,14 @@ class HybridRetriever:
                  reranker: Reranker | None = None, expand_references: bool = True,
                  candidate_sources: Sequence[CandidateSource] | None = None, clean_query: bool = True,
                  law_boost: bool = True, collapse_versions: bool = True, law_names: LawNames | None = None,
-                 expand_per_hit: int = 1, expand_total: int = 5, cited_first: bool = True) -> None:
+                 expand_per_hit: int = 1, expand_total: int = 5, cited_first: bool = True,
+                 domain_prior: DomainPrior | None = None, reranker_fields: frozenset[str] | None = None) -> None:
         self.snapshot = snapshot
+        # The reranker (and its candidate sources) serve only questions whose most likely field of law
+        # is one of these (None: every question): a reranker is used where it was validated better
+        # than the first stage. Needs the domain prior's field model to tell the field.
+        self.domain_prior = domain_prior
+        self.reranker_fields = frozenset(reranker_fields) if reranker_fields is not None else None
         self.options = RetrievalOptions(fusion=fusion, rrf_k=rrf_k, weights=weights, candidates=candidates,
                                         clean_query=clean_query, law_boost=law_boost,
                                         collapse_versions=collapse_versions, expand_references=expand_references,
@@ -235,13 +243,7 @@ class HybridRetriever:
         """The first stage plus the other sources' candidates (those not already in it)."""
         analyzed = self.analyze(query)
         hits = self.first_stage(analyzed, filters, depth=depth)
-        present = {hit.chunk.id for hit in hits}
-        for source in self._sources_for(query):
-            for hit in source.candidates(query, filters):
-                if hit.chunk.id not in present:
-                    present.add(hit.chunk.id)
-                    hits.append(hit)
-        return analyzed, hits
+        return analyzed, self._add_source_candidates(hits, self._sources_for(query), query, filters)
 
     # --- the Retriever protocol ---------------------------------------------------------------------
     def retrieve(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
@@ -251,15 +253,24 @@ class HybridRetriever:
             return []
         # Never fewer candidates than hits asked for (an evaluation may ask for 100).
         depth = max(self.options.candidates, k)
-        reranker = self.reranker if self.reranker is not None and self.reranker.serves(query) else None
-        if reranker is None and not self._sources_for(query):
+        analyzed = self.analyze(query)
+        posterior = (self.domain_prior.field_posterior(analyzed.lexical, analyzed.language)
+                     if self.domain_prior is not None else {})
+        learned_applies = self._field_served(posterior)
+        reranker = (self.reranker if learned_applies and self.reranker is not None and self.reranker.serves(query)
+                    else None)
+        sources = self._sources_for(query) if learned_applies else []
+        if reranker is None and not sources and self.domain_prior is None:
             # Nothing reorders the first stage: load only the chunks of the top k units.
-            ranked = self.first_stage_ranked(self.analyze(query), filters, depth=depth)
+            ranked = self.first_stage_ranked(analyzed, filters, depth=depth)
             hits = self._top_units(ranked, k) if self.options.collapse_versions else self._hits(ranked[:k])
-        else:  # the reranker reads every candidate
-            _, hits = self.candidates(query, filters, depth=depth)
+        else:  # the reranker (or the domain prior) reads every candidate
+            hits = self.first_stage(analyzed, filters, depth=depth)
+            hits = self._add_source_candidates(hits, sources, query, filters)
             if reranker is not None:
                 hits = reranker.rerank(query, hits, len(hits))
+            elif self.domain_prior is not None:
+                hits = self.domain_prior.apply(query, posterior, hits, language=analyzed.language)
             hits = (collapse_versions(hits, self.snapshot.store, limit=k) if self.options.collapse_versions
                     else hits[:k])
         if self.options.cited_first:
@@ -267,10 +278,27 @@ class HybridRetriever:
             if cited:
                 hits = put_cited_first(cited, hits, k)
         if self.options.expand_references:
-            from rag.expansion import expand_references
-
             hits = expand_references(hits, self.snapshot.store, per_hit=self.options.expand_per_hit,
                                      total=self.options.expand_total)
+        return hits
+
+    def _field_served(self, posterior: Mapping[str, float]) -> bool:
+        """Whether the learned reranker serves a question with this field posterior: when its fields
+        hold at least half the probability (not just the single likeliest field: a patent question
+        about a time limit can look most like procedure law and still be, in sum, an IP question)."""
+        if self.reranker_fields is None or not posterior:
+            return True
+        return sum(p for field, p in posterior.items() if field in self.reranker_fields) >= 0.5
+
+    @staticmethod
+    def _add_source_candidates(hits: list[Hit], sources: Sequence[CandidateSource], query: str,
+                               filters: SearchFilters | None) -> list[Hit]:
+        present = {hit.chunk.id for hit in hits}
+        for source in sources:
+            for hit in source.candidates(query, filters):
+                if hit.chunk.id not in present:
+                    present.add(hit.chunk.id)
+                    hits.append(hit)
         return hits
 
     def _sources_for(self, query: str) -> list[CandidateSource]:
@@ -315,8 +343,6 @@ class HybridRetriever:
         that into the int id the searches return. (A chunk whose int id was probed past a 63-bit
         hash collision would be missed here: it then only loses a tie-break between versions.)
         """
-        from indexes.store import int_id_for
-
         rest = {r.int_id: place for place, r in enumerate(ranked[start:], start=start)}
         places: set[int] = set()
         for versions in self.snapshot.store.chunks_by_unit_keys(keys).values():  # one query
@@ -364,4 +390,29 @@ def build_retriever(settings: "Settings", snapshot: IndexSnapshot) -> HybridRetr
                                device=settings.embed_device)
     return HybridRetriever(snapshot, fusion=settings.fusion, rrf_k=settings.rrf_k, weights=settings.fusion_weights,
                            candidates=settings.candidates, reranker=reranker,
-                           expand_references=settings.expand_references, law_names=law_names)
+                           expand_references=settings.expand_references, law_names=law_names,
+                           domain_prior=configured_domain_prior(settings),
+                           reranker_fields=(frozenset(settings.reranker_fields)
+                                            if settings.reranker_fields is not None else None))
+
+
+def default_field_model_path(settings: "Settings") -> Path:
+    """Where ``ipqa train fields`` writes and ``field_model = auto`` reads."""
+    return settings.data_dir / "models" / "fields"
+
+
+def configured_domain_prior(settings: "Settings") -> DomainPrior | None:
+    """The domain prior ``settings`` configure: None when ``field_model`` is ``none``, or ``auto`` and
+    no field model was trained (then retrieval is exactly the first stage, as before)."""
+    from rag.domain_prior import DomainPriorOptions
+    from rag.fields import MODEL_FILE, FieldModel
+
+    spec = settings.field_model
+    if spec == "none":
+        return None
+    directory = default_field_model_path(settings) if spec == "auto" else Path(spec).expanduser()
+    if spec == "auto" and not (directory / MODEL_FILE).is_file():
+        return None
+    options = DomainPriorOptions(field_weights=settings.field_prior_weights, local_penalty=settings.local_rule_penalty,
+                                 patent_text_penalty=settings.patent_text_penalty)
+    return DomainPrior(FieldModel.load(directory), options)

@@ -18,9 +18,10 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from evals.metrics import MetricSummary, mean_metrics
 from indexes.protocols import ChunkLookup
+from ingest.citations import resolve
 from ipqa.errors import InputError
+from ipqa.metrics import MetricSummary, mean_metrics
 from rag.query import AnalyzedQuery
 from rag.rerank.association import Priors, QuestionAssociations, Votes
 from rag.rerank.features import (
@@ -48,8 +49,6 @@ class TrainingQuestion:
 def load_questions(path: Path, lookup: ChunkLookup) -> tuple[list[TrainingQuestion], list[str]]:
     """Questions whose gold resolves in ``lookup`` (via ``ingest.citations.resolve``), and the gold
     names that did not resolve. A malformed line is an ``InputError`` naming the file and line."""
-    from ingest.citations import resolve
-
     questions: list[TrainingQuestion] = []
     unresolved: list[str] = []
     try:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from indexes.protocols import ChunkLookup, ChunkStore, SearchFilters
+from ingest.citation_resolve import ResolutionFailure, find_part, resolve_ref
+from ingest.citations import find_citations, same_unit
 from ipqa.domain import AnswerCitation, Chunk, Hit, Statement
 from rag.protocols import SupportJudge
 from rag.sentences import sentence_spans
@@ -265,8 +267,6 @@ class CitationVerifier:
         return _Target(n, f"[{n}]", None, "", problem="unresolved")
 
     def _written(self, raw: str) -> list:
-        from ingest.citations import find_citations
-
         return find_citations(_mask_quotations(raw), known_laws=self.known_laws)
 
     def _written_number(
@@ -280,9 +280,6 @@ class CitationVerifier:
     ) -> tuple[int | None, bool]:
         """(number, resolved) of a written citation; number None when a marker of the statement
         already stands for it."""
-        from ingest.citation_resolve import ResolutionFailure, find_part, resolve_ref
-        from ingest.citations import same_unit
-
         ref = found.ref
         # 1. the statement's own marker already cites this unit: same citation (narrowed to a part)
         for n in marker_numbers_:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the default embedded setup: install, build an index over a corpus (the bundled
 # examples by default, or any folders given, e.g. ../shared/data/cn-law ../shared/data/us-law),
-# answer two questions with verified citations, then serve the API on http://127.0.0.1:8000.
+# answer two questions with verified citations, then serve the API and the web page on
+# http://127.0.0.1:8000 (the page at /, the OpenAI-compatible endpoint at /v1/chat/completions).
 # Set IPQA_DEMO_NO_SERVE=1 to stop after the answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,18 @@ else
              "Can a patentee use the doctrine of equivalents to cover a brush that the specification disclosed but did not claim?")
 fi
 $IPQA index rebuild --source "${sources[@]}"
+# The domain prior's field-of-law model, learned from the index (seconds).
+$IPQA train fields
+# With the real corpora: the Chinese retriever, trained here from the statutes and the STARD questions
+# (a few minutes on 2 cores; a finished model is reused, an interrupted one resumed), then a rebuild
+# that embeds the Chinese chunks with it (the English vectors come from the cache).
+if [ "$#" -gt 0 ]; then
+  if $IPQA train embedder --language zh; then
+    $IPQA index rebuild --source "${sources[@]}"
+  else
+    echo "no Chinese embedder trained (the corpus has no Chinese statutes); Chinese is served by BM25"
+  fi
+fi
 $IPQA index status
 # With the real corpora, learn the Chinese-statute reranker from the STARD questions (about a
 # minute; prints its cross-validated recall first). The sample corpus has nothing to learn from.
@@ -31,5 +44,6 @@ for question in "${questions[@]}"; do
   $IPQA ask "$question"
 done
 if [ -z "${IPQA_DEMO_NO_SERVE:-}" ]; then
+  echo "web page: http://127.0.0.1:8000/ (English: /?lang=en); API docs: http://127.0.0.1:8000/docs"
   exec $IPQA serve --host 127.0.0.1 --port 8000
 fi

@@ -11,24 +11,24 @@ import re
 
 import numpy as np
 
-from ipqa.domain import Chunk, Document, ParsedDocument, Part
-from ipqa.ids import chunk_id, document_id
+from factories import Unit, parsed_document
+from ipqa.domain import Chunk, ParsedDocument, Part
 
 
 def _doc(kind: str, jurisdiction: str, title: str, language: str, version: str | None,
          units: list[tuple[str, str, str, tuple[Part, ...]]], source: str) -> ParsedDocument:
-    full_text = "\n".join(text for _, _, text, _ in units)
-    did = document_id(kind, jurisdiction, title, version, full_text)
-    document = Document(id=did, kind=kind, jurisdiction=jurisdiction, title=title, language=language,
-                        source_path=source, version=version, metadata={"source": source})
-    chunks = tuple(
-        Chunk(id=chunk_id(did, citation, text), document_id=did, text=text, citation=citation, unit=unit,
-              language=language, hierarchy=("第一章", citation) if language == "zh" else (citation,),
-              span=(i * 100, i * 100 + len(text)), parts=parts, ordinal=i,
+    """This corpus's conventions (a hierarchy, spans 100 apart, a reference to 专利法 第二条 where the
+    text names it) on the shared factory."""
+    return parsed_document(
+        title,
+        [Unit(citation, text, unit=unit, parts=parts,
+              hierarchy=("第一章", citation) if language == "zh" else (citation,),
+              span=(i * 100, i * 100 + len(text)),
               references=("专利法 第二条",) if "第二条" in text and "第二条" not in citation else (),
               metadata={"n": i})
-        for i, (citation, unit, text, parts) in enumerate(units))
-    return ParsedDocument(document=document, chunks=chunks)
+         for i, (citation, unit, text, parts) in enumerate(units)],
+        kind=kind, jurisdiction=jurisdiction, language=language, version=version, source_path=source,
+        metadata={"source": source})
 
 
 def patent_law(version: str = "2020-10-17", *, extra: str = "") -> ParsedDocument:

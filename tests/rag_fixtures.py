@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from indexes.protocols import SearchFilters
+from factories import Unit, parsed_document
 from ipqa.domain import Chunk, Document, Hit, ParsedDocument, Part
-from ipqa.ids import chunk_id, document_id
 
 ART_11 = (
     "发明和实用新型专利权被授予后，除本法另有规定的以外，任何单位或者个人未经专利权人许可，都不得实施其专利，"
@@ -52,39 +52,11 @@ SEC_101 = (
 )
 
 
-def _parsed(
-    kind: str,
-    jurisdiction: str,
-    title: str,
-    language: str,
-    version: str,
-    units: list[tuple[str, str, tuple[Part, ...]]],
-) -> ParsedDocument:
-    full = "\n".join(text for _, text, _ in units)
-    did = document_id(kind, jurisdiction, title, version, full)
-    doc = Document(
-        id=did,
-        kind=kind,
-        jurisdiction=jurisdiction,
-        title=title,
-        language=language,
-        source_path=f"{title}.txt",
-        version=version,
-    )
-    chunks = tuple(
-        Chunk(
-            id=chunk_id(did, citation, text),
-            document_id=did,
-            text=text,
-            citation=citation,
-            unit="article" if language == "zh" else "section",
-            language=language,
-            parts=parts,
-            ordinal=i,
-        )
-        for i, (citation, text, parts) in enumerate(units)
-    )
-    return ParsedDocument(doc, chunks)
+def _parsed(kind: str, jurisdiction: str, title: str, language: str, version: str,
+            units: list[tuple[str, str, tuple[Part, ...]]]) -> ParsedDocument:
+    unit = "article" if language == "zh" else "section"
+    return parsed_document(title, [Unit(citation, text, unit=unit, parts=parts) for citation, text, parts in units],
+                           kind=kind, jurisdiction=jurisdiction, language=language, version=version)
 
 
 def _parts_75() -> tuple[Part, ...]:

@@ -280,3 +280,51 @@ def test_build_answerer_shares_the_models_it_is_given(judge, store):
                                 generator=generator, judge=judge, classifier=classifier) for _ in range(2)]
     assert all(a.classifier is classifier and a.generator is generator and a.judge is judge for a in answerers)
     assert answerers[0].answer("为科学研究使用他人专利是否构成侵权？").question_type.value == "conduct"
+
+
+# --- conversations ---------------------------------------------------------------------------------
+
+class BudgetedGenerator(ScriptedGenerator):
+    """A generator with a bounded context (like the local model): prompts are counted in characters."""
+
+    def __init__(self, pieces: list[str], budget: int) -> None:
+        super().__init__(pieces)
+        self.budget = budget
+
+    def prompt_token_budget(self) -> int | None:
+        return self.budget
+
+    def count_prompt_tokens(self, prompt: Prompt) -> int:
+        return len(prompt.system) + len(prompt.user)
+
+
+def test_a_follow_up_is_searched_standalone_and_its_history_reaches_the_prompt(judge, store):
+    from rag.conversation import Turn
+
+    generator = ScriptedGenerator(["专为科学研究和实验而使用有关专利的，不视为侵犯专利权[2]。"])
+    answerer, retriever = make(generator, judge, store, known_laws=["中华人民共和国专利法"])
+    history = [Turn("专利法第十一条规定了什么？", "未经专利权人许可，都不得实施其专利[1]。", ("专利法 第十一条",))]
+    answer = answerer.answer("第二款呢？", history=history)
+    (query, _, _), = retriever.calls
+    assert query.startswith("专利法 第十一条 第二款") and answer.question == "第二款呢？"
+    assert answer.standalone_question.startswith("专利法 第十一条 第二款") and "专利法" in answer.carried
+    (prompt,) = generator.prompts
+    assert "问: 专利法第十一条规定了什么？" in prompt.user and "答: 未经专利权人许可" in prompt.user
+    assert "问题: 第二款呢？" in prompt.user and prompt.question == answer.standalone_question
+    # without history nothing is carried, and the question is searched as asked
+    plain = answerer.answer("第二款呢？")
+    assert plain.standalone_question is None and plain.carried == () and retriever.calls[-1][0] == "第二款呢？"
+
+
+def test_a_bounded_generator_loses_the_history_before_any_source(judge, store):
+    from rag.conversation import Turn
+
+    history = [Turn("专利法第十一条规定了什么？", "长" * 500, ("专利法 第十一条",))]
+    roomy = BudgetedGenerator(["不视为侵犯专利权[2]。"], budget=100_000)
+    make(roomy, judge, store, known_laws=["中华人民共和国专利法"])[0].answer("第二款呢？", history=history)
+    full = roomy.prompts[0]
+    assert "此前的对话" in full.user
+    tight = BudgetedGenerator(["不视为侵犯专利权[2]。"], budget=len(full.system) + len(full.user) - 200)
+    make(tight, judge, store, known_laws=["中华人民共和国专利法"])[0].answer("第二款呢？", history=history)
+    (fitted,) = tight.prompts
+    assert "此前的对话" not in fitted.user and len(fitted.sources) == len(full.sources)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any, Iterator
 
 import pytest
-from api_fixtures import assert_problem, make_settings, sse_events
+from api_fixtures import READ, assert_problem, make_settings, sse_events
 from fastapi.testclient import TestClient
 
 from api.auth import ApiKeys, Scope
@@ -32,7 +32,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, tiny_embedder_dir: Path, examp
 
 @pytest.fixture()
 def client(app: Any) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with TestClient(app, raise_server_exceptions=False, headers=READ) as test_client:
         yield test_client
     app.dependency_overrides.clear()
 

@@ -35,6 +35,13 @@ def server(settings: Any) -> Iterator[LiveServer]:
 
 @pytest.fixture()
 def client(server: LiveServer) -> Iterator[httpx.Client]:
+    # read keys are configured, so reads need one (tests/test_api_hardening.py checks that)
+    with server.client(headers=READ) as c:
+        yield c
+
+
+@pytest.fixture()
+def anonymous(server: LiveServer) -> Iterator[httpx.Client]:
     with server.client() as c:
         yield c
 
@@ -226,10 +233,10 @@ def test_unknown_job_route_and_method(client: httpx.Client) -> None:
     ({"Authorization": "Basic dXNlcjpwYXNz"}, 401),
     (READ, 403),
 ])
-def test_write_endpoints_need_a_write_key(client: httpx.Client, headers: dict, status: int) -> None:
-    for response in (client.post("/v1/index/rebuild", headers=headers),
-                     client.delete("/v1/documents/dnope", headers=headers),
-                     client.post("/v1/documents", headers=headers, files={"files": ("a.txt", b"text")})):
+def test_write_endpoints_need_a_write_key(anonymous: httpx.Client, headers: dict, status: int) -> None:
+    for response in (anonymous.post("/v1/index/rebuild", headers=headers),
+                     anonymous.delete("/v1/documents/dnope", headers=headers),
+                     anonymous.post("/v1/documents", headers=headers, files={"files": ("a.txt", b"text")})):
         body = assert_problem(response, status)
         if status == 401:
             assert response.headers["www-authenticate"].startswith("Bearer")

@@ -10,7 +10,7 @@ import bm25s
 import numpy as np
 import pytest
 
-from indexes.bm25 import Bm25Index
+from indexes.bm25 import BM25_FORMAT, Bm25Index
 from indexes.embedding_cache import TokenCache
 from indexes.tokenize import Tokenizer, tokenize
 from ipqa.errors import IndexUnavailableError
@@ -260,6 +260,49 @@ def test_update_counts_equal_counting_afresh_on_random_corpora() -> None:
         assert np.array_equal(got_ids, expected_ids)
         for field in ("hashes", "column_start", "rows", "tf", "lengths"):
             assert np.array_equal(getattr(got, field), getattr(expected, field)), field
+
+
+def _rewrite_meta(directory: Path, **changes) -> None:
+    meta_path = directory / "ipqa_bm25.json"
+    meta = json.loads(meta_path.read_text())
+    meta.update(changes)
+    meta = {key: value for key, value in meta.items() if value is not None}
+    meta_path.write_text(json.dumps(meta))
+
+
+def test_a_saved_index_records_the_bm25s_version_and_format_that_wrote_it(tmp_path: Path) -> None:
+    build().save(tmp_path / "bm25")
+    meta = json.loads((tmp_path / "bm25" / "ipqa_bm25.json").read_text())
+    assert meta["bm25s_version"] == bm25s.__version__
+    assert meta["format_version"] == BM25_FORMAT
+
+
+@pytest.mark.parametrize("changes,named", [
+    ({"bm25s_version": "0.2.14"}, "written by bm25s '0.2.14', this ipqa runs bm25s " + bm25s.__version__),
+    ({"bm25s_version": "1.0.0"}, "written by bm25s '1.0.0'"),
+    ({"bm25s_version": None}, "written by bm25s None"),
+    ({"format_version": BM25_FORMAT + 1}, f"ipqa BM25 format {BM25_FORMAT + 1}"),
+    ({"format_version": None}, "ipqa BM25 format None"),
+    ({"format_version": None, "bm25s_version": None}, "written before ipqa recorded the bm25s version"),
+])
+def test_an_index_written_by_another_bm25s_or_format_is_refused_with_the_advice_to_rebuild(
+        tmp_path: Path, changes: dict, named: str) -> None:
+    build().save(tmp_path / "bm25")
+    _rewrite_meta(tmp_path / "bm25", **changes)
+    with pytest.raises(IndexUnavailableError) as refused:
+        Bm25Index.load(tmp_path / "bm25")
+    assert named in str(refused.value)
+    assert "`ipqa index rebuild" in str(refused.value)
+    # an incremental job does not build on it either (it rebuilds from the store instead)
+    assert Bm25Index.updated(tmp_path / "bm25", remove_ids=[101], add_ids=[], add_texts=[],
+                             add_languages=[]) is None
+
+
+def test_another_patch_release_of_the_same_bm25s_minor_version_is_accepted(tmp_path: Path) -> None:
+    build().save(tmp_path / "bm25")
+    major, minor = bm25s.__version__.split(".")[:2]
+    _rewrite_meta(tmp_path / "bm25", bm25s_version=f"{major}.{minor}.999")
+    assert len(Bm25Index.load(tmp_path / "bm25")) == len(IDS)
 
 
 def test_update_refuses_unknown_or_duplicate_ids(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from indexes.build import BuildOptions, add_parsed_documents, build_from_documen
 from indexes.layout import IndexLayout
 from indexes.locking import BuildInProgressError, BuildLock
 from indexes.protocols import IndexSnapshot, SearchFilters
-from indexes.snapshot import IndexManager, open_snapshot
+from indexes.manager import IndexManager
+from indexes.snapshot import open_snapshot
 from ipqa.errors import IndexUnavailableError, InputError
 
 BM25_QUERIES = ["专利权 许可 实施", "作品 著作权 发表权", "patent infringement induces", "bicycle brake caliper",
@@ -337,3 +338,18 @@ def test_incremental_bm25_is_identical_to_a_rebuild_also_without_saved_term_coun
                                embedder=embedder, options=OPTIONS)
     assert removed.manifest["bm25"]["built"] == "full"
     _assert_same_bm25_files(tmp_path / "inc", tmp_path / "fresh_base")
+
+
+def test_an_index_whose_bm25_another_bm25s_wrote_is_refused_at_open_with_the_advice_to_rebuild(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    embedder = HashingEmbedder()
+    build_from_documents(tmp_path, [patent_law()], embedder=embedder, options=OPTIONS, sources=["mem"])
+    open_snapshot(tmp_path, embedder=embedder).close()
+    import indexes.bm25
+
+    monkeypatch.setattr(indexes.bm25, "bm25s_version", lambda: "0.99.0")  # bm25s upgraded under the index
+    with pytest.raises(IndexUnavailableError, match=r"this ipqa runs bm25s 0\.99\.0.*`ipqa index rebuild"):
+        open_snapshot(tmp_path, embedder=embedder)
+    # a rebuild with the new bm25s makes it readable again
+    build_from_documents(tmp_path, [patent_law()], embedder=embedder, options=OPTIONS, sources=["mem"])
+    open_snapshot(tmp_path, embedder=embedder).close()

@@ -3,6 +3,7 @@ things that must not parse; unit keys of chunks."""
 
 import pytest
 
+from factories import make_chunk, make_document
 from ingest.citation_forms import CitationKind, normalize_law_name
 from ingest.citations import (
     extract_references,
@@ -13,7 +14,7 @@ from ingest.citations import (
     same_unit,
     unit_keys,
 )
-from ipqa.domain import Chunk, Document, Part
+from ipqa.domain import Part
 
 # --- Chinese statutes ---------------------------------------------------------------------------
 
@@ -264,7 +265,7 @@ def test_opinion_parts():
     assert ref.kind is CitationKind.OPINION_PART
     assert parse_citation("Smith v. Jones, No. 19-123, para. 12").canonical == "Smith v. Jones, No. 19-123, ¶ 12"
     assert parse_citation("Smith and Jones, Part II") is None
-    chunk = _chunk("Smith v. Jones, No. 19-123, Part II", unit="opinion_part", language="en")
+    chunk = make_chunk("Smith v. Jones, No. 19-123, Part II", unit="opinion_part", language="en")
     # cited with or without the docket number
     assert parse_citation("Smith v. Jones, No. 19-123, Part II").unit_key in unit_keys(chunk)
     assert parse_citation("SMITH v. JONES, Part II").unit_key in unit_keys(chunk)
@@ -360,20 +361,15 @@ def test_prose_patents_and_judgments():
 
 # --- keys of chunks -----------------------------------------------------------------------------
 
-def _chunk(citation, text="x", parts=(), unit="article", language="zh", references=()):
-    return Chunk(id="c" + str(abs(hash(citation + text))), document_id="d1", text=text, citation=citation,
-                 unit=unit, language=language, parts=parts, references=references)
-
-
 def test_unit_keys_of_an_article_match_every_written_form():
-    chunk = _chunk("专利法 第十一条")
+    chunk = make_chunk("专利法 第十一条")
     assert unit_keys(chunk) == ["cn|专利法|第十一条"]
     assert parse_citation("《中华人民共和国专利法》第11条第1款").unit_key in unit_keys(chunk)
 
 
 def test_unit_keys_of_grouped_patent_paragraphs():
     text = "[0023] first. [0024] second."
-    chunk = _chunk("US 8,927,118 B2, ¶¶ [0023]–[0024]", text, parts=(Part("[0023]", 0, 14), Part("[0024]", 15, 29)),
+    chunk = make_chunk("US 8,927,118 B2, ¶¶ [0023]–[0024]", text, parts=(Part("[0023]", 0, 14), Part("[0024]", 15, 29)),
                    unit="paragraphs", language="en")
     keys = unit_keys(chunk)
     assert keys == ["patent|US8927118|paragraphs|23-24", "patent|US8927118|paragraph|23",
@@ -382,50 +378,45 @@ def test_unit_keys_of_grouped_patent_paragraphs():
 
 
 def test_unit_keys_of_a_judgment_part_include_the_case():
-    keys = unit_keys(_chunk("（2019）最高法知民终123号 本院认为", unit="judgment_part"))
+    keys = unit_keys(make_chunk("（2019）最高法知民终123号 本院认为", unit="judgment_part"))
     assert keys == ["judgment|（2019）最高法知民终123号|本院认为", "judgment|（2019）最高法知民终123号"]
 
 
 def test_unit_keys_fall_back_to_the_citation():
-    assert unit_keys(_chunk("专利法 附件一")) == [fallback_key("专利法 附件一")]
+    assert unit_keys(make_chunk("专利法 附件一")) == [fallback_key("专利法 附件一")]
 
 
 def test_unit_keys_of_a_preamble_and_a_whole_text_law():
-    assert unit_keys(_chunk("宪法 序言", unit="preamble")) == ["cn|宪法|序言"]
-    assert unit_keys(_chunk("刑法修正案（二）", unit="text")) == ["cn|刑法修正案(二)|全文"]
+    assert unit_keys(make_chunk("宪法 序言", unit="preamble")) == ["cn|宪法|序言"]
+    assert unit_keys(make_chunk("刑法修正案（二）", unit="text")) == ["cn|刑法修正案(二)|全文"]
 
 
 def test_same_unit_compares_keys_not_strings():
-    chunk = _chunk("US 8,927,118 B2, claim 3", unit="claim", language="en")
+    chunk = make_chunk("US 8,927,118 B2, claim 3", unit="claim", language="en")
     assert same_unit(parse_citation("claim 3 of US 8927118"), chunk)
     assert not same_unit(parse_citation("claim 4 of US 8927118"), chunk)
-    interpretation = _chunk("最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释 第七条")
+    interpretation = make_chunk("最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释 第七条")
     assert same_unit(parse_citation("《最高人民法院关于适用〈民法典〉有关担保制度的解释》第七条第二款"), interpretation)
 
 
 # --- references ---------------------------------------------------------------------------------
 
-def _document(title="中华人民共和国专利法"):
-    return Document(id="d1", kind="statute", jurisdiction="CN", title=title, language="zh",
-                    source_path="专利法.md")
-
-
 def test_extract_references_resolves_relative_forms_and_drops_self_references():
-    chunk = _chunk("专利法 第十五条", "依照本法第十一条和商标法第五条的规定。\n除前款规定的情形外，适用本条第一款。\n依照本法第十一条。")
-    assert extract_references(chunk, _document()) == ("专利法 第十一条", "商标法 第五条")
+    chunk = make_chunk("专利法 第十五条", "依照本法第十一条和商标法第五条的规定。\n除前款规定的情形外，适用本条第一款。\n依照本法第十一条。")
+    assert extract_references(chunk, make_document()) == ("专利法 第十一条", "商标法 第五条")
 
 
 def test_extract_references_keeps_parser_references_first():
-    chunk = _chunk("US 8,927,118 B2, claim 3", "The method of claim 1, see 35 U.S.C. § 112(f).",
+    chunk = make_chunk("US 8,927,118 B2, claim 3", "The method of claim 1, see 35 U.S.C. § 112(f).",
                    unit="claim", language="en", references=("US 8,927,118 B2, claim 1",))
-    doc = Document(id="d1", kind="patent", jurisdiction="US", title="Widget", language="en", source_path="p.xml")
+    doc = make_document("Widget", kind="patent", jurisdiction="US", language="en")
     assert extract_references(chunk, doc) == ("US 8,927,118 B2, claim 1", "35 U.S.C. § 112(f)")
 
 
 def test_extract_references_in_the_us_code_use_the_own_title():
-    chunk = _chunk("35 U.S.C. § 271", "(a) ... (f) as provided in section 287(a) of this title ...",
+    chunk = make_chunk("35 U.S.C. § 271", "(a) ... (f) as provided in section 287(a) of this title ...",
                    unit="section", language="en")
-    doc = Document(id="d1", kind="statute", jurisdiction="US", title="Title 35", language="en", source_path="u.xml")
+    doc = make_document("Title 35", jurisdiction="US", language="en")
     assert extract_references(chunk, doc) == ("35 U.S.C. § 287(a)",)
 
 

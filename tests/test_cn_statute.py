@@ -8,7 +8,9 @@ import pytest
 
 from ingest.cn_law_check import check_numbering
 from ingest.parsers.cn_judgment import CnJudgmentParser
-from ingest.parsers.cn_statute import CnStatuteParser, parse_cn_date, parse_statute, short_title
+from ingest.cn_numbers import parse_cn_date
+from ingest.parsers import text_parsers
+from ingest.parsers.cn_statute import CnStatuteParser, parse_statute, short_title
 from ingest.protocols import PageSpan, SourceText
 from ingest.skip import SkipFile
 from ipqa.domain import DocKind, Jurisdiction, Language
@@ -244,13 +246,18 @@ def test_non_statutes_are_refused_with_a_reason():
         parse("", "empty.md")
 
 
-def test_detect_recognises_statutes_but_not_judgments():
+def _first_text_parser(source: SourceText) -> str:
+    return next(parser.name for parser in text_parsers() if parser.detect(source))
+
+
+def test_detect_recognises_statutes_and_judgments_go_to_the_judgment_parser():
     statute = CnStatuteParser()
     assert statute.detect(SourceText("a.md", PATENT_LAW, "md"))
+    assert _first_text_parser(SourceText("a.md", PATENT_LAW, "md")) == "cn_statute"
     for path in sorted(FIXTURES.glob("*.txt")):
         judgment = SourceText(str(path), path.read_text(encoding="utf-8"), "txt")
-        assert not statute.detect(judgment), path.name
         assert CnJudgmentParser().detect(judgment), path.name
+        assert _first_text_parser(judgment) == "cn_judgment", path.name
     assert not CnJudgmentParser().detect(SourceText("a.md", PATENT_LAW, "md"))
     assert not statute.detect(SourceText("a.txt", "Section 271. Infringement of patent.\n(a) Whoever…", "txt"))
 

@@ -11,6 +11,7 @@ from evals.exam import ChoiceScore, exam_prompt, parse_choice, score_choice
 from evals.datasets import ExamQuestion
 from evals.gold import GoldArticle, ranked_labels
 from evals.similarity import RougeTokenizer, lcs_length, rouge_l, rouge_l_tokens
+from factories import make_chunk, make_hit
 from ipqa.domain import AnswerCitation, Chunk, Hit
 
 # --- ROUGE-L ----------------------------------------------------------------------------------------
@@ -167,8 +168,7 @@ def test_exam_prompt_lists_options_and_sources() -> None:
 
 
 def _hit(chunk_id: str, rank: int) -> Hit:
-    chunk = Chunk(id=chunk_id, document_id="d", text="t", citation=chunk_id, unit="article", language="zh")
-    return Hit(chunk=chunk, score=1.0 / rank, rank=rank)
+    return make_hit(chunk_id, score=1.0 / rank, rank=rank)
 
 
 def test_ranked_labels_accepts_any_version_once() -> None:
@@ -231,8 +231,7 @@ def test_evaluate_exam_rag_mode_scores_and_survives_a_failure() -> None:
 
 
 def test_real_citation_the_resolver_cannot_parse_is_not_fabricated() -> None:
-    chunk = Chunk(id="c1", document_id="d", text="如果刑法规定的某一犯罪有两个以上的法定刑幅度。",
-                  citation="某解释 第二条", unit="article", language="zh")
+    chunk = make_chunk("某解释 第二条", "如果刑法规定的某一犯罪有两个以上的法定刑幅度。", id="c1", document_id="d")
 
     class StoreResolvingNothing:
         def chunks_by_unit_key(self, key: str) -> list[Chunk]:

@@ -9,12 +9,10 @@ sentence planted in the canned answer.
 
 from __future__ import annotations
 
-import json
-import threading
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from chat_server import ChatCompletions, serve_chat_completions
 from rag_fixtures import FixedRetriever, LookupStore, corpus, hits
 
 from ipqa.domain import Answer, QuestionType
@@ -251,60 +249,10 @@ def test_local_backend_refuses_an_adapter_directory_without_config(tiny_lm, tmp_
 # --- OpenAI-compatible endpoint ------------------------------------------------------------------
 
 
-class _ChatCompletions(BaseHTTPRequestHandler):
-    requests: list[dict] = []
-    status = 200
-
-    def log_message(self, *args) -> None:  # keep pytest output clean
-        pass
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append(
-            {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
-        )
-        if type(self).status != 200:
-            self.send_response(type(self).status)
-            self.end_headers()
-            self.wfile.write(b'{"error": "model overloaded"}')
-            return
-        if not body.get("stream"):
-            payload = json.dumps(
-                {"choices": [{"index": 0, "message": {"role": "assistant", "content": CANNED}}]}
-            )
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(payload.encode())
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        words = CANNED.split(" ")
-        pieces = [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
-        self.wfile.write(b": keep-alive\n\n")
-        self.wfile.write(b'data: {"choices": [{"index": 0, "delta": {"role": "assistant"}}]}\n\n')
-        for piece in pieces:
-            event = {"choices": [{"index": 0, "delta": {"content": piece}}]}
-            self.wfile.write(f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode())
-            self.wfile.flush()
-        self.wfile.write(b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n')
-        self.wfile.write(b"data: [DONE]\n\n")
-
-
 @pytest.fixture
 def chat_server():
-    _ChatCompletions.requests = []
-    _ChatCompletions.status = 200
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatCompletions)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_chat_completions(CANNED) as base_url:
+        yield base_url
 
 
 def _openai(base_url: str, **kwargs):
@@ -318,7 +266,7 @@ def test_openai_backend_streams_sse_through_the_full_path(chat_server):
     pieces, answer = run_streamed(answerer_with(_openai(chat_server)))
     assert len(pieces) == len(CANNED.split(" "))
     check_canned_answer(answer)
-    (request,) = _ChatCompletions.requests
+    (request,) = ChatCompletions.requests
     assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer secret"
     body = request["body"]
     assert body["stream"] is True and body["model"] == "tiny"
@@ -330,11 +278,11 @@ def test_openai_backend_streams_sse_through_the_full_path(chat_server):
 def test_openai_backend_generate_without_streaming(chat_server):
     prompt = build_prompt(QUESTION, QuestionType.CONDUCT, hits(*SOURCES))
     assert _openai(chat_server).generate(prompt) == CANNED
-    assert _ChatCompletions.requests[0]["body"]["stream"] is False
+    assert ChatCompletions.requests[0]["body"]["stream"] is False
 
 
 def test_openai_backend_names_the_url_of_an_http_error(chat_server):
-    _ChatCompletions.status = 503
+    ChatCompletions.status = 503
     prompt = build_prompt(QUESTION, QuestionType.CONDUCT, hits(*SOURCES))
     with pytest.raises(GeneratorError, match=r"/v1/chat/completions: HTTP 503: .*overloaded"):
         list(_openai(chat_server).stream(prompt))

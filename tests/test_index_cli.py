@@ -125,3 +125,23 @@ def test_add_without_index_and_unknown_version_are_clear_errors(tmp_path: Path, 
     assert "ipqa index rebuild" in str(result.exception)
     result = _invoke("verify", "20990101T000000000000Z-deadbeef")
     assert isinstance(result.exception, IndexUnavailableError)
+
+
+def test_an_add_of_nothing_new_makes_no_version(tmp_path: Path, env: dict[str, str]) -> None:
+    """Issue 15: `ipqa index add empty.md junk.md` said "is now current" and pruned a version."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "测试法.md").write_text(STATUTE, encoding="utf-8")
+    assert _invoke("rebuild", "--source", str(corpus)).exit_code == 0
+    first = _status()["current"]
+    (tmp_path / "empty.md").write_text("", encoding="utf-8")
+    (tmp_path / "junk.md").write_bytes(b"\x00\x01\x02 binary")
+    copy = tmp_path / "测试法-副本.md"  # the same law under another name: the same document
+    copy.write_text(STATUTE, encoding="utf-8")
+    for _ in range(3):
+        added = _invoke("add", str(tmp_path / "empty.md"), str(tmp_path / "junk.md"), str(copy))
+        assert added.exit_code == 0, added.output
+        assert "nothing to add or remove" in added.output and "is now current" not in added.output
+        assert "pruned" not in added.output and "already indexed as d" in added.output
+    status = _status()
+    assert status["current"] == first and len(status["versions"]) == 1

@@ -139,3 +139,37 @@ def test_sigkill_at_every_stage_never_breaks_current(tmp_path: Path, sources: Pa
     assert layout.partials() == []
     assert layout.current() != first.version
     _assert_current_serves(index_root, embedder, layout.current())
+
+
+@pytest.mark.slow
+def test_sigkill_of_an_add_never_breaks_current(tmp_path: Path, sources: Path, tiny_embedder_dir: Path) -> None:
+    """Adds changed with issue 15 (no version when nothing changes): a killed add still leaves
+    `current` serving, and an add of nothing new afterwards makes no version."""
+    from indexes.embedder import create_embedder
+
+    embedder = create_embedder(str(tiny_embedder_dir))
+    data_dir = tmp_path / "var"
+    index_root = data_dir / "index"
+    layout = IndexLayout(index_root)
+    first = build_version(index_root, [sources], embedder=embedder, options=BuildOptions(jobs=1))
+    extra = tmp_path / "more.txt"
+    extra.write_text("Damages\n\nA patentee is entitled to damages adequate to compensate for the infringement.\n",
+                     encoding="utf-8")
+    for stage in ("parse", "verify"):
+        process = subprocess.Popen([sys.executable, "-m", "ipqa.cli", "index", "add", str(extra)], cwd=REPO_ROOT,
+                                   env=_env(data_dir, tiny_embedder_dir, stage), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for_pause(process, stage)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+            process.stderr.close()
+        assert layout.current() == first.version and layout.versions() == [first.version], f"killed at {stage}"
+        _assert_current_serves(index_root, embedder, first.version)
+    again = subprocess.run([sys.executable, "-m", "ipqa.cli", "index", "add", str(sources / "notes.txt")],
+                           cwd=REPO_ROOT, env=_env(data_dir, tiny_embedder_dir, None), capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to add or remove" in again.stdout and "cleaned up interrupted build(s)" in again.stdout
+    assert layout.partials() == [] and layout.versions() == [first.version]

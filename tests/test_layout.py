@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -146,12 +147,29 @@ def test_second_build_lock_fails_clearly_and_lock_is_released(tmp_path: Path) ->
 def test_build_lock_of_a_killed_process_is_free(tmp_path: Path) -> None:
     lock_path = tmp_path / ".build.lock"
     script = textwrap.dedent(f"""
-        import os, signal
+        import sys, time
         from pathlib import Path
         from indexes.locking import BuildLock
         lock = BuildLock(Path({str(lock_path)!r})).__enter__()
-        os.kill(os.getpid(), signal.SIGKILL)
+        print("locked", flush=True)
+        time.sleep(120)  # killed long before
     """)
-    subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent, timeout=60)
-    with BuildLock(lock_path):
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline().strip()
+        assert line == "locked", f"the child never took the lock: {child.stderr.read() if child.poll() is not None else ''}"
+        # the child holds it: a second build is refused and told who holds it
+        with pytest.raises(BuildInProgressError, match=f"pid {child.pid}"):
+            with BuildLock(lock_path):
+                pass
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stdout.close()
+        child.stderr.close()
+    with BuildLock(lock_path):  # the kernel released the dead child's lock
         pass

@@ -1,4 +1,4 @@
-"""evals.metrics against hand-computed values, including the edge cases."""
+"""ipqa.metrics against hand-computed values, including the edge cases."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from evals.metrics import mean_metrics, mrr, ndcg_at_k, recall_at_k, reciprocal_rank
+from ipqa.metrics import mean_metrics, mrr, ndcg_at_k, recall_at_k, reciprocal_rank
 
 
 def test_recall_counts_distinct_gold_within_k() -> None:

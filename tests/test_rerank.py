@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from index_corpus import HashingEmbedder, corpus
+from ltr_fixtures import ART_11, ART_22, COPY_10, TRAINING, train_ltr, training_questions
+from tiny_models import build_tiny_cross_encoder
 from indexes.build import BuildOptions, build_from_documents
 from indexes.snapshot import open_snapshot
 from ipqa.domain import Hit
@@ -20,19 +22,7 @@ from rag.rerank.association import Priors, QuestionAssociations, law_of
 from rag.rerank.features import FEATURE_NAMES, QueryFeatureExtractor, candidates_of
 from rag.rerank.ltr import LinearScorer, LtrModel, LtrReranker
 from rag.retrieval import HybridRetriever
-from rag.train import CvOptions, TrainingQuestion, cross_validate, first_stage_retriever, load_questions, prepare, \
-    train_final
-
-ART_11 = "cn|专利法|第十一条"
-ART_22 = "cn|专利法|第二十二条"
-COPY_10 = "cn|著作权法|第十条"
-# Lay wording that never occurs in the statutes: only past questions connect it to the articles.
-TRAINING = [
-    ("有人山寨我的产品怎么办", [ART_11]), ("工厂仿冒山寨货侵权吗", [ART_11]), ("对手山寨抄袭我家机器", [ART_11]),
-    ("网上有人盗版我的小说", [COPY_10]), ("小说被盗版转载怎么维权", [COPY_10]), ("盗版书籍谁负责", [COPY_10]),
-    ("我的点子够不够新能不能拿证", [ART_22]), ("发明要多新才能拿证", [ART_22]), ("拿证需要什么条件", [ART_22]),
-]
-
+from rag.train import CvOptions, cross_validate, first_stage_retriever, load_questions, prepare
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory: pytest.TempPathFactory):
@@ -43,17 +33,9 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory):
     snap.close()
 
 
-def _questions() -> list[TrainingQuestion]:
-    return [TrainingQuestion(str(i), q, tuple(gold)) for i, (q, gold) in enumerate(TRAINING)]
-
-
 @pytest.fixture(scope="module")
 def trained(snapshot) -> LtrModel:
-    retriever = first_stage_retriever(snapshot, candidates=20)
-    extractor = QueryFeatureExtractor(snapshot.store)
-    prepared = prepare(_questions(), retriever, extractor)
-    return train_final(prepared, snapshot.store, extractor, CvOptions(neighbours=3, association_candidates=3),
-                       {"dataset": "inline"})
+    return train_ltr(snapshot)
 
 
 # --- association votes and priors ----------------------------------------------------------------
@@ -186,7 +168,7 @@ def test_rerank_returns_k_hits_in_score_order(snapshot, trained: LtrModel) -> No
 def test_cross_validation_scores_each_question_with_a_model_that_never_saw_it(snapshot) -> None:
     retriever = first_stage_retriever(snapshot, candidates=20)
     extractor = QueryFeatureExtractor(snapshot.store)
-    prepared = prepare(_questions(), retriever, extractor)
+    prepared = prepare(training_questions(), retriever, extractor)
     result = cross_validate(prepared, snapshot.store, extractor, CvOptions(folds=3, neighbours=3,
                                                                            association_candidates=3))
     assert len(result.folds) == 3 and result.overall.questions == len(TRAINING)
@@ -234,31 +216,8 @@ def test_auto_picks_cross_encoder_then_ltr_then_none(tmp_path: Path, snapshot, t
 
 # --- cross-encoder -------------------------------------------------------------------------------
 
-def _tiny_cross_encoder(directory: Path) -> Path:
-    """A one-layer BERT sequence classifier (1 label) with a WordPiece vocabulary trained here."""
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    sentences = ["patent infringement whoever makes uses sells", "copyright work author", "brake caliper lever",
-                 "专利权 许可 实施 发明", "著作权 作品"]
-    wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    wordpiece.normalizer = normalizers.BertNormalizer(lowercase=True, handle_chinese_chars=True)
-    wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    wordpiece.train_from_iterator(sentences, trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials))
-    cls_id, sep_id = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
-    wordpiece.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
-    tokenizer = BertTokenizerFast(tokenizer_object=wordpiece, unk_token="[UNK]", pad_token="[PAD]",
-                                  cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=wordpiece.get_vocab_size(), hidden_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128, num_labels=1)
-    BertForSequenceClassification(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+CROSS_ENCODER_SENTENCES = ["patent infringement whoever makes uses sells", "copyright work author",
+                           "brake caliper lever", "专利权 许可 实施 发明", "著作权 作品"]
 
 
 def test_cross_encoder_reranks_by_the_models_scores(tmp_path: Path, snapshot) -> None:
@@ -266,7 +225,7 @@ def test_cross_encoder_reranks_by_the_models_scores(tmp_path: Path, snapshot) ->
 
     from rag.rerank.cross_encoder import CrossEncoderReranker
 
-    model_dir = _tiny_cross_encoder(tmp_path / "ce")
+    model_dir = build_tiny_cross_encoder(tmp_path / "ce", sentences=CROSS_ENCODER_SENTENCES)
     reranker = create_reranker("auto", store=snapshot.store, reranker_path=model_dir, device="cpu")
     assert isinstance(reranker, CrossEncoderReranker)
     first = first_stage_retriever(snapshot, candidates=20)

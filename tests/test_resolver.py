@@ -3,12 +3,12 @@ units and parts that do not exist."""
 
 import pytest
 
+from factories import Unit, parsed_document
 from ingest.citation_resolve import FailureReason
 from ingest.citations import resolve, resolve_all, resolve_citation, resolve_one, unit_keys
 from ingest.lookup import InMemoryChunkLookup
 from ingest.protocols import SourceText
-from ipqa.domain import Chunk, Document, ParsedDocument, Part
-from ipqa.ids import chunk_id, document_id
+from ipqa.domain import Part
 
 LAW_2008 = """# 中华人民共和国专利法
 
@@ -53,14 +53,10 @@ def _statute(path, text):
 
 
 def _hand_document(title, chunks_spec, *, kind="patent", jurisdiction="US", language="en", version=None):
-    doc = Document(id=document_id(kind, jurisdiction, title, version, title), kind=kind, jurisdiction=jurisdiction,
-                   title=title, language=language, source_path=f"{title}.xml", version=version)
-    chunks = tuple(
-        Chunk(id=chunk_id(doc.id, citation, text), document_id=doc.id, text=text, citation=citation, unit=unit,
-              language=language, parts=tuple(parts), ordinal=i)
-        for i, (citation, text, unit, parts) in enumerate(chunks_spec)
-    )
-    return ParsedDocument(document=doc, chunks=chunks)
+    return parsed_document(title, [Unit(citation, text, unit=unit, parts=tuple(parts))
+                                   for citation, text, unit, parts in chunks_spec],
+                           kind=kind, jurisdiction=jurisdiction, language=language, version=version,
+                           source_path=f"{title}.xml")
 
 
 PARAS = "[0023] A widget. [0024] A gadget. [0025] A gizmo."

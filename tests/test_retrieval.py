@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from factories import make_chunk, make_hit
 from index_corpus import built_snapshot
 from indexes.protocols import SearchFilters
 from ipqa.domain import Chunk, Hit
@@ -24,8 +25,8 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _hit(chunk_id: str, score: float, rank: int) -> Hit:
-    chunk = Chunk(id=chunk_id, document_id="d", text="t", citation=f"cite {chunk_id}", unit="text", language="en")
-    return Hit(chunk=chunk, score=score, rank=rank)
+    chunk = make_chunk(f"cite {chunk_id}", "t", id=chunk_id, document_id="d", unit="text", language="en")
+    return make_hit(chunk, score=score, rank=rank)
 
 
 def _version(snapshot, hit: Hit) -> str | None:
@@ -123,8 +124,7 @@ def test_versions_collapse_to_the_newest_when_tied(snapshot) -> None:
 
 def test_collapse_keeps_the_better_placed_version() -> None:
     a = _hit("a", 2.0, 1)
-    b = Hit(chunk=Chunk(id="b", document_id="d2", text="t", citation="cite a", unit="text", language="en"),
-            score=1.0, rank=2)
+    b = make_hit(make_chunk("cite a", "t", id="b", document_id="d2", unit="text", language="en"), score=1.0, rank=2)
     assert [h.chunk.id for h in collapse_versions([a, b])] == ["a"]
 
 
@@ -272,3 +272,45 @@ def test_a_cited_unit_outside_the_filters_is_not_forced_in(snapshot) -> None:
     retriever = HybridRetriever(snapshot, expand_references=False)
     hits = retriever.retrieve("专利法第二条 patent", 3, SearchFilters(jurisdictions=frozenset({"US"})))
     assert all(hit.source != "cited" for hit in hits)
+
+
+# --- the domain prior and the reranker's fields ---------------------------------------------------
+class _ReversingReranker:
+    """Puts the first stage upside down, and records whether it was asked."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def serves(self, query: str) -> bool:
+        return True
+
+    def rerank(self, query, hits, k):
+        self.calls += 1
+        reversed_hits = list(reversed(hits))
+        return [type(h)(chunk=h.chunk, score=float(len(hits) - i), rank=i + 1, source="rerank",
+                        component_scores=h.component_scores) for i, h in enumerate(reversed_hits)][:k]
+
+
+def _field_model():
+    from rag.fields import FieldModel
+
+    return FieldModel.fit([("zh", "patent", ["专利", "发明", "新颖性", "专利权"]),
+                           ("zh", "copyright", ["著作权", "作品"]), ("zh", "civil", ["合同", "债务"])], min_count=1)
+
+
+def test_the_reranker_serves_only_its_fields_and_the_prior_ranks_the_rest(snapshot) -> None:
+    from rag.domain_prior import DomainPrior
+
+    reranker = _ReversingReranker()
+    retriever = HybridRetriever(snapshot, weights=BOTH, expand_references=False, reranker=reranker,
+                                domain_prior=DomainPrior(_field_model()), reranker_fields=frozenset({"civil"}))
+    hits = retriever.retrieve("发明专利需要具备新颖性吗", 3)  # a patent question: not the reranker's field
+    assert reranker.calls == 0
+    assert hits[0].chunk.citation == "专利法 第二十二条"
+    assert "field_prior" in hits[0].component_scores
+    retriever.retrieve("合同 债务", 3)  # a civil question: reranked
+    assert reranker.calls == 1
+    everywhere = HybridRetriever(snapshot, weights=BOTH, expand_references=False, reranker=reranker,
+                                 domain_prior=DomainPrior(_field_model()), reranker_fields=None)
+    everywhere.retrieve("发明专利需要具备新颖性吗", 3)
+    assert reranker.calls == 2

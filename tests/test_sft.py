@@ -264,7 +264,8 @@ def tiny_base(built_data, sft_env) -> Path:
     sys.path.insert(0, str(Path(__file__).parent))
     from tiny_models import build_tiny_causal_lm
 
-    return build_tiny_causal_lm(sft_env["root"] / "base", _texts(built_data[0]), vocab_size=1500)
+    # prompts of five sources run to a few thousand tokens: more positions than the default 1,024
+    return build_tiny_causal_lm(sft_env["root"] / "base", texts=_texts(built_data[0]), n_positions=4096)
 
 
 def test_train_lowers_the_loss_and_the_adapter_serves_the_evals(built_data, sft_env, tiny_base):

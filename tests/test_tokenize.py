@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
+from factories import make_chunk, make_document
 from indexes.text import detect_language, indexable_text
 from indexes.tokenize import TOKENIZER_ID, Tokenizer, tokenize
-from ipqa.domain import Chunk, Document
 
 
 def test_chinese_is_segmented_into_words_without_stop_words_or_punctuation() -> None:
@@ -89,10 +89,8 @@ def test_detect_language(text: str, language: str) -> None:
 
 
 def test_indexable_text_has_title_citation_and_text_in_that_order() -> None:
-    document = Document(id="d1", kind="statute", jurisdiction="CN", title="中华人民共和国专利法", language="zh",
-                        source_path="专利法.md")
-    chunk = Chunk(id="c1", document_id="d1", text="第四十二条 发明专利权的期限为二十年。", citation="专利法 第四十二条",
-                  unit="article", language="zh")
+    document = make_document("中华人民共和国专利法")
+    chunk = make_chunk("专利法 第四十二条", "第四十二条 发明专利权的期限为二十年。", document_id=document.id)
     text = indexable_text(chunk, document)
     assert text.split("\n") == ["中华人民共和国专利法", "专利法 第四十二条", "第四十二条 发明专利权的期限为二十年。"]
     # the law's name counts twice: the title-field boost the docstring explains

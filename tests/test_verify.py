@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from rag_fixtures import ART_75, hits, lookup
+from tiny_models import build_tiny_cross_encoder
 
 from ipqa.errors import ConfigError
 from rag.judges import CrossEncoderJudge, LexicalJudge, create_judge
@@ -188,58 +189,9 @@ def test_create_judge_by_name():
         create_judge("nli")
 
 
-def _tiny_cross_encoder(directory, num_labels: int) -> None:
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer()
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(
-        ["patent infringement safe harbor", ART_75],
-        trainers.WordPieceTrainer(
-            vocab_size=200, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-        ),
-    )
-    from tokenizers.processors import TemplateProcessing
-
-    tok.post_processor = TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", 2), ("[SEP]", 3)],
-    )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-    )
-    labels = {0: "contradiction", 1: "entailment", 2: "neutral"} if num_labels == 3 else {0: "LABEL_0"}
-    # initializer_range 0.5 instead of 0.02: with the default the random model's outputs hardly
-    # depend on the input, and the test could not tell that the input is read at all.
-    config = BertConfig(
-        vocab_size=fast.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-        num_labels=num_labels,
-        id2label=labels,
-        label2id={v: k for k, v in labels.items()},
-        initializer_range=0.5,
-    )
-    torch.manual_seed(0)
-    BertForSequenceClassification(config).save_pretrained(directory)
-    fast.save_pretrained(directory)
-
-
 @pytest.mark.parametrize("num_labels", [1, 3])
 def test_cross_encoder_judge_loads_a_local_model_and_scores_in_unit_interval(tmp_path, num_labels):
-    _tiny_cross_encoder(tmp_path, num_labels)
+    build_tiny_cross_encoder(tmp_path, num_labels=num_labels, sentences=["patent infringement safe harbor", ART_75])
     judge = create_judge("nli" if num_labels == 3 else "cross-encoder", model_path=tmp_path, device="cpu")
     assert isinstance(judge, CrossEncoderJudge)
     a = judge.support("scientific research use is not infringement", ART_75)

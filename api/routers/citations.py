@@ -8,6 +8,7 @@ from api.context import chunk_context
 from api.deps import ReadAccess, State
 from api.errors import ProblemError
 from api.schemas import Resolved, ResolveResponse
+from ingest.citations import resolve_citation
 
 router = APIRouter(prefix="/v1", tags=["citations"])
 
@@ -20,8 +21,6 @@ def resolve(state: State, _: ReadAccess,
             version: str | None = Query(default=None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$",
                                         description="Only this law version (year or ISO date).")
             ) -> ResolveResponse:
-    from ingest.citations import resolve_citation
-
     text = state.limits.check_question("q", q)
     with state.pinned() as services:
         store = services.snapshot.store

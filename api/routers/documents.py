@@ -9,9 +9,9 @@ from fastapi import APIRouter, File, Path, Query, UploadFile, status
 from api.context import document_out
 from api.deps import ReadAccess, State, WriteAccess
 from api.errors import ProblemError
-from api.index_jobs import add_job, check_no_build_running, remove_job
+from api.index_jobs import add_job, check_no_build_running, remove_job, remove_upload_job
 from api.schemas import DocumentPage, JobAccepted, StoredUploadOut
-from api.uploads import checked_filename, store_upload
+from api.uploads import checked_filename, find_upload, store_upload
 from indexes.protocols import SearchFilters
 from ipqa.domain import DocKind, Jurisdiction, Language
 
@@ -49,15 +49,16 @@ def _set(values: list | None) -> frozenset[str] | None:
                         401: {"description": "Missing or invalid API key."},
                         403: {"description": "The key has no write access."},
                         409: {"description": "Another index job is running."},
-                        413: {"description": "A file, or the number of files, is over the limit."},
+                        413: {"description": "A file is over the size limit (refused while it arrives)."},
                         415: {"description": "A file type that is not accepted."}})
 def upload_documents(state: State, _: WriteAccess, files: list[UploadFile] = File(...)) -> JobAccepted:
     limits = state.limits
-    if len(files) > limits.max_upload_files:
-        raise ProblemError(413, f"{len(files)} files were sent; the limit is {limits.max_upload_files} per request",
+    if len(files) > limits.max_upload_files:  # the document's maxItems: invalid input, like any schema violation
+        raise ProblemError(422, f"{len(files)} files were sent; the limit is {limits.max_upload_files} per request",
                            slug="too-many-files", title="Too many files")
     # check every name and size before storing anything: a bad file refuses the request as a whole
-    names = [checked_filename(f.filename, allowed_extensions=limits.upload_extensions) for f in files]
+    names = [checked_filename(f.filename, allowed_extensions=limits.upload_extensions, content_type=f.content_type)
+             for f in files]
     for f, name in zip(files, names):
         if f.size is not None and f.size > limits.max_upload_bytes:
             raise ProblemError(413, f"file {name!r} is {f.size} bytes; the limit is {limits.max_upload_bytes}",
@@ -77,10 +78,19 @@ def upload_documents(state: State, _: WriteAccess, files: list[UploadFile] = Fil
 
 @router.delete("/documents/{document_id}", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED,
                summary="Remove a document (a job makes a new index version without it)",
-               responses={404: {"description": "No such document in the current index version."},
+               description="`document_id` is a document's id, or an upload's `sha256` (as returned by the "
+                           "upload): that removes the uploaded file, indexed or not, with its documents.",
+               responses={403: {"description": "The key has no write access."},
+                          404: {"description": "No such document in the current index version, nor upload."},
                           409: {"description": "Another index job is running."}})
 def delete_document(state: State, _: WriteAccess,
                     document_id: str = Path(min_length=1, max_length=200)) -> JobAccepted:
+    upload = find_upload(state.uploads_dir, document_id)
+    if upload is not None:  # an upload's SHA-256: the file goes, with whatever was indexed from it
+        check_no_build_running(state)
+        record = state.jobs.submit("remove", {"upload": document_id}, remove_upload_job(state, upload))
+        return JobAccepted(job_id=record["id"], state=record["state"], kind="remove",
+                           href=f"/v1/jobs/{record['id']}")
     with state.pinned() as services:
         document = services.snapshot.store.document(document_id)
         if document is None:

@@ -15,7 +15,10 @@ router = APIRouter(prefix="/v1/index", tags=["index"])
 
 @router.post("/rebuild", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED,
              summary="Rebuild the index from scratch (the service switches when it is verified)",
-             responses={409: {"description": "Another index job is running, or nothing to rebuild from."}})
+             responses={403: {"description": "The key has no write access."},
+                        404: {"description": "A source is not an existing path inside a configured rebuild source "
+                                             "or the uploads directory."},
+                        409: {"description": "Another index job is running, or nothing to rebuild from."}})
 def rebuild(state: State, _: WriteAccess, body: RebuildRequest | None = Body(default=None)) -> JobAccepted:
     sources = rebuild_sources(state, body.sources if body else None)
     check_no_build_running(state)

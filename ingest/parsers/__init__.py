@@ -18,12 +18,17 @@ def file_parsers() -> list[FileParser]:
 
 
 def text_parsers() -> list[TextParser]:
-    """Specific parsers first; the plain-text fallback last (its ``detect`` is always true)."""
+    """Specific parsers first; the plain-text fallback last (its ``detect`` is always true).
+
+    Judgments before statutes: a judgment quotes articles line by line, so the statute parser's
+    ``detect`` alone would claim it; the judgment parser's test (a case number plus words only
+    judgments use) is the narrower one.
+    """
     from ingest.parsers.cn_judgment import CnJudgmentParser
     from ingest.parsers.cn_statute import CnStatuteParser
     from ingest.parsers.plain import PlainTextParser
     from ingest.parsers.us_opinion import UsOpinionParser
     from ingest.parsers.usc_markdown import UscMarkdownParser
 
-    return [CnStatuteParser(), CnJudgmentParser(), UscMarkdownParser(), UsOpinionParser(),
+    return [CnJudgmentParser(), CnStatuteParser(), UscMarkdownParser(), UsOpinionParser(),
             PlainTextParser()]

@@ -14,19 +14,15 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
+from ingest.cn_case import APPEAL_MARK, CASE_NUMBER, JudgmentSection, normalize_case_number, numbered_section
+from ingest.cn_numbers import parse_cn_date
 from ingest.protocols import SourceText
 from ipqa.domain import Chunk, DocKind, Document, Jurisdiction, Language, ParsedDocument, Part
 from ipqa.errors import InputError
 from ipqa.ids import chunk_id, document_id
 
-# （2019）最高法知民终123号, (2020)京73民初456号, 〔2018〕沪0115民初789号. The court/procedure code
-# ends with the procedure (初 first instance, 终 appeal, 再/申/监 retrial…); this keeps document
-# numbers such as 法释〔2020〕19号 (a judicial interpretation's number) out.
-CASE_NUMBER = re.compile(
-    r"[（(〔\[](?P<year>(?:19|20)\d{2})[）)〕\]]"
-    r"(?P<code>[\u4e00-\u9fff0-9]{0,12}?(?:初|终|再|申|监|提|抗|执|破|特|赔|辖|清|协|催|认|保)字?第?)"
-    r"(?P<serial>\d{1,6})号"
-)
+# The case number grammar (strict, for a judgment's own number) and the section names are in
+# ingest.cn_case, shared with the citation parser.
 # Words only a judgment uses about itself (statutes speak of 原告/被告 and 诉讼请求 too).
 _JUDGMENT_WORDS = ("本院认为", "判决如下", "裁定如下", "审判长", "书记员", "诉称", "辩称", "经审理查明",
                    "本院查明")
@@ -42,34 +38,34 @@ def looks_like_cn_judgment(text: str) -> bool:
 DOCUMENT_TYPE_LINE = re.compile(r"^(?:中华人民共和国)?(?:民事|刑事|行政)?(?:判决书|裁定书|调解书)$")
 
 # Section openings by their fixed words, tried in order on the start of each paragraph.
-_FIXED_SECTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("一审法院查明", re.compile(r"^一审法院(?:经审理)?(?:查明|认定(?:事实|如下|：|:))")),
-    ("一审法院认为", re.compile(r"^一审法院认为")),
-    ("经审理查明", re.compile(r"^(?:本院)?(?:二审)?(?:经审理)?查明|^本院(?:二审)?认定(?:事实|如下)")),
-    ("本院认为", re.compile(r"^本院认为")),
+_FIXED_SECTIONS: tuple[tuple[JudgmentSection, re.Pattern[str]], ...] = (
+    (JudgmentSection.FIRST_INSTANCE_FACTS, re.compile(r"^一审法院(?:经审理)?(?:查明|认定(?:事实|如下|：|:))")),
+    (JudgmentSection.FIRST_INSTANCE_REASONING, re.compile(r"^一审法院认为")),
+    (JudgmentSection.FACTS, re.compile(r"^(?:本院)?(?:二审)?(?:经审理)?查明|^本院(?:二审)?认定(?:事实|如下)")),
+    (JudgmentSection.REASONING, re.compile(r"^本院认为")),
 )
 # Submissions open with the party's role or short name ("示例公司上诉请求：", "被告禾青公司辩称："),
 # so they are recognised by the verb in the paragraph's lead-in (before the first ：or ，).
 _LEAD_IN = re.compile(r"^[^：:，,。]{1,40}")
 
 
-def _submission_section(paragraph: str, *, appeal: bool) -> str | None:
+def _submission_section(paragraph: str, *, appeal: bool) -> JudgmentSection | None:
     lead = _LEAD_IN.match(paragraph)
     if lead is None:
         return None
     head = lead.group(0)
     if "上诉请求" in head or "上诉称" in head:
-        return "上诉人诉称"
+        return JudgmentSection.APPELLANT
     if "辩称" in head:
-        return "被上诉人辩称" if appeal and not head.startswith("被告") else "被告辩称"
+        return JudgmentSection.APPELLEE if appeal and not head.startswith("被告") else JudgmentSection.DEFENDANT
     if "述称" in head:
-        return "第三人述称"
+        return JudgmentSection.THIRD_PARTY
     if "诉称" in head or "诉讼请求" in head or "起诉请求" in head:
-        return "原告诉称"
+        return JudgmentSection.PLAINTIFF
     return None
 
 
-def _section_of(paragraph: str, *, appeal: bool) -> str | None:
+def _section_of(paragraph: str, *, appeal: bool) -> JudgmentSection | None:
     for name, pattern in _FIXED_SECTIONS:
         if pattern.match(paragraph):
             return name
@@ -85,7 +81,7 @@ _PARTY = re.compile(
 )
 _CAUSE = re.compile(r"([\u4e00-\u9fff、]{2,24}?纠纷)")
 _COURT = re.compile(r"^[\u4e00-\u9fff（）()]{2,40}法院$")
-HISTORY_SECTION = "审理经过"
+HISTORY_SECTION = JudgmentSection.HISTORY
 
 
 @dataclass(frozen=True)
@@ -131,17 +127,17 @@ def parse_judgment(source: SourceText) -> ParsedDocument:
     case_match = next((CASE_NUMBER.search(p.text) for p in paras[:8] if CASE_NUMBER.search(p.text)), None)
     if case_match is None:
         raise InputError(source.path, "no case number such as （2019）最高法知民终123号 in the opening lines")
-    case_number = re.sub(r"[(（]", "（", case_match.group(0), count=1)
-    case_number = re.sub(r"[)）]", "）", case_number, count=1)
+    # cited in the canonical form the citation parser writes, so that a chunk's citation is its key
+    case_number = normalize_case_number(case_match.group(0))
     court = next((p.text for p in paras[:6] if _COURT.match(p.text)), None)
     document_type = next((p.text for p in paras[:6] if DOCUMENT_TYPE_LINE.match(p.text)), None)
 
     # Everything up to the case-number line is the caption; then parties, history, sections, closing.
     caption_end = next(i for i, p in enumerate(paras) if CASE_NUMBER.search(p.text)) + 1
-    # 终 in the case number marks a second-instance (appeal) case: 上诉人/被上诉人 instead of 原告/被告.
-    appeal = "终" in case_match.group("code")
+    # a second-instance (appeal) case has 上诉人/被上诉人 instead of 原告/被告
+    appeal = APPEAL_MARK in case_match.group("code")
     parties: list[str] = []
-    sections: list[tuple[str, list[_Para]]] = []
+    sections: list[tuple[JudgmentSection, list[_Para]]] = []
     closing: list[str] = []
     in_order = False
     for para in paras[caption_end:]:
@@ -161,7 +157,7 @@ def parse_judgment(source: SourceText) -> ParsedDocument:
         order_intro = None if in_order else _ORDER_INTRO.search(para.text)
         if order_intro:
             in_order = True
-            sections.append((order_intro.group(0).rstrip("：:"), []))  # 判决如下 / 裁定如下
+            sections.append((JudgmentSection(order_intro.group(0).rstrip("：:")), []))  # 判决如下 / 裁定如下
     sections = [(name, body) for name, body in sections if body]
     if not any(name != HISTORY_SECTION for name, _ in sections):
         raise InputError(source.path, "no judgment sections (本院认为, 判决如下…) found")
@@ -191,14 +187,12 @@ def parse_judgment(source: SourceText) -> ParsedDocument:
     seen: dict[str, int] = {}
     for name, body in sections:
         seen[name] = seen.get(name, 0) + 1
-        label = name if seen[name] == 1 else f"{name}（{seen[name]}）"
+        label = numbered_section(str(name), seen[name])
         chunks.append(_section_chunk(source, document, case_number, label, body, len(chunks)))
     return ParsedDocument(document=document, chunks=tuple(chunks))
 
 
 def _judgment_date(closing: list[str]) -> str | None:
-    from ingest.parsers.cn_statute import parse_cn_date
-
     for line in closing:
         if _DATE_LINE.match(line):
             return parse_cn_date(line)

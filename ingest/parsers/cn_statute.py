@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Iterator, Sequence
 
-from ingest.cn_numbers import cn_to_int, int_to_cn
+from ingest.cn_numbers import CN_DATE, cn_to_int, int_to_cn, parse_cn_date
 from ingest.protocols import SourceText
 from ingest.skip import SECTION_INDEX_REASON, SkipFile
 from ipqa.domain import Chunk, DocKind, Document, Jurisdiction, Language, ParsedDocument, Part
@@ -67,11 +67,6 @@ _ARABIC_ITEM = re.compile(r"^(?P<num>[0-9]{1,3}|[０-９]{1,3})[.．、](?![0-9�
 _XIANG = re.compile(r"^[“\"‘]?[（(](?P<num>[一二三四五六七八九十]+)[）)]")
 _MU = re.compile(r"^[“\"‘]?(?:[0-9０-９]+[.．、]|[（(][0-9０-９]+[）)])")
 
-_DATE = re.compile(
-    r"(?P<y>[0-9]{4}|[０-９]{4}|[〇零一二三四五六七八九]{4})年"
-    r"(?P<m>[0-9０-９]{1,2}|[一二三四五六七八九十]{1,3})月"
-    r"(?P<d>[0-9０-９]{1,2}|[一二三四五六七八九十]{1,3})日"
-)
 _FILE_DATE = re.compile(r"[(（](\d{4})-(\d{2})-(\d{2})[)）]\s*$")
 _AMENDING_TITLE = re.compile(r"修正案(?:[（(][^）)]*[）)])?$|关于修改.*的决定$")
 # PDF artefacts: page-number lines ("- 3 -", "第 3 页", "3/12").
@@ -116,20 +111,6 @@ def short_title(title: str) -> str:
     if title.startswith(NATIONAL_PREFIX) and len(title) > len(NATIONAL_PREFIX):
         return title[len(NATIONAL_PREFIX):]
     return title
-
-
-def parse_cn_date(text: str) -> str | None:
-    """``2020年10月17日`` / ``二〇二〇年十月十七日`` -> ``2020-10-17``; the last date in ``text``."""
-    found = None
-    for match in _DATE.finditer(text):
-        year = match["y"]
-        if year[0] in "〇零一二三四五六七八九":
-            year = "".join(str("〇一二三四五六七八九".index(c) if c != "零" else 0) for c in year)
-        try:
-            found = dt.date(cn_to_int(year), cn_to_int(match["m"]), cn_to_int(match["d"])).isoformat()
-        except ValueError:
-            continue
-    return found
 
 
 def version_from_filename(path: str) -> str | None:
@@ -258,7 +239,7 @@ def _read_header(lines: list[_Line], *, markdown: bool, has_info_end: bool, sour
     # No INFO END: the history is the dated lines between the title and the first heading or
     # article; other lines there (a table of contents, a promulgation note) are skipped.
     while index < len(lines) and not lines[index].heading_level and not _article_match(lines[index].text):
-        if _DATE.search(lines[index].text) and len(lines[index].text) < 200:
+        if CN_DATE.search(lines[index].text) and len(lines[index].text) < 200:
             history.append(lines[index].text.strip("（）()"))
         index += 1
     return _Header(title, book, history, index)
@@ -434,13 +415,10 @@ class CnStatuteParser:
     name = "cn_statute"
 
     def detect(self, source: SourceText) -> bool:
-        from ingest.parsers.cn_judgment import looks_like_cn_judgment
-
+        # Judgments quote articles too: the judgment parser is asked first (ingest.parsers.text_parsers).
         head = source.text[:20_000]
         if is_section_index(source):
             return True  # claimed so that parse_text refuses it instead of indexing front matter
-        if looks_like_cn_judgment(head):
-            return False
         if INFO_END in head:
             return True  # the cn-law collection's marker (parse_text refuses its non-statute files)
         return count_article_lines(head) >= 2

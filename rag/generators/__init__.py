@@ -13,13 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ipqa.errors import ConfigError, IpqaError
+from ipqa.errors import ConfigError
 from ipqa.registry import Registry, UnknownBackendError
+from rag.generators.errors import GeneratorError
 from rag.protocols import Generator
-
-
-class GeneratorError(IpqaError):
-    """A generator that could not produce text (endpoint unreachable, model failed to load…)."""
 
 
 @dataclass(frozen=True)

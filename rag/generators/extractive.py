@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
+from ingest.citations import find_citations
 from ipqa.domain import Hit, QuestionType
 from rag.judges import LexicalJudge
 from rag.protocols import Prompt
@@ -124,8 +125,6 @@ class ExtractiveGenerator:
     def _question_terms(self, question: str) -> tuple[set[str], set[str]]:
         """(units the question cites, the content words of the rest of the question). The citation's
         own words (专利法, 第十一条, U.S.C.) say which unit is meant, not what it should say."""
-        from ingest.citations import find_citations
-
         found = find_citations(question)
         rest = list(question)
         for f in found:

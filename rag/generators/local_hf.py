@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ipqa.errors import ConfigError
-from rag.generators import GeneratorError
+from rag.generators.errors import GeneratorError
 from rag.protocols import Prompt
 
 _NO_LIMIT = 10**9  # tokenizers without a stated limit report model_max_length = 1e30

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from rag.generators import GeneratorError
+from rag.generators.errors import GeneratorError
 from rag.protocols import Prompt
 
 

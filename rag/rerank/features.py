@@ -22,6 +22,7 @@ import numpy as np
 from indexes.protocols import ChunkStore, NewestVersion
 from indexes.read_cache import BoundedCache
 from indexes.tokenize import tokenize
+from ingest.citations import fallback_key, parse_citation
 from ipqa.domain import Chunk, Hit
 from rag.query import AnalyzedQuery
 from rag.rerank.association import Priors, Votes, law_of
@@ -54,8 +55,6 @@ def unit_key_of(chunk: Chunk) -> str:
 def _unit_key_of_citation(citation: str) -> str:
     # Parsing a citation costs ~60 µs and retrieval asks for the same few hundred units' keys on
     # every query (version collapse, cited-first, LTR features): parse each citation once.
-    from ingest.citations import fallback_key, parse_citation
-
     ref = parse_citation(citation)
     return ref.unit_key if ref is not None else fallback_key(citation)
 

@@ -1,5 +1,8 @@
 """Ranking metrics with binary relevance: recall@k, reciprocal rank, nDCG@k, and their means.
 
+In the bottom layer because both training (`rag.train`, cross-validated figures) and `evals` report
+them, and the two must agree.
+
 Conventions (the same in every function, so figures from different tools agree):
 
 * ``ranked`` is the ranking as shown, best first; positions are 1-based.

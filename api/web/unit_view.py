@@ -1,0 +1,62 @@
+"""What the unit view shows for a chunk: its document, hierarchy path, version, text with the
+quoted span marked, neighbours, other versions, and the verification result."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ipqa.domain import Chunk
+
+
+def highlight(text: str, quote: str) -> tuple[str, str, str] | None:
+    """(before, quoted, after) of ``text`` around ``quote``; whitespace may differ (a quote is
+    normalised when verified). None when the quote is not in the text."""
+    quote = quote.strip().rstrip("…").strip()
+    if not quote:
+        return None
+    at = text.find(quote)
+    if at >= 0:
+        return text[:at], quote, text[at + len(quote):]
+    pattern = r"\s*".join(re.escape(ch) for ch in re.sub(r"\s+", "", quote))
+    match = re.search(pattern, text)
+    if match is None:
+        return None
+    return text[:match.start()], match.group(), text[match.end():]
+
+
+def unit_view(store: Any, chunk: Chunk, *, quote: str = "", status: str | None = None) -> dict[str, Any]:
+    document = store.document(chunk.document_id)
+    previous = following = None
+    siblings = getattr(store, "chunks_of_document", None)
+    if siblings is not None:
+        ordered = siblings(chunk.document_id)
+        position = next((i for i, c in enumerate(ordered) if c.id == chunk.id), None)
+        if position is not None:
+            previous = ordered[position - 1] if position > 0 else None
+            following = ordered[position + 1] if position + 1 < len(ordered) else None
+    return {
+        "chunk": chunk,
+        "document": document,
+        "path": list(chunk.hierarchy),
+        "marked": highlight(chunk.text, quote),
+        "quote": quote,
+        "status": status,
+        "previous": previous,
+        "next": following,
+        "versions": other_versions(store, chunk),
+    }
+
+
+def other_versions(store: Any, chunk: Chunk) -> list[dict[str, Any]]:
+    """The same unit in the index's other versions of the law, newest first."""
+    from ingest.citations import resolve_citation
+
+    try:
+        outcome = resolve_citation(chunk.citation, store)
+    except Exception:  # a citation form the resolver cannot read: no versions, not a broken view
+        return []
+    if not outcome.ok:
+        return []
+    return [{"id": r.chunk.id, "version": r.version, "citation": r.ref.canonical if r.ref else r.chunk.citation}
+            for r in outcome.resolutions if r.chunk.id != chunk.id]
