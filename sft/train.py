@@ -95,7 +95,10 @@ def encode(tokenizer: Any, example: Example, max_length: int) -> dict[str, list[
             answer_text = full[len(prompt):]
     prompt_ids = tokenizer(prompt, add_special_tokens=not templated)["input_ids"]
     answer_ids = tokenizer(answer_text if answer_text is not None else answer, add_special_tokens=False)["input_ids"]
-    if answer_text is None and tokenizer.eos_token_id is not None:
+    # the answer must end in the token that stops generation: a template whose assistant turn does
+    # not close with it (or no template at all) gets it appended
+    eos = tokenizer.eos_token
+    if tokenizer.eos_token_id is not None and (answer_text is None or (eos and eos not in answer_text)):
         answer_ids = answer_ids + [tokenizer.eos_token_id]
     ids = list(prompt_ids) + list(answer_ids)
     if len(ids) > max_length or not answer_ids:

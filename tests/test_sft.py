@@ -268,6 +268,25 @@ def tiny_base(built_data, sft_env) -> Path:
     return build_tiny_causal_lm(sft_env["root"] / "base", texts=_texts(built_data[0]), n_positions=4096)
 
 
+def test_encoding_trains_on_the_answer_only_and_ends_it_with_eos(built_data, tiny_base):
+    from transformers import AutoTokenizer
+
+    from rag.generators.local_hf import render_chat
+    from sft.train import IGNORE, encode
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    example = next(read_examples(built_data[0] / "train.jsonl"))
+    row = encode(tokenizer, example, max_length=100_000)
+    prompt = render_chat(tokenizer, example.messages[0].content, example.messages[1].content)
+    n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    assert row["input_ids"][:n_prompt] == tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    assert row["labels"][:n_prompt] == [IGNORE] * n_prompt  # no loss on the prompt
+    answer = row["labels"][n_prompt:]
+    assert IGNORE not in answer and answer[-1] == tokenizer.eos_token_id
+    assert example.messages[2].content in tokenizer.decode(answer)
+    assert encode(tokenizer, example, max_length=n_prompt) is None  # too long: left out, not cut
+
+
 def test_train_lowers_the_loss_and_the_adapter_serves_the_evals(built_data, sft_env, tiny_base):
     from peft import PeftModel
 
