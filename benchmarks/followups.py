@@ -28,11 +28,11 @@ def main() -> None:
     args = parser.parse_args()
     from api.conversation_access import turn_of
     from evals.gold import GoldResolver, ranked_labels
-    from evals.metrics import recall_at_k
+    from ipqa.metrics import recall_at_k
     from followup_conversations import CONVERSATIONS
     from indexes.build import BuildOptions
     from indexes.embedder import configured_embedder
-    from indexes.snapshot import IndexManager
+    from indexes.manager import IndexManager
     from ipqa.runtime import configure_torch
     from ipqa.settings import Settings
     from rag.pipeline import build_answerer

@@ -32,7 +32,7 @@ REQUIRED_SHARE = 0.9
 def answering(tmp_path_factory: pytest.TempPathFactory, tiny_embedder_dir: Path, shared_data: Path) -> Any:
     from indexes.build import BuildOptions, build_version
     from indexes.embedder import create_embedder
-    from indexes.snapshot import IndexManager
+    from indexes.manager import IndexManager
     from rag.pipeline import build_answerer
 
     settings = make_settings(tmp_path_factory.mktemp("followups"), tiny_embedder_dir, shared_data,
@@ -59,7 +59,7 @@ def test_conversations_are_twenty_with_elliptical_second_turns() -> None:
 def test_followups_with_history_recall_at_least_90_percent_of_the_full_questions(answering: Any) -> None:
     from api.conversation_access import turn_of
     from evals.gold import GoldResolver, ranked_labels
-    from evals.metrics import recall_at_k
+    from ipqa.metrics import recall_at_k
 
     snapshot, answerer = answering
     gold_of = GoldResolver(snapshot.store)
