@@ -206,6 +206,9 @@ def test_build_keeps_verified_examples_in_every_direction_and_counts_drops(built
     assert stats["exam_heldout"] == 2 and stats["leakage"]["threshold"] == THRESHOLD
     examples = list(read_examples(out / "train.jsonl")) + list(read_examples(out / "validation.jsonl"))
     assert PLANTED not in {e.question for e in examples}
+    origins = {(e.direction, e.origin.get("kind")) for e in examples}
+    assert {("case", "judgment"), ("case", "stard"), ("conduct", "stard"), ("doctrine", "timelimit"),
+            ("drafting", "independent_claim"), ("drafting", "dependent_claim"), ("drafting", "figure")} <= origins
     heldout = [json.loads(line) for line in (out / "exam-heldout.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {r["question"] for r in heldout}.isdisjoint(e.question for e in examples)
     # each kept answer, re-checked independently: every citation verified, every cited statement supported
