@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
 from evals.datasets import ExamQuestion
-from ipqa.domain import Hit, QuestionType
+from ipqa.domain import Hit
 from ipqa.errors import InputError, IpqaError
-from rag.prompts import format_source
+from rag.exam_prompt import MULTIPLE, SINGLE, SYSTEM  # noqa: F401 (the exam's prompt, shared with sft)
 from rag.protocols import Generator, Prompt, Retriever
 
 Mode = Literal["rag", "closed"]
@@ -33,11 +33,6 @@ MODES: tuple[str, ...] = ("rag", "closed")
 
 # Generators that produce no free text of their own, so they cannot pick an option.
 CANNOT_CHOOSE = frozenset({"extractive"})
-
-SYSTEM = ("你是一名正在参加全国专利代理师资格考试（专利法律知识）的考生。请根据中国专利法律法规作答。"
-          "先可以简要分析，最后一行必须写成“答案：”后接所选选项的字母，例如“答案：B”或“答案：ACD”。")
-SINGLE = "本题为单项选择题，只有一个正确答案。"
-MULTIPLE = "本题为多项选择题，有两个或两个以上正确答案，多选、少选、错选均不得分。"
 
 # Upper-case letters only: a lower-case "a" is far more often an English article than a choice.
 _LETTERS = r"[A-Z](?:\s*(?:[、,，/;；]|和|及|与|and|&)?\s*[A-Z])*(?![A-Za-z])"
@@ -97,20 +92,16 @@ def score_choice(chosen: frozenset[str] | None, answer: frozenset[str]) -> Choic
 
 def exam_prompt(question: ExamQuestion, sources: Sequence[Hit] = ()) -> Prompt:
     """The prompt for one question: provisions (rag mode), the question, its options, the format."""
-    parts = []
-    if sources:
-        parts.append("参考法条：\n" + "\n\n".join(format_source(n, hit, max_chars=800)
-                                              for n, hit in enumerate(sources, start=1)))
-    options = "\n".join(f"{letter}. {text}" for letter, text in sorted(question.options.items()))
-    parts.append(f"{MULTIPLE if question.multiple else SINGLE}\n题目：{question.question}\n{options}")
-    parts.append("答案：")
-    return Prompt(system=SYSTEM, user="\n\n".join(parts), sources=tuple(sources), language="zh",
-                  question_type=QuestionType.DOCTRINE, question=question.question)
+    from rag.exam_prompt import build_exam_prompt
+
+    return build_exam_prompt(question.question, question.options, question.multiple, sources)
 
 
 def retrieval_query(question: ExamQuestion) -> str:
     """What rag mode searches for: the question and its options (options often name the rule)."""
-    return question.question + " " + " ".join(question.options[k] for k in sorted(question.options))
+    from rag.exam_prompt import retrieval_query as query
+
+    return query(question.question, question.options)
 
 
 @dataclass(frozen=True)

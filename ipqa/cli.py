@@ -29,6 +29,7 @@ def build_app() -> typer.Typer:
     from ingest.cli import register as register_ingest
     from rag.cli import register as register_rag
     from rag.train_cli import register as register_train
+    from sft.cli import register as register_sft
 
     @app.callback()
     def root(
@@ -48,7 +49,7 @@ def build_app() -> typer.Typer:
 
         typer.echo(__version__)
 
-    for register in (register_ingest, register_indexes, register_rag, register_train, register_evals, register_api):
+    for register in (register_ingest, register_indexes, register_rag, register_train, register_evals, register_sft, register_api):
         register(app)
     return app
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 # Lowest first; packages in one tuple are siblings that must not import each other.
-LAYERS: tuple[tuple[str, ...], ...] = (("ipqa",), ("ingest",), ("indexes",), ("rag",), ("api", "evals"))
+LAYERS: tuple[tuple[str, ...], ...] = (("ipqa",), ("ingest",), ("indexes",), ("rag",), ("api", "evals", "sft"))
 
 
 @dataclass(frozen=True)

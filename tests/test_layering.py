@@ -1,5 +1,5 @@
 """The layering of the project: no import cycle between modules and no upward import among
-``ipqa < ingest < indexes < rag < (api, evals)`` (entry-point ``cli.py`` modules excepted). What
+``ipqa < ingest < indexes < rag < (api, evals, sft)`` (entry-point ``cli.py`` modules excepted). What
 counts as an import — function-level and ``TYPE_CHECKING`` ones included — is in
 ``tests/import_graph.py``; the checker itself is tested on planted packages below."""
 

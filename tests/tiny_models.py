@@ -106,7 +106,8 @@ def build_tiny_cross_encoder(directory: Path, *, num_labels: int = 1, sentences:
     return directory
 
 
-def build_tiny_causal_lm(directory: Path, *, texts: list[str] | None = None, seed: int = 0) -> Path:
+def build_tiny_causal_lm(directory: Path, *, texts: list[str] | None = None, seed: int = 0,
+                         vocab_size: int = 1500, n_positions: int = 1024) -> Path:
     """Write a one-layer GPT-2 with a byte-level BPE tokenizer (trained on ``texts``) and a chat
     template to ``directory``: loadable by ``rag.generators.local_hf``. Weights are random, so greedy
     decoding is deterministic but says nothing; train it further where a test needs a given answer."""
@@ -119,14 +120,14 @@ def build_tiny_causal_lm(directory: Path, *, texts: list[str] | None = None, see
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     bpe.train_from_iterator(texts or TRAINING_SENTENCES, trainers.BpeTrainer(
-        vocab_size=1500, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+        vocab_size=vocab_size, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", bos_token="<|endoftext|>")
     tokenizer.chat_template = (
         "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
         "{% if add_generation_prompt %}<|assistant|>{% endif %}"
     )
     tokenizer.save_pretrained(directory)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=1024, n_layer=1, n_head=2, n_embd=64,
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=n_positions, n_layer=1, n_head=2, n_embd=64,
                         bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
     torch.manual_seed(seed)
     GPT2LMHeadModel(config).save_pretrained(directory)

@@ -18,6 +18,16 @@ from rag.protocols import Prompt
 _NO_LIMIT = 10**9  # tokenizers without a stated limit report model_max_length = 1e30
 
 
+def render_chat(tokenizer: Any, system: str, user: str) -> str:
+    """The text a model reads for a prompt, up to where its answer starts: the tokenizer's chat
+    template when it has one, else system and user joined plainly. Fine-tuning (``sft.train``)
+    renders its prompts with this too, so a model is trained on exactly what it is served."""
+    if getattr(tokenizer, "chat_template", None):
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return f"{system}\n\n{user}\n"
+
+
 class LocalHfGenerator:
     name = "local"
 
@@ -80,13 +90,7 @@ class LocalHfGenerator:
     def render(self, prompt: Prompt) -> str:
         """The exact text fed to the model."""
         _, tokenizer = self.load()
-        if getattr(tokenizer, "chat_template", None):
-            messages = [
-                {"role": "system", "content": prompt.system},
-                {"role": "user", "content": prompt.user},
-            ]
-            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return f"{prompt.system}\n\n{prompt.user}\n"
+        return render_chat(tokenizer, prompt.system, prompt.user)
 
     def _encode(self, tokenizer: Any, prompt: Prompt) -> Any:
         # A chat template already holds the special tokens; adding them again would double BOS.
