@@ -25,7 +25,7 @@ def main() -> None:
     from ipqa.domain import Hit
     from ipqa.settings import Settings
     from rag.judges import LexicalJudge
-    from rag.verify import CitationVerifier, known_law_titles
+    from rag.verify import CitationVerifier, law_titles_in_store
     from sft.records import read_examples
 
     settings = Settings()
@@ -33,7 +33,7 @@ def main() -> None:
     counts: Counter = Counter()
     try:
         verifier = CitationVerifier(snapshot.store, LexicalJudge(), threshold=settings.support_threshold,
-                                    known_laws=known_law_titles(snapshot.store))
+                                    known_laws=law_titles_in_store(snapshot.store))
         for name in ("train.jsonl", "validation.jsonl"):
             for example in read_examples(args.data / name):
                 counts["examples"] += 1

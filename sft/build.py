@@ -86,7 +86,7 @@ def build_examples(context: BuildContext, directions: Sequence[str], assembler: 
     seen: set[str] = set()
     registry = direction_registry()
     for direction in directions:
-        for candidate in registry.get(direction)(context):
+        for candidate in registry.create(direction)(context):
             result.candidates[direction] += 1
             if guard.overlap(leakage_text(candidate)) is not None:
                 result.drop(direction, "leakage")

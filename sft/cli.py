@@ -36,8 +36,8 @@ def register(app: typer.Typer) -> None:
         """Training data in five directions, every example retrieval-augmented and citation-verified."""
         from indexes.snapshot import open_snapshot
         from ipqa.settings import Settings
-        from rag.pipeline import configured_judge
-        from rag.verify import CitationVerifier, known_law_titles
+        from rag.compose import build_judge
+        from rag.verify import CitationVerifier, law_titles_in_store
         from sft.assemble import Assembler
         from sft.build import build_examples, evaluation_guard, write_dataset
         from sft.context import BuildContext, exam_path
@@ -62,8 +62,8 @@ def register(app: typer.Typer) -> None:
             context = BuildContext(store=store, shared_data=settings.shared_data, seed=seed,
                                    per_direction=per_direction, per_document=per_document,
                                    exam_holdout=exam_holdout, support_threshold=settings.support_threshold)
-            verifier = CitationVerifier(store, configured_judge(settings), threshold=settings.support_threshold,
-                                        known_laws=known_law_titles(store))
+            verifier = CitationVerifier(store, build_judge(settings), threshold=settings.support_threshold,
+                                        known_laws=law_titles_in_store(store))
             assembler = Assembler(lambda q, k, f: snapshot.search_bm25(q, k, f), verifier, sources=sources,
                                   seed=seed)
 

@@ -215,11 +215,11 @@ def test_build_keeps_verified_examples_in_every_direction_and_counts_drops(built
     from indexes.snapshot import open_snapshot
     from ipqa.settings import Settings
     from rag.judges import LexicalJudge
-    from rag.verify import CitationVerifier, known_law_titles
+    from rag.verify import CitationVerifier, law_titles_in_store
 
     snapshot = open_snapshot(Settings().index_root, embedder=None)
     try:
-        verifier = CitationVerifier(snapshot.store, LexicalJudge(), known_laws=known_law_titles(snapshot.store))
+        verifier = CitationVerifier(snapshot.store, LexicalJudge(), known_laws=law_titles_in_store(snapshot.store))
         for example in examples:
             assert example.messages[1].content.startswith(("来源:", "Sources:", "参考法条"))
             chunks = snapshot.store.chunks(example.source_ids)
@@ -356,7 +356,7 @@ def test_teacher_answers_are_kept_only_when_their_citations_verify(sft_env):
     from ipqa.domain import QuestionType
     from ipqa.settings import Settings
     from rag.judges import LexicalJudge
-    from rag.verify import CitationVerifier, known_law_titles
+    from rag.verify import CitationVerifier, law_titles_in_store
     from sft.assemble import Assembler, Dropped
     from sft.candidates import Candidate, ExamItem
     from sft.teacher import Teacher
@@ -366,7 +366,7 @@ def test_teacher_answers_are_kept_only_when_their_citations_verify(sft_env):
         store = snapshot.store
         article = next(c for d in store.documents(limit=50) if d.kind == "statute"
                        for c in store.chunks_of_document(d.id) if c.citation.endswith("第七条"))
-        verifier = CitationVerifier(store, LexicalJudge(), known_laws=known_law_titles(store))
+        verifier = CitationVerifier(store, LexicalJudge(), known_laws=law_titles_in_store(store))
         assembler = Assembler(lambda q, k, f: snapshot.search_bm25(q, k, f), verifier, sources=3)
         candidate = Candidate("conduct", "平台接到侵权通知后应当怎么做？", QuestionType.CONDUCT, (article,), "", {},
                               language="zh")

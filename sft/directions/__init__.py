@@ -3,6 +3,7 @@ shared training sets (``sft.build`` checks and keeps them)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from ipqa.errors import InputError
@@ -13,38 +14,45 @@ from sft.records import DIRECTIONS
 Direction = Callable[["BuildContext"], Iterator[Candidate]]  # noqa: F821 (sft.context.BuildContext)
 
 
-def direction_registry() -> Registry[Direction]:
-    registry: Registry[Direction] = Registry("direction")
+@dataclass(frozen=True)
+class DirectionOptions:
+    """Directions have no options (the registries' one convention: a frozen options dataclass); what a
+    direction reads comes from the build context it is run with."""
+
+
+def direction_registry() -> Registry[Direction, DirectionOptions]:
+    """Direction name -> the function that yields its candidates from a build context."""
+    registry: Registry[Direction, DirectionOptions] = Registry("direction", DirectionOptions)
 
     @registry.register("doctrine")
-    def _doctrine(context) -> Iterator[Candidate]:
+    def _doctrine(_: DirectionOptions) -> Direction:
         from sft.directions.doctrine import candidates
 
-        return candidates(context)
+        return candidates
 
     @registry.register("conduct")
-    def _conduct(context) -> Iterator[Candidate]:
+    def _conduct(_: DirectionOptions) -> Direction:
         from sft.directions.conduct import candidates
 
-        return candidates(context)
+        return candidates
 
     @registry.register("case")
-    def _case(context) -> Iterator[Candidate]:
+    def _case(_: DirectionOptions) -> Direction:
         from sft.directions.case import candidates
 
-        return candidates(context)
+        return candidates
 
     @registry.register("drafting")
-    def _drafting(context) -> Iterator[Candidate]:
+    def _drafting(_: DirectionOptions) -> Direction:
         from sft.directions.drafting import candidates
 
-        return candidates(context)
+        return candidates
 
     @registry.register("exam")
-    def _exam(context) -> Iterator[Candidate]:
+    def _exam(_: DirectionOptions) -> Direction:
         from sft.directions.exam import candidates
 
-        return candidates(context)
+        return candidates
 
     return registry
 
@@ -57,7 +65,7 @@ def parse_directions(text: str) -> tuple[str, ...]:
     registry = direction_registry()
     for name in names:
         try:
-            registry.get(name)
+            registry.resolve(name)
         except UnknownBackendError as exc:
             raise InputError("--directions", str(exc)) from None
     return tuple(dict.fromkeys(names))

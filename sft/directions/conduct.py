@@ -21,9 +21,9 @@ ZH = SearchFilters(languages=frozenset({"zh"}))
 
 @cache
 def known_laws(store) -> frozenset[str]:
-    from rag.verify import known_law_titles
+    from rag.verify import law_titles_in_store
 
-    return known_law_titles(store)
+    return law_titles_in_store(store)
 
 
 def candidates(context: BuildContext) -> Iterator[Candidate]:
