@@ -147,10 +147,20 @@ def resolve_followup(question: str, history: Sequence[Turn], *, law_names: LawNa
     carried.extend(law for law in (law_names.find(context) if law_names is not None else []) if law not in carried)
 
     context = _content(context, language)[:MAX_CONTEXT_CHARS]
+    subject_only = False
+    if language == "zh" and not own and new_subject is None and _own_content_size(question) >= _ZH_OWN_ASPECT:
+        # The follow-up asks its own thing about the same subject ("外观设计专利的保护期限是多久？" ->
+        # "那需要满足什么条件才能获得授权？"): carry what the earlier question was about (its subject
+        # phrase and laws), not what it asked about it (保护期限 would pull in the term article).
+        reduced = _subject_phrase(context, old_subject)
+        subject_only = reduced != context
+        context = reduced
     standalone = " ".join(p for p in (unit_prefix, question, context) if p)
     # the follow-up twice when searching: BM25 counts repeated query terms, and what is asked now
-    # must outweigh what is carried (the carried text only says what it is about)
-    search_query = " ".join(p for p in (unit_prefix, question, question, context) if p)
+    # must outweigh what is carried (the carried text only says what it is about); a carried subject
+    # phrase alone is part of what is asked now ("外观设计专利" + "需要满足什么条件…"), so it counts as much
+    search_query = " ".join(p for p in (unit_prefix, question, question, context, context if subject_only else "")
+                            if p)
     return ResolvedQuestion(question, standalone, True, tuple(dict.fromkeys(carried)), search_query)
 
 
@@ -184,6 +194,28 @@ def is_followup(question: str, *, law_names: LawNames | None = None, known_laws:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+_ZH_OWN_ASPECT = 8  # content characters of a follow-up that asks its own aspect of the earlier subject
+
+
+def _own_content_size(question: str) -> int:
+    body = question.strip()
+    for marker in _ZH_MARKERS:
+        if body.startswith(marker):
+            body = body[len(marker):]
+            break
+    return len(_ZH_TRAILING.sub("", clean_query(body, "zh")).replace(" ", ""))
+
+
+def _subject_phrase(context: str, subject: _Subject | None) -> str:
+    """``context`` cut after its subject phrase, when it reads "<…subject…>的<aspect>…"
+    ("专利法 外观设计专利的保护期限是多久" -> "专利法 外观设计专利"); unchanged otherwise."""
+    if subject is None:
+        return context
+    words = "|".join(map(re.escape, subject.zh))  # longest first: 外观设计专利 before 专利
+    match = re.search(f"(?:{words})(?=的)", context)
+    return context[:match.end()] if match else context
+
 
 def _subject_of(text: str) -> _Subject | None:
     """The subject ``text`` is about: the one whose words come first."""

@@ -151,3 +151,14 @@ def test_retention_limits_age_count_and_turns(tmp_path: Path) -> None:
         store.append(kept[-1].id, Turn(f"question {n}"))
     assert [t.question for t in store.get(kept[-1].id).turns] == ["question 3", "question 4"]
 
+
+
+def test_a_followup_with_its_own_aspect_carries_only_the_earlier_subject() -> None:
+    from rag.conversation import Turn, resolve_followup
+
+    resolved = resolve_followup("那需要满足什么条件才能获得授权？", [Turn("外观设计专利的保护期限是多久？")])
+    assert resolved.is_followup
+    assert "外观设计专利" in resolved.search_query and "保护期限" not in resolved.search_query
+    # a bare follow-up still carries the whole earlier question
+    bare = resolve_followup("那商标呢？", [Turn("专利的保护期限是多久？")])
+    assert "保护期限" in bare.search_query

@@ -84,4 +84,7 @@ def test_followups_with_history_recall_at_least_90_percent_of_the_full_questions
                                 f"alone {mean_bare:.3f}"
     print(report)
     assert mean_followed >= REQUIRED_SHARE * mean_full, report
+    # and each follow-up on its own, as the issue asks
+    short = [line for line, f, g in zip(lines, followed, full) if f < REQUIRED_SHARE * g]
+    assert not short, "\n".join(short)
     assert mean_followed > mean_bare, report  # the history is what makes the difference
