@@ -53,6 +53,7 @@ def test_document_fields(mini):
     assert document.title == "Title 35, United States Code — Patents"
     assert (document.kind, document.jurisdiction, document.language) == ("statute", "US", "en")
     assert document.version == "2013-07-26"
+    assert document.metadata["snapshot_date"] == "2013-07-26"  # the title as of its snapshot
 
 
 def test_section_chunk_text_parts_and_hierarchy(mini):

@@ -33,6 +33,7 @@ from pathlib import PurePath
 from typing import Iterator, Sequence
 
 from ingest.cn_numbers import CN_DATE, cn_to_int, int_to_cn, parse_cn_date
+from ingest.law_dates import law_dates
 from ingest.protocols import SourceText
 from ingest.skip import SECTION_INDEX_REASON, SkipFile
 from ipqa.domain import Chunk, DocKind, Document, Jurisdiction, Language, ParsedDocument, Part
@@ -496,6 +497,11 @@ def parse_statute(source: SourceText) -> ParsedDocument:
         chunks, warnings = _article_chunks(source, document, lines, header, units)
     else:
         chunks, warnings = _whole_text_chunk(source, document, lines, header)
+    # The dates come from the articles (本法自…起施行), so they are added once the chunks exist; they
+    # are metadata, not part of the content-derived id, which stays what it was.
+    dates = law_dates(file_date=version_from_filename(source.path), history=header.history,
+                      article_texts=[chunk.text for chunk in chunks])
+    document = replace(document, metadata={**document.metadata, **dates.as_metadata()})
     return ParsedDocument(document=document, chunks=tuple(chunks), warnings=tuple(warnings))
 
 

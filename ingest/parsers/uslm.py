@@ -100,7 +100,8 @@ def parse_uslm_root(root: etree._Element, *, source: str) -> ParsedDocument:
         language=Language.EN,
         source_path=source,
         version=version,
-        metadata={"us_code_title": title_number, "format": "uslm", "sections": len(sections)},
+        metadata={"us_code_title": title_number, "format": "uslm", "sections": len(sections),
+                  **({"snapshot_date": version} if version else {})},
     )
     chunks: list[Chunk] = []
     offset = 0
