@@ -7,11 +7,14 @@ document describes exactly what clients send and receive.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from indexes.protocols import SearchFilters
+from ipqa.errors import InputError
+from ipqa.in_force import parse_as_of
 from ipqa.domain import (
     Answer,
     AnswerCitation,
@@ -80,12 +83,34 @@ class _QueryBase(_Strict):
                                       "bound on what is returned: cross-reference expansion then adds the "
                                       "provisions those hits cite, each marked with `expanded_from`.")
 
+    as_of: str | None = Field(
+        default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2015-06-01"],
+        description="YYYY-MM-DD, not in the future: of each law only the version in force on that date is "
+                    "searched and cited (default: the version in force today).")
+
     @field_validator("question", "query", check_fields=False)
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
         return _encodable(value)
+
+    @field_validator("as_of")
+    @classmethod
+    def _a_past_date(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return parse_as_of(value)
+        except InputError as exc:
+            raise ValueError(exc.problem) from None
+
+    def search_filters(self) -> SearchFilters | None:
+        """The request's filters with its ``as_of`` date (None: none of either)."""
+        filters = self.filters.to_domain() if self.filters else None
+        if self.as_of is None:
+            return filters
+        return replace(filters or SearchFilters(), as_of=self.as_of)
 
 
 class SearchRequest(_QueryBase):

@@ -26,10 +26,12 @@ class SearchFilters:
     languages: frozenset[str] | None = None
     version_from: str | None = None  # ISO date, inclusive
     version_to: str | None = None  # ISO date, inclusive
+    # ISO date: of each law only the version in force on it (``ipqa.in_force``); None: no date filter
+    as_of: str | None = None
 
     def is_empty(self) -> bool:
         return all(v is None for v in (self.jurisdictions, self.kinds, self.document_ids, self.titles,
-                                       self.languages, self.version_from, self.version_to))
+                                       self.languages, self.version_from, self.version_to, self.as_of))
 
 
 @runtime_checkable
@@ -67,6 +69,9 @@ class ChunkStore(ChunkLookup, Protocol):
     def newest_versions(self, keys: Iterable[str]) -> dict[str, NewestVersion]:
         """Id and text of the first of ``chunks_by_unit_key(key)`` (the newest version) of each key
         that has one."""
+
+    def out_of_force_document_ids(self, as_of: str) -> frozenset[str]:
+        """Ids of the law versions not in force on ``as_of`` (``ipqa.in_force.out_of_force``)."""
 
     def documents(self, *, offset: int = 0, limit: int = 50,
                   filters: SearchFilters | None = None) -> list[Document]: ...

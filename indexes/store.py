@@ -19,6 +19,7 @@ import json
 import sqlite3
 import threading
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -30,6 +31,7 @@ from indexes.text import indexable_text
 from ingest.citations import unit_keys
 from ipqa.domain import Chunk, Document, ParsedDocument, Part
 from ipqa.errors import IndexUnavailableError
+from ipqa.in_force import DatedVersion, out_of_force
 
 UnitKeysOf = Callable[[Chunk], Sequence[str]]
 IndexTextOf = Callable[[Chunk, Document], str]
@@ -118,6 +120,7 @@ class SqliteChunkStore:
         self._lock = threading.Lock()
         self._closed = False
         self._allowed_cache: dict[SearchFilters, np.ndarray] = {}
+        self._out_of_force_cache: dict[str, frozenset[str]] = {}
         if cache_chunks and not readonly:
             raise ValueError("only a read-only store may cache chunks (a writable one changes under it)")
         # Both caches hold plain tuples of strings and numbers, which the cyclic garbage collector
@@ -380,6 +383,10 @@ class SqliteChunkStore:
         cached = self._allowed_cache.get(filters)
         if cached is not None:
             return cached
+        excluded = self.out_of_force_document_ids(filters.as_of) if filters.as_of is not None else frozenset()
+        if filters.as_of is not None and not excluded:
+            without_date = replace(filters, as_of=None)  # no dated versions here: nothing to leave out
+            return None if without_date.is_empty() else self.allowed_int_ids(without_date)
         where, params = _document_where(filters, document_language=False)
         chunk_conditions = []
         if filters.languages is not None:
@@ -392,6 +399,8 @@ class SqliteChunkStore:
             f"SELECT c.int_id FROM chunks c JOIN documents d ON d.id = c.document_id {where} ORDER BY c.int_id",
             params).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        if excluded:
+            ids = np.setdiff1d(ids, self._int_ids_of_documents(excluded), assume_unique=True)
         ids.flags.writeable = False
         if self.readonly:
             with self._lock:
@@ -399,6 +408,32 @@ class SqliteChunkStore:
                     self._allowed_cache.clear()
                 self._allowed_cache[filters] = ids
         return ids
+
+    def out_of_force_document_ids(self, as_of: str) -> frozenset[str]:
+        """Ids of the dated law versions not in force on ``as_of`` (cached per date when read-only)."""
+        cached = self._out_of_force_cache.get(as_of)
+        if cached is not None:
+            return cached
+        rows = self._connection().execute(
+            "SELECT id, jurisdiction, kind, title, json_extract(metadata, '$.book'), "
+            "json_extract(metadata, '$.effective') FROM documents "
+            "WHERE json_extract(metadata, '$.effective') IS NOT NULL").fetchall()
+        excluded = out_of_force((DatedVersion(did, (jurisdiction, kind, title, book), str(effective))
+                                 for did, jurisdiction, kind, title, book, effective in rows), as_of)
+        if self.readonly:
+            with self._lock:
+                if len(self._out_of_force_cache) > 64:
+                    self._out_of_force_cache.clear()
+                self._out_of_force_cache[as_of] = excluded
+        return excluded
+
+    def _int_ids_of_documents(self, document_ids: Iterable[str]) -> np.ndarray:
+        conn = self._connection()
+        found: list[int] = []
+        for batch in _batches(sorted(document_ids)):
+            found.extend(r[0] for r in conn.execute(
+                f"SELECT int_id FROM chunks WHERE document_id IN ({','.join('?' * len(batch))})", batch))
+        return np.unique(np.asarray(found, dtype=np.int64))
 
     # --- what the build and `ipqa index status` need -----------------------------------------
     def iter_chunks_with_documents(self, *, batch_size: int = 2000) -> Iterator[tuple[int, Chunk, Document]]:

@@ -14,7 +14,7 @@ from indexes.protocols import ChunkLookup, SearchFilters
 from ingest.citation_resolve import resolve_ref
 from ingest.citations import find_citations
 from ipqa.domain import Hit
-from rag.filters import matches
+from rag.filters import matches, out_of_force_ids
 from rag.rerank.features import unit_key_of
 
 MAX_CITED = 5  # a question quoting a long list of articles still leaves room for ranked hits
@@ -28,12 +28,17 @@ def cited_hits(question: str, lookup: ChunkLookup, *, known_laws: Iterable[str] 
     """
     hits: list[Hit] = []
     seen: set[str] = set()
+    excluded = out_of_force_ids(filters, lookup)
     for found in find_citations(question, known_laws=known_laws):
         outcome = resolve_ref(found.ref, lookup)
         if not outcome.ok:
             continue
-        chunk = outcome.resolutions[0].chunk
-        if chunk.id in seen or not matches(filters, chunk, lookup.document(chunk.document_id)):
+        resolved = outcome.resolutions[0].chunk
+        # The resolver picks the newest version; with a date, the version in force then is meant.
+        versions = [resolved] + ([c for c in lookup.chunks_by_unit_key(unit_key_of(resolved)) if c.id != resolved.id]
+                                 if excluded else [])
+        chunk = next((c for c in versions if matches(filters, c, lookup.document(c.document_id), excluded)), None)
+        if chunk is None or chunk.id in seen:
             continue
         seen.add(chunk.id)
         hits.append(Hit(chunk=chunk, score=1.0, rank=len(hits) + 1, source="cited",

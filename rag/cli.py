@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import typer
 
 from indexes.protocols import SearchFilters
+from ipqa.in_force import parse_as_of
 from ipqa.errors import InputError
 
 if TYPE_CHECKING:
@@ -36,6 +38,16 @@ FILTER_HELP = (
     + ", ".join([*_SET_FILTERS, *_DATE_FILTERS])
     + " (e.g. --filter jurisdiction=CN --filter kind=statute --filter from=2020-01-01)"
 )
+
+AS_OF_HELP = ("YYYY-MM-DD: of each law only the version in force on that date is searched and cited "
+              "(default: today)")
+
+
+def with_as_of(filters: SearchFilters | None, as_of: str | None) -> SearchFilters | None:
+    """``filters`` with the checked ``--as-of`` date (an unparseable or future date is an InputError)."""
+    if as_of is None:
+        return filters
+    return replace(filters or SearchFilters(), as_of=parse_as_of(as_of, name="--as-of"))
 
 
 def parse_filters(items: list[str] | None) -> SearchFilters | None:
@@ -186,6 +198,7 @@ def register(app: typer.Typer) -> None:
         query: str = typer.Argument(..., help="What to search for (Chinese or English)."),
         k: int = typer.Option(10, "--k", "-k", min=1, max=200, help="How many hits."),
         filters: Optional[list[str]] = typer.Option(None, "--filter", "-f", help=FILTER_HELP),
+        as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Search the current index: hits with their scores and citations."""
@@ -194,7 +207,7 @@ def register(app: typer.Typer) -> None:
 
         if not query.strip():
             raise InputError("query", "must not be empty")
-        search_filters = parse_filters(filters)
+        search_filters = with_as_of(parse_filters(filters), as_of)
         settings = Settings()
         with open_current(settings) as snapshot:
             found = build_retriever(settings, snapshot).retrieve(query, k, search_filters)
@@ -224,6 +237,7 @@ def register(app: typer.Typer) -> None:
             None, "--k", "-k", min=1, max=200, help="Evidence chunks (default: top_k)."
         ),
         filters: Optional[list[str]] = typer.Option(None, "--filter", "-f", help=FILTER_HELP),
+        as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output (no streaming)."),
     ) -> None:
         """Answer a question with verified citations (streams the answer as it is generated)."""
@@ -231,7 +245,7 @@ def register(app: typer.Typer) -> None:
         from ipqa.settings import Settings
         from rag.compose import build_answerer
 
-        search_filters = parse_filters(filters)
+        search_filters = with_as_of(parse_filters(filters), as_of)
         settings = Settings()
         with open_current(settings, answering=True) as snapshot:
             answerer = build_answerer(settings, snapshot)

@@ -25,6 +25,8 @@ otherwise (decoding 150–300 candidates to return 10).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import math
 from dataclasses import dataclass, replace
 from typing import Callable, Hashable, Mapping, Sequence, TypeVar
@@ -35,7 +37,7 @@ from ipqa.domain import Chunk, Hit
 from rag.cited import cited_hits, put_cited_first
 from rag.domain_prior import DomainPrior
 from rag.expansion import expand_references
-from rag.filters import restrict_titles
+from rag.filters import in_force_today, restrict_titles
 from rag.protocols import Reranker
 from rag.query import AnalyzedQuery, LawNames, analyze_query
 from rag.rerank import CandidateSource
@@ -247,6 +249,8 @@ class HybridRetriever:
             raise ValueError(f"retrieve: k must be >= 1, got {k}")
         if not query.strip():
             return []
+        # Unless the caller asks for a date, each law is searched in the version in force today.
+        filters = in_force_today(filters, dt.date.today().isoformat())
         # Never fewer candidates than hits asked for (an evaluation may ask for 100).
         depth = max(self.options.candidates, k)
         analyzed = self.analyze(query)

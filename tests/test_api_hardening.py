@@ -62,6 +62,23 @@ def test_lone_surrogate_in_a_request_is_422(reader: httpx.Client, path: str, bod
     assert "surrogate" in problem["detail"] or "unicode" in problem["detail"]
 
 
+# --- 3b. an as_of date that cannot be read, or lies in the future, is a 422 naming the field ---------------
+
+@pytest.mark.parametrize("path", ["/v1/search", "/v1/ask"])
+@pytest.mark.parametrize("as_of, problem", [("2015-13-45", "not a date"), ("June 2015", "pattern"),
+                                            ("2999-01-01", "in the future")])
+def test_a_bad_as_of_date_is_422(reader: httpx.Client, path: str, as_of: str, problem: str) -> None:
+    field = "query" if path == "/v1/search" else "question"
+    detail = assert_problem(reader.post(path, json={field: "专利", "as_of": as_of}), 422)["detail"]
+    assert "as_of" in detail and problem in detail
+
+
+@pytest.mark.parametrize("path", ["/v1/search", "/v1/ask"])
+def test_a_past_as_of_date_is_served(reader: httpx.Client, path: str) -> None:
+    field = "query" if path == "/v1/search" else "question"
+    assert reader.post(path, json={field: "专利", "as_of": "2015-06-01"}).status_code == 200
+
+
 # --- 4. configured read keys close the read endpoints ---------------------------------------------------
 
 def test_read_keys_close_reads_and_readyz_tells_strangers_only_readiness(anonymous: httpx.Client,

@@ -73,6 +73,20 @@ def test_search_json_with_filters(index_env):
     assert {"rank", "score", "citation", "chunk_id", "document_id", "text"} <= set(hits[0])
 
 
+@pytest.mark.parametrize("as_of, problem", [("2015-02-30", "not a date in the form YYYY-MM-DD"),
+                                            ("2999-01-01", "is in the future")])
+def test_a_bad_as_of_date_is_refused_naming_the_option(index_env, as_of, problem):
+    for command in ("search", "ask"):
+        result = invoke(command, "专利", "--as-of", as_of)
+        assert isinstance(result.exception, InputError)
+        assert str(result.exception).startswith("--as-of: ") and problem in str(result.exception)
+
+
+def test_search_as_of_a_past_date(index_env):
+    result = invoke("search", "电子商务平台经营者 侵权通知 必要措施", "--as-of", "2020-01-01", "--json")
+    assert result.exit_code == 0, result.output
+
+
 def test_bad_filter_is_refused_naming_the_option(index_env):
     result = invoke("search", "x", "--filter", "colour=red")
     assert isinstance(result.exception, InputError)

@@ -42,7 +42,7 @@ _SSE_DOC = {"text/event-stream": {"schema": {"type": "string"},
              responses={200: {"content": _SSE_DOC}})
 def ask(body: AskRequest, request: Request, state: State, conversations: Conversations, _: ReadAccess) -> Any:
     question = state.limits.check_question("question", body.question)
-    filters = body.filters.to_domain() if body.filters else None
+    filters = body.search_filters()
     # both keys sent (even as null) is what the document's `not: {required: [...]}` refuses
     if {"history", "conversation_id"} <= body.model_fields_set:
         raise ProblemError(422, "send either 'history' or 'conversation_id', not both", slug="validation",

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["search"])
 def search(body: SearchRequest, state: State, _: ReadAccess) -> SearchResponse:
     query = state.limits.check_question("query", body.query)
     k = body.k or state.limits.default_k
-    filters = body.filters.to_domain() if body.filters else None
+    filters = body.search_filters()
     started = time.perf_counter()
     with state.pinned() as services:
         hits = services.retriever.retrieve(query, k, filters)

@@ -24,7 +24,7 @@ from indexes.text import detect_language
 from indexes.read_cache import BoundedCache
 from ipqa.domain import Hit
 from ipqa.errors import ConfigError
-from rag.filters import matches
+from rag.filters import matches, out_of_force_ids
 from rag.query import LawNames, analyze_query
 from rag.rerank.association import Priors, QuestionAssociations, Votes
 from rag.rerank.features import (
@@ -138,6 +138,7 @@ def association_hits(votes: Votes, store: ChunkStore, limit: int,
     with source ``assoc``; unknown keys (an article not in this index) are skipped."""
     hits: list[Hit] = []
     documents: dict[str, Any] = {}
+    excluded = out_of_force_ids(filters, store)
     top = votes.top_articles(limit)
     versions = store.chunks_by_unit_keys(top)  # one query for all of them
     for key in top:
@@ -145,7 +146,7 @@ def association_hits(votes: Votes, store: ChunkStore, limit: int,
             if filters is not None and not filters.is_empty():
                 if chunk.document_id not in documents:
                     documents[chunk.document_id] = store.document(chunk.document_id)
-                if not matches(filters, chunk, documents[chunk.document_id]):
+                if not matches(filters, chunk, documents[chunk.document_id], excluded):
                     continue
             hits.append(Hit(chunk=chunk, score=votes.articles[key], rank=0, source="assoc",
                             component_scores={"assoc": votes.articles[key]}))
