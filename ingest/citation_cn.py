@@ -25,6 +25,7 @@ from ingest.citation_forms import (
     cn_ref,
     cn_text_ref,
     normalize_law_name,
+    split_leading_version,
     split_version,
 )
 from ingest.cn_numbers import cn_to_int, int_to_cn
@@ -200,6 +201,8 @@ def _cn(n: int) -> str:
 
 
 def _refs(law: str, units: list[_Unit], version: str | None) -> list[CitationRef]:
+    if version is None:  # a version written before the name (2010年专利法实施细则, 原专利法实施细则)
+        law, version = split_leading_version(law)
     refs, seen = [], set()
     for unit in units:
         ref = cn_ref(law, unit.article, unit.part(), version)

@@ -88,8 +88,13 @@ _PRC = "中华人民共和国"
 # A bare year such as 宪法修正案（1988年） is NOT a qualifier: the five amendments are different acts.
 VERSION_QUALIFIER = re.compile(
     r"[（(]\s*(\d{4}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?\s*(?:修正|修订|修改|版|公布|施行)(?:文本|本)?"
-    r"|\d{4}-\d{1,2}-\d{1,2})\s*[）)]"
+    r"|\d{4}-\d{1,2}-\d{1,2}|\d{4})\s*[）)]"  # 专利法实施细则（2010）: a bare year (without 年) too
 )
+# The version written before the name: 2010年专利法实施细则 / 2010年修订的专利法实施细则 (the year of
+# the version), 原专利法实施细则 (the version before the current one; not 原子能法 and the like).
+_LEADING_YEAR = re.compile(r"^(\d{4})\s*年\s*(?:(?:修订|修正|修改)\s*(?:后\s*)?(?:的)?|版\s*(?:的)?)?(?=[\u4e00-\u9fff《])")
+_LEADING_PREVIOUS = re.compile(r"^原(?=《|中华人民共和国|[\u4e00-\u9fff]{2,}(?:法|条例|细则|规定|办法)$)(?!子|告|审|判|则)")
+PREVIOUS_VERSION = "原"  # CitationRef.version of 原…: the version before the newest
 
 
 def clean_law_title(name: str) -> str:
@@ -119,6 +124,18 @@ def split_version(name: str) -> tuple[str, str | None]:
     m = VERSION_QUALIFIER.search(name)
     if m and name[m.end():].strip() == "":
         return name[: m.start()], re.sub(r"\s+", "", m.group(1))
+    return name, None
+
+
+def split_leading_version(name: str) -> tuple[str, str | None]:
+    """``2010年专利法实施细则`` -> (``专利法实施细则``, ``2010``); ``原专利法实施细则`` -> (``专利法实施细则``,
+    ``原``); a name without such a prefix is returned as it is, with None."""
+    m = _LEADING_YEAR.match(name)
+    if m:
+        return name[m.end():], m.group(1)
+    m = _LEADING_PREVIOUS.match(name)
+    if m:
+        return name[m.end():], PREVIOUS_VERSION
     return name, None
 
 

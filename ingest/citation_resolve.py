@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ingest.citation_forms import CitationKind, CitationRef
+from ingest.citation_forms import PREVIOUS_VERSION, CitationKind, CitationRef
 from ingest.citation_parse import fallback_key, parse_citation, parse_citations
 from ingest.cn_numbers import cn_to_int, int_to_cn
 from ingest.protocols import ChunkLookup
@@ -103,6 +103,8 @@ def resolve_ref(ref: CitationRef, lookup: ChunkLookup, *, version: str | None = 
             pairs.append((chunk, part))
     if not pairs:
         return ResolveOutcome(text, ref, (), problems[0])
+    if version is None and ref.version == PREVIOUS_VERSION:
+        return _previous_version(_outcome(text, ref, pairs, lookup, None))
     return _outcome(text, ref, pairs, lookup, version if version is not None else _year(ref.version))
 
 
@@ -159,6 +161,16 @@ def _outcome(text: str, ref: CitationRef | None, pairs: list[tuple[Chunk, Part |
                 FailureReason.NO_SUCH_VERSION, f"{name} exists in versions {have}, not in {version}"))
         resolutions = wanted
     return ResolveOutcome(text, ref, tuple(resolutions), None)
+
+
+def _previous_version(outcome: ResolveOutcome) -> ResolveOutcome:
+    """原…: the version before the newest one; an error naming the versions when there is none."""
+    if not outcome.ok or len(outcome.resolutions) >= 2:
+        return outcome if not outcome.ok else ResolveOutcome(outcome.text, outcome.ref, outcome.resolutions[1:2], None)
+    have = ", ".join(r.version or "undated" for r in outcome.resolutions)
+    name = outcome.ref.unit if outcome.ref else outcome.text
+    return ResolveOutcome(outcome.text, outcome.ref, (), ResolutionFailure(
+        FailureReason.NO_SUCH_VERSION, f"{name} exists in versions {have}, none before the current one (原)"))
 
 
 def _ref_of(chunk: Chunk, document: Document | None) -> CitationRef:

@@ -34,10 +34,14 @@ def cited_hits(question: str, lookup: ChunkLookup, *, known_laws: Iterable[str] 
         if not outcome.ok:
             continue
         resolved = outcome.resolutions[0].chunk
-        # The resolver picks the newest version; with a date, the version in force then is meant.
-        versions = [resolved] + ([c for c in lookup.chunks_by_unit_key(unit_key_of(resolved)) if c.id != resolved.id]
-                                 if excluded else [])
-        chunk = next((c for c in versions if matches(filters, c, lookup.document(c.document_id), excluded)), None)
+        if outcome.ref is not None and outcome.ref.version is not None:
+            # a version named in the citation (专利法实施细则（2010）第六十九条) is meant, whatever the date
+            versions, left_out = [resolved], frozenset()
+        else:  # the resolver picks the newest version; with a date, the version in force then is meant
+            versions = [resolved] + ([c for c in lookup.chunks_by_unit_key(unit_key_of(resolved))
+                                      if c.id != resolved.id] if excluded else [])
+            left_out = excluded
+        chunk = next((c for c in versions if matches(filters, c, lookup.document(c.document_id), left_out)), None)
         if chunk is None or chunk.id in seen:
             continue
         seen.add(chunk.id)

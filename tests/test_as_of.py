@@ -102,3 +102,9 @@ def test_a_cited_article_is_given_in_the_version_in_force_on_the_date(store):
     assert [hit.chunk.text for hit in new] == ["二〇二三年的无效宣告请求。"]
     # before the law took effect at all, it is not cited
     assert cited_hits(question, store, known_laws=[SHORT], filters=SearchFilters(as_of="2005-01-01")) == []
+
+
+def test_a_version_named_in_the_citation_is_cited_whatever_the_date(store):
+    for question in (f"{SHORT}（2010）第六十九条", f"2010年{SHORT}第六十九条", f"原{SHORT}第六十九条"):
+        hits = cited_hits(question, store, known_laws=[SHORT], filters=SearchFilters(as_of="2024-06-01"))
+        assert [hit.chunk.text for hit in hits] == ["二〇一〇年的无效宣告程序。"], question

@@ -112,6 +112,31 @@ def test_missing_version_fails_with_the_versions_there_are(lookup):
     assert resolve_citation("专利法第十三条", lookup, version="2008").failure.reason is FailureReason.NO_SUCH_VERSION
 
 
+@pytest.mark.parametrize("citation", ["专利法（2008）第十二条", "2008年专利法第十二条", "2008年修正的专利法第十二条",
+                                      "《专利法》（2008年修正）第十二条", "《中华人民共和国专利法》（2008年修正）第十二条",
+                                      "原专利法第十二条"])
+def test_version_qualifiers_as_lawyers_write_them(lookup, citation):
+    resolutions = resolve(citation, lookup)
+    assert [r.version for r in resolutions] == ["2008-12-27"], citation
+    assert resolutions[0].chunk.citation == "专利法 第十二条" and "（修改后）" not in resolutions[0].text
+
+
+def test_a_qualifier_that_matches_no_version_lists_the_versions_there_are(lookup):
+    for citation in ("专利法（1992）第十二条", "1992年专利法第十二条"):
+        failure = resolve_citation(citation, lookup).failure
+        assert failure.reason is FailureReason.NO_SUCH_VERSION
+        assert "2020-10-17" in failure.message and "2008-12-27" in failure.message and "1992" in failure.message
+
+
+def test_the_previous_version_of_a_law_with_one_version_is_an_error_naming_it():
+    single = parsed_document("中华人民共和国示例法", [Unit("示例法 第一条", "甲。")], version="2020-09-12")
+    failure = resolve_citation("原示例法第一条", InMemoryChunkLookup([single])).failure
+    assert failure.reason is FailureReason.NO_SUCH_VERSION and "2020-09-12" in failure.message
+    # a name that merely starts with 原 is not a previous version
+    atomic = parsed_document("中华人民共和国原子能法", [Unit("原子能法 第一条", "乙。")], version="2018-01-01")
+    assert resolve_one("原子能法第一条", InMemoryChunkLookup([atomic])).text == "乙。"
+
+
 def test_paragraphs_and_items(lookup):
     para = resolve_one("专利法第十一条第二款", lookup)
     assert para.part.label == "第二款"
