@@ -322,6 +322,7 @@ class Bm25Index:
     def __init__(self, ids: np.ndarray, retriever: "object", *, tokenizer: Tokenizer | None = None,
                  counts: TermCounts | None = None) -> None:
         self._ids = np.asarray(ids, dtype=np.int64)
+        self._masks: dict[bytes, np.ndarray] = {}  # see _weight_mask
         self._retriever = retriever
         self._tokenizer = tokenizer or default_tokenizer()
         self._counts = counts  # kept to be saved for the next incremental update (None once loaded)
@@ -476,15 +477,30 @@ class Bm25Index:
         columns = [vocab[token] for token in self.query_tokens(query, language)]
         if not columns:
             return []
-        weight_mask = None
-        if allowed_ids is not None:
-            weight_mask = np.isin(self._ids, np.asarray(allowed_ids, dtype=np.int64)).astype(np.float32)
+        weight_mask = None if allowed_ids is None else self._weight_mask(np.asarray(allowed_ids, dtype=np.int64))
         scores = self._retriever.get_scores_from_ids(columns, weight_mask=weight_mask)
         matching = np.flatnonzero(scores > 0)
         if len(matching) > k:
             matching = matching[np.argpartition(-scores[matching], k - 1)[:k]]
         order = matching[np.lexsort((matching, -scores[matching]))]  # ties: earlier row first
         return [(int(self._ids[row]), float(scores[row])) for row in order]
+
+
+    # Masks of the last few allowed-id arrays: a filter repeats from query to query (the default
+    # as_of date allows nearly every chunk), and building the mask costs more than the search.
+    _MASKS_KEPT = 16
+
+    def _weight_mask(self, allowed: np.ndarray) -> np.ndarray:
+        key = hashlib.blake2b(allowed.tobytes(), digest_size=16).digest()
+        masks = self._masks
+        mask = masks.get(key)
+        if mask is None:
+            mask = np.isin(self._ids, allowed).astype(np.float32)
+            mask.flags.writeable = False
+            if len(masks) >= self._MASKS_KEPT:
+                masks.clear()  # (not one by one: readers on other threads share this dict)
+            masks[key] = mask
+        return mask
 
 
 def import_bm25s() -> Any:

@@ -121,6 +121,7 @@ class SqliteChunkStore:
         self._closed = False
         self._allowed_cache: dict[SearchFilters, np.ndarray] = {}
         self._out_of_force_cache: dict[str, frozenset[str]] = {}
+        self._out_of_force_chunks_cache: dict[str, frozenset[int]] = {}
         if cache_chunks and not readonly:
             raise ValueError("only a read-only store may cache chunks (a writable one changes under it)")
         # Both caches hold plain tuples of strings and numbers, which the cyclic garbage collector
@@ -426,6 +427,19 @@ class SqliteChunkStore:
                     self._out_of_force_cache.clear()
                 self._out_of_force_cache[as_of] = excluded
         return excluded
+
+    def out_of_force_int_ids(self, as_of: str) -> frozenset[int]:
+        """Int ids of the chunks of the versions not in force on ``as_of`` (cached per date when read-only)."""
+        cached = self._out_of_force_chunks_cache.get(as_of)
+        if cached is not None:
+            return cached
+        ids = frozenset(int(i) for i in self._int_ids_of_documents(self.out_of_force_document_ids(as_of)))
+        if self.readonly:
+            with self._lock:
+                if len(self._out_of_force_chunks_cache) > 64:
+                    self._out_of_force_chunks_cache.clear()
+                self._out_of_force_chunks_cache[as_of] = ids
+        return ids
 
     def _int_ids_of_documents(self, document_ids: Iterable[str]) -> np.ndarray:
         conn = self._connection()

@@ -108,3 +108,10 @@ def test_a_version_named_in_the_citation_is_cited_whatever_the_date(store):
     for question in (f"{SHORT}（2010）第六十九条", f"2010年{SHORT}第六十九条", f"原{SHORT}第六十九条"):
         hits = cited_hits(question, store, known_laws=[SHORT], filters=SearchFilters(as_of="2024-06-01"))
         assert [hit.chunk.text for hit in hits] == ["二〇一〇年的无效宣告程序。"], question
+
+
+def test_the_chunks_left_out_on_a_date_are_those_of_the_versions_not_in_force(store):
+    left_out = store.out_of_force_int_ids("2015-06-01")
+    texts = {chunk.text for int_id, chunk, _ in store.iter_chunks_with_documents() if int_id in left_out}
+    assert texts == {"二〇二三年的无效宣告请求。", "2023年的第一条。"}
+    assert store.out_of_force_int_ids("2024-06-01") != left_out

@@ -68,3 +68,34 @@ def test_build_caches_per_model_and_search_stays_in_the_query_language(tmp_path:
                 {i for i, score in restricted if score > restricted[-1][1] + 1e-6}
     finally:
         snapshot.close()
+
+
+def test_a_date_leaves_out_the_versions_not_in_force_from_the_fast_search_too(tmp_path: Path) -> None:
+    from factories import Unit, parsed_document
+
+    def version(year: str, effective: str, text: str):
+        return parsed_document("中华人民共和国示例法", [Unit("示例法 第一条", text), Unit("示例法 第二条", f"{year}年的专利权期限。")],
+                               version=f"{year}-01-01", metadata={"effective": effective})
+
+    documents = [*corpus(), version("2010", "2010-02-01", "专利权 发明 二〇一〇年。"),
+                 version("2023", "2024-01-20", "专利权 发明 二〇二三年。")]
+    routed, _, _ = _routed()
+    build_from_documents(tmp_path / "v", documents, embedder=routed, options=BuildOptions())
+    snapshot = open_snapshot(tmp_path / "v", embedder=routed)
+    try:
+        for as_of, left_out_year in (("2015-06-01", "2023"), ("2024-06-01", "2010")):
+            filters = SearchFilters(as_of=as_of)
+            left_out = snapshot.store.out_of_force_int_ids(as_of)
+            assert len(left_out) == 2
+            fast = snapshot.search_dense_ids("专利权 发明", 50, filters)
+            assert fast and not {i for i, _ in fast} & left_out
+            texts = [chunk.text for chunk in snapshot.chunks_by_int_ids(i for i, _ in fast).values()]
+            assert not any(left_out_year in text for text in texts)
+            # the same scores as the search restricted to the language and the date by the id selector
+            restricted = snapshot.search_dense_ids("专利权 发明", 5, SearchFilters(languages=frozenset({"zh"}),
+                                                                              as_of=as_of))
+            assert [round(s, 5) for _, s in fast[:5]] == [round(s, 5) for _, s in restricted]
+            bm25 = snapshot.search_bm25_ids("专利权 发明", 50, filters)
+            assert bm25 and not {i for i, _ in bm25} & left_out
+    finally:
+        snapshot.close()
