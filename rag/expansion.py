@@ -28,8 +28,10 @@ def _pick(resolutions: Sequence, citing: Hit, citing_version: str | None):
     return resolutions[0]
 
 
-def expand_references(hits: Sequence[Hit], lookup: ChunkLookup, *, per_hit: int = 1, total: int = 5) -> list[Hit]:
-    """``hits`` followed by at most ``total`` referenced units (at most ``per_hit`` per citing hit)."""
+def expand_references(hits: Sequence[Hit], lookup: ChunkLookup, *, per_hit: int = 1, total: int = 5,
+                      out_of_force: frozenset[str] = frozenset()) -> list[Hit]:
+    """``hits`` followed by at most ``total`` referenced units (at most ``per_hit`` per citing hit),
+    never from the law versions ``out_of_force`` (those the search's date leaves out)."""
     ranked = list(hits)
     if per_hit < 1 or total < 1:
         return ranked
@@ -43,7 +45,7 @@ def expand_references(hits: Sequence[Hit], lookup: ChunkLookup, *, per_hit: int 
         for reference in hit.chunk.references:
             if taken >= per_hit or len(added) >= total:
                 break
-            resolutions = resolve(reference, lookup)
+            resolutions = [r for r in resolve(reference, lookup) if r.chunk.document_id not in out_of_force]
             if not resolutions:
                 continue  # a reference to a law that is not indexed: nothing to bring in
             document_id = hit.chunk.document_id

@@ -37,7 +37,7 @@ from ipqa.domain import Chunk, Hit
 from rag.cited import cited_hits, put_cited_first
 from rag.domain_prior import DomainPrior
 from rag.expansion import expand_references
-from rag.filters import in_force_today, restrict_titles
+from rag.filters import in_force_today, out_of_force_ids, restrict_titles
 from rag.protocols import Reranker
 from rag.query import AnalyzedQuery, LawNames, analyze_query
 from rag.rerank import CandidateSource
@@ -279,7 +279,8 @@ class HybridRetriever:
                 hits = put_cited_first(cited, hits, k)
         if self.options.expand_references:
             hits = expand_references(hits, self.snapshot.store, per_hit=self.options.expand_per_hit,
-                                     total=self.options.expand_total)
+                                     total=self.options.expand_total,
+                                     out_of_force=out_of_force_ids(filters, self.snapshot.store))
         return hits
 
     def _field_served(self, posterior: Mapping[str, float]) -> bool:

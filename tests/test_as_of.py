@@ -115,3 +115,19 @@ def test_the_chunks_left_out_on_a_date_are_those_of_the_versions_not_in_force(st
     texts = {chunk.text for int_id, chunk, _ in store.iter_chunks_with_documents() if int_id in left_out}
     assert texts == {"二〇二三年的无效宣告请求。", "2023年的第一条。"}
     assert store.out_of_force_int_ids("2024-06-01") != left_out
+
+
+def test_references_are_expanded_to_the_version_in_force_on_the_date(store):
+    from factories import make_chunk
+    from ipqa.domain import Hit
+    from rag.expansion import expand_references
+
+    citing = Hit(chunk=make_chunk("某法 第三条", "依照示例法实施细则第六十九条。", document_id="elsewhere",
+                                  references=(f"{SHORT} 第六十九条",)), score=1.0, rank=1)
+    def expanded(as_of: str | None) -> list[str]:
+        left_out = out_of_force_ids(SearchFilters(as_of=as_of) if as_of else None, store)
+        return [hit.chunk.text for hit in expand_references([citing], store, out_of_force=left_out)[1:]]
+
+    assert expanded(None) == ["二〇二三年的无效宣告请求。"]  # no date: the newest
+    assert expanded("2015-06-01") == ["二〇一〇年的无效宣告程序。"]
+    assert expanded("2005-01-01") == []  # not yet enacted: nothing to bring in
