@@ -75,6 +75,17 @@ def field_of_law(title: str, *, category: str | None = None, citation: str = "",
     return _CATEGORY_FIELDS.get(category or "", "other")
 
 
+def titles_by_field(titles) -> dict[str, frozenset[str]]:
+    """The law titles of each field that titles alone define (the IP fields: 专利, 商标, 著作权, …)."""
+    out: dict[str, set[str]] = {}
+    for title in titles:
+        for field, pattern in _TITLE_FIELDS:
+            if pattern.search(title):
+                out.setdefault(field, set()).add(title)
+                break
+    return {field: frozenset(found) for field, found in out.items()}
+
+
 def field_of_chunk(chunk, document_title: str | None = None, kind: str | None = None) -> str:
     """:func:`field_of_law` of a chunk (its metadata's law title and category when it has them)."""
     metadata = chunk.metadata

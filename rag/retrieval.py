@@ -36,6 +36,7 @@ from indexes.store import int_id_for
 from ipqa.domain import Chunk, Hit
 from rag.cited import cited_hits, put_cited_first
 from rag.domain_prior import DomainPrior
+from rag.fields import titles_by_field
 from rag.expansion import expand_references
 from rag.filters import in_force_today, out_of_force_ids, restrict_titles
 from rag.protocols import Reranker
@@ -48,6 +49,8 @@ FUSIONS = ("rrf", "weighted")
 DEFAULT_WEIGHTS: Mapping[str, float] = {"bm25": 1.0, "dense": 1.0}
 K = TypeVar("K", bound=Hashable)
 LAW_LIST = "bm25_law"  # the BM25 list restricted to the laws the question names; weighted as bm25
+FIELD_LIST = "bm25_field"  # the BM25 list restricted to the laws of the question's field
+FIELD_LIST_WEIGHT = 2.0  # x the bm25 weight
 
 
 def law_names_of(snapshot: IndexSnapshot) -> LawNames:
@@ -177,6 +180,7 @@ class HybridRetriever:
             law_names_of(snapshot) if law_boost or cited_first else None)
         # exact law names for parsing the citations a question makes (see rag/cited.py)
         self._known_laws = self.law_names.all_titles() if self.law_names is not None else None
+        self._titles_by_field: dict[str, frozenset[str]] | None = None  # built on first need
 
     def weights_for(self, language: str) -> Mapping[str, float]:
         weights = (self.options.weights or {}).get(language)
@@ -188,10 +192,13 @@ class HybridRetriever:
                              clean=self.options.clean_query)
 
     def first_stage_ranked(self, analyzed: AnalyzedQuery, filters: SearchFilters | None = None, *,
-                           depth: int | None = None) -> list[Ranked]:
+                           depth: int | None = None, field_titles: frozenset[str] | None = None) -> list[Ranked]:
         """The fused first stage as int ids with scores, best first, no chunk loaded (loading and
         decoding chunks costs more than the searches: only the caller knows how many it needs).
-        ``depth`` (default: the ``candidates`` option) is how many each search returns."""
+        ``depth`` (default: the ``candidates`` option) is how many each search returns;
+        ``field_titles``: the laws of the question's field, searched as one more BM25 list (as the
+        laws a question names are), so that the field's articles are candidates even when other laws
+        use the question's words more often."""
         options = self.options
         depth = depth or options.candidates
         weights = dict(self.weights_for(analyzed.language))
@@ -203,6 +210,10 @@ class HybridRetriever:
                 lists[LAW_LIST] = self.snapshot.search_bm25_ids(analyzed.lexical, depth,
                                                                 restrict_titles(filters, titles))
                 weights[LAW_LIST] = weights["bm25"]
+            if field_titles:
+                lists[FIELD_LIST] = self.snapshot.search_bm25_ids(analyzed.lexical, depth,
+                                                                  restrict_titles(filters, field_titles))
+                weights[FIELD_LIST] = FIELD_LIST_WEIGHT * weights["bm25"]
         # Never embed the query for a list that would count for nothing.
         if weights.get("dense", 0.0) > 0 and analyzed.language in self.snapshot.embedder_languages:
             lists["dense"] = self.snapshot.search_dense_ids(analyzed.text, depth, filters)
@@ -220,11 +231,11 @@ class HybridRetriever:
                 for int_id in order[:depth]]
 
     def first_stage(self, analyzed: AnalyzedQuery, filters: SearchFilters | None = None, *,
-                    depth: int | None = None) -> list[Hit]:
+                    depth: int | None = None, field_titles: frozenset[str] | None = None) -> list[Hit]:
         """Fused BM25 (+ named-law BM25) and dense hits, best first, ``source="hybrid"``; component
         scores hold each list's score and rank (``bm25``, ``bm25_rank``, ``dense``, …) and ``fused``.
         ``depth`` (default: the ``candidates`` option) is how many each search returns."""
-        return self._hits(self.first_stage_ranked(analyzed, filters, depth=depth))
+        return self._hits(self.first_stage_ranked(analyzed, filters, depth=depth, field_titles=field_titles))
 
     def _hits(self, ranked: Sequence[Ranked], ranks: Sequence[int] | None = None) -> list[Hit]:
         """Hits of ``ranked`` with their chunks loaded in one store query; rank = place in the first
@@ -265,7 +276,9 @@ class HybridRetriever:
             ranked = self.first_stage_ranked(analyzed, filters, depth=depth)
             hits = self._top_units(ranked, k) if self.options.collapse_versions else self._hits(ranked[:k])
         else:  # the reranker (or the domain prior) reads every candidate
-            hits = self.first_stage(analyzed, filters, depth=depth)
+            field_titles = (self._field_titles(posterior) if reranker is None and self.domain_prior is not None
+                            else None)
+            hits = self.first_stage(analyzed, filters, depth=depth, field_titles=field_titles)
             hits = self._add_source_candidates(hits, sources, query, filters)
             if reranker is not None:
                 hits = reranker.rerank(query, hits, len(hits))
@@ -282,6 +295,18 @@ class HybridRetriever:
                                      total=self.options.expand_total,
                                      out_of_force=out_of_force_ids(filters, self.snapshot.store))
         return hits
+
+    def _field_titles(self, posterior: Mapping[str, float]) -> frozenset[str] | None:
+        """The titles of the laws of the question's likeliest field, when the domain prior says to
+        search them (a title-defined field, likely enough: :meth:`DomainPrior.field_to_search`)."""
+        if self.domain_prior is None or self.law_names is None:
+            return None
+        field = self.domain_prior.field_to_search(posterior)
+        if field is None:
+            return None
+        if self._titles_by_field is None:
+            self._titles_by_field = titles_by_field(self.law_names.all_titles())
+        return self._titles_by_field.get(field) or None
 
     def _field_served(self, posterior: Mapping[str, float]) -> bool:
         """Whether the learned reranker serves a question with this field posterior: when its fields

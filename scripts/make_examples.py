@@ -81,9 +81,10 @@ def render(answers: Sequence, *, version: str, chunks: int, command: str, rerank
         "provisions verbatim and draws no conclusion). Every citation below resolved to a real chunk and its "
         "quoted span was checked to occur verbatim in that chunk.",
         "",
-        f"Reranker: **{reranker}** (the learned reranker only reorders Chinese questions; it was trained on "
-        "STARD lay questions, mostly civil law, and its prior can pull 民法典 articles into IP questions: "
-        "compare examples 2 and 4 with 5). Articles a question cites explicitly are put first.",
+        f"Reranker: **{reranker}**, used only for Chinese questions outside IP law (it was trained on STARD "
+        "lay questions, mostly civil law, and pulled 民法典 articles into IP questions); IP questions are "
+        "ranked by the first stage (BM25, the Chinese retriever trained here, MiniLM for English) with the "
+        "field-of-law domain prior. Articles a question cites explicitly are put first.",
         "",
     ]
     for i, answer in enumerate(answers, 1):

@@ -95,3 +95,17 @@ def test_local_rules_are_told_by_category_or_title() -> None:
 def test_options_name_a_bad_weight() -> None:
     with pytest.raises(ConfigError, match="field weight of 'zh' must be >= 0, got -1"):
         DomainPriorOptions(field_weights={"zh": -1})
+
+
+def test_the_field_to_search_is_the_likeliest_when_likely_enough() -> None:
+    from rag.fields import titles_by_field
+
+    prior = DomainPrior(None, DomainPriorOptions(field_search_threshold=0.3))
+    assert prior.field_to_search({"patent": 0.4, "civil": 0.35, "trademark": 0.25}) == "patent"
+    assert prior.field_to_search({"patent": 0.25, "civil": 0.25, "trademark": 0.25, "copyright": 0.25}) is None
+    assert prior.field_to_search({}) is None
+    titles = titles_by_field(["中华人民共和国专利法", "专利代理条例", "中华人民共和国商标法", "中华人民共和国民法典"])
+    assert titles == {"patent": frozenset({"中华人民共和国专利法", "专利代理条例"}),
+                      "trademark": frozenset({"中华人民共和国商标法"})}
+    with pytest.raises(ConfigError, match="field_search_threshold must be in"):
+        DomainPriorOptions(field_search_threshold=0)
