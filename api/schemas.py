@@ -84,9 +84,9 @@ class _QueryBase(_Strict):
                                       "provisions those hits cite, each marked with `expanded_from`.")
 
     as_of: str | None = Field(
-        default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2015-06-01"],
-        description="YYYY-MM-DD, not in the future: of each law only the version in force on that date is "
-                    "searched and cited (default: the version in force today).")
+        default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$", examples=["2015-06-01"],
+        description="YYYY-MM-DD, a real date not after today (else 422): of each law only the version in "
+                    "force on that date is searched and cited (default: the version in force today).")
 
     @field_validator("question", "query", check_fields=False)
     @classmethod
