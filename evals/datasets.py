@@ -13,13 +13,13 @@ evaluation over a silently shortened dataset would report figures for a differen
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
 from ipqa.errors import InputError
+from ipqa.jsonl import read_jsonl
 
 
 BREAKDOWN_KEYS = ("language", "type", "topic")  # optional dataset fields reports break figures down by
@@ -70,22 +70,8 @@ class ExamQuestion:
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of a JSON Lines file."""
-    path = Path(path)
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read the dataset: {exc.strerror or exc}") from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{number}", f"not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}:{number}", "each line must be a JSON object")
-            yield number, row
+    for _, number, row in read_jsonl(path, "dataset"):
+        yield number, row
 
 
 def _text(row: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:

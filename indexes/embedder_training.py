@@ -26,10 +26,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-import numpy as np
-
 from indexes.static_embedder import FAMILY, FORMAT_VERSION, StaticModelInfo
 from ipqa.errors import ConfigError, InputError
+from ipqa.jsonl import read_jsonl
 
 _SENTENCE_END = re.compile(r"(?<=[。；！？])")
 _ARTICLE = re.compile(r"^(.+?) (第[零〇一二三四五六七八九十百千]+条(?:之[一二三四五六七八九十]+)?)")
@@ -122,23 +121,16 @@ def question_pairs(path: Path, *, exclude_ids: frozenset[str] = frozenset()) -> 
     if not path.is_file():
         raise InputError(str(path), "training questions file not found")
     pairs: list[Pair] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise InputError(f"{path}:{number}", f"not JSON: {exc}") from exc
-            if str(row.get("id")) in exclude_ids:
-                continue
-            question = str(row.get("question") or "").strip()
-            gold_text = row.get("gold_text") or {}
-            if not question or not isinstance(gold_text, dict):
-                continue
-            for name, text in gold_text.items():
-                if text:
-                    pairs.append(Pair(question, f"{name}\n{text}", "question"))
+    for _, _, row in read_jsonl(path, "training questions"):
+        if str(row.get("id")) in exclude_ids:
+            continue
+        question = str(row.get("question") or "").strip()
+        gold_text = row.get("gold_text") or {}
+        if not question or not isinstance(gold_text, dict):
+            continue
+        for name, text in gold_text.items():
+            if text:
+                pairs.append(Pair(question, f"{name}\n{text}", "question"))
     return pairs
 
 

@@ -11,7 +11,6 @@ per question and is shared by all folds.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -21,6 +20,7 @@ import numpy as np
 from indexes.protocols import ChunkLookup
 from ingest.citations import resolve
 from ipqa.errors import InputError
+from ipqa.jsonl import read_jsonl
 from ipqa.metrics import MetricSummary, mean_metrics
 from rag.query import AnalyzedQuery
 from rag.rerank.association import Priors, QuestionAssociations, Votes
@@ -51,18 +51,11 @@ def load_questions(path: Path, lookup: ChunkLookup) -> tuple[list[TrainingQuesti
     names that did not resolve. A malformed line is an ``InputError`` naming the file and line."""
     questions: list[TrainingQuestion] = []
     unresolved: list[str] = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read the dataset: {exc}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for where, number, row in read_jsonl(path, "dataset"):
         try:
-            row = json.loads(line)
             question, names = str(row["question"]), list(row["gold"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{path}:{number}", f"not a question with gold articles ({exc})") from None
+        except (KeyError, TypeError) as exc:
+            raise InputError(where, f"not a question with gold articles ({exc})") from None
         keys = []
         for name in names:
             resolutions = resolve(str(name), lookup)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ipqa.errors import InputError
+from ipqa.jsonl import read_jsonl
 from rag.exam_prompt import retrieval_query
 from sft.assemble import Assembler, Dropped, Writer
 from sft.candidates import Candidate
@@ -64,18 +65,11 @@ def leakage_text(candidate: Candidate) -> str:
 
 def _questions(path: Path) -> list[tuple[str, str]]:
     rows = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read the evaluation set: {exc}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for where, number, data in read_jsonl(path, "evaluation set"):
         try:
-            data = json.loads(line)
             rows.append((str(data.get("id", number)), str(data["question"])))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise InputError(f"{path}:{number}", f"not an evaluation question ({exc!r})") from None
+        except KeyError as exc:
+            raise InputError(where, f"not an evaluation question ({exc!r})") from None
     return rows
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ipqa.errors import InputError
+from ipqa.jsonl import read_jsonl
 
 FORMAT = "ipqa-sft/1"
 TRAIN_FILE = "train.jsonl"
@@ -80,22 +81,8 @@ def write_examples(path: Path, examples: list[Example]) -> None:
 def read_examples(path: Path) -> Iterator[Example]:
     """The examples of one JSONL file; a line of another format or a broken line is an InputError
     naming ``path:line``."""
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read training data: {exc}") from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                data = json.loads(line)
-            except ValueError as exc:
-                raise InputError(where, f"not JSON ({exc})") from None
-            if not isinstance(data, dict):
-                raise InputError(where, "not a JSON object")
-            yield Example.from_json(data, where)
+    for where, _, data in read_jsonl(path, "training data"):
+        yield Example.from_json(data, where)
 
 
 def check_data_dir(directory: Path) -> dict[str, Any]:

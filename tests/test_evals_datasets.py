@@ -111,3 +111,18 @@ def test_compare_refuses_different_kinds_and_non_runs(tmp_path: Path) -> None:
         compare_runs(load_run(a), exam)
     with pytest.raises(InputError, match="not an evaluation run"):
         load_run(tmp_path / "nothing-here")
+
+
+def test_every_jsonl_reader_names_the_broken_line(tmp_path) -> None:
+    """Evaluation sets, reranker and embedder training questions and SFT data share one reader."""
+    from indexes.embedder_training import question_pairs
+    from ipqa.jsonl import read_jsonl
+    from rag.train import load_questions
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q", "gold": []}\n\n{broken\n', encoding="utf-8")
+    assert next(read_jsonl(bad))[1:] == (1, {"question": "q", "gold": []})
+    for read in (lambda: list(read_jsonl(bad)), lambda: question_pairs(bad),
+                 lambda: load_questions(bad, None)):
+        with pytest.raises(InputError, match=f"{bad}:3: not valid JSON"):
+            read()

@@ -9,13 +9,13 @@ the right letters and their citations verify.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Iterator
 
 from indexes.protocols import SearchFilters
 from ipqa.domain import QuestionType
 from ipqa.errors import InputError
+from ipqa.jsonl import read_jsonl
 from rag.exam_prompt import retrieval_query
 from sft.candidates import Candidate, ExamItem
 from sft.context import BuildContext
@@ -25,19 +25,12 @@ ZH = SearchFilters(languages=frozenset({"zh"}))
 
 def load_exam(path: Path) -> list[dict[str, Any]]:
     rows = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read the exam: {exc}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for where, _, row in read_jsonl(path, "exam"):
         try:
-            row = json.loads(line)
             if not (row["question"] and row["options"] and row["answer"]):
                 raise ValueError("empty question, options or answer")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{path}:{number}", f"not an exam question ({exc!r})") from None
+        except (ValueError, KeyError) as exc:
+            raise InputError(where, f"not an exam question ({exc!r})") from None
         rows.append(row)
     return rows
 

@@ -10,7 +10,6 @@ model was shown.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Iterator
 
 from ipqa.domain import Chunk, QuestionType
 from ipqa.errors import InputError
+from ipqa.jsonl import read_jsonl
 from rag.judges import LexicalJudge
 from rag.sentences import sentence_spans
 from sft.candidates import gold_mark
@@ -33,19 +33,12 @@ class StardRow:
 
 def load_stard(path: Path) -> list[StardRow]:
     rows = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read the STARD training set: {exc}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for where, number, data in read_jsonl(path, "STARD training set"):
         try:
-            data = json.loads(line)
             rows.append(StardRow(str(data.get("id", number)), str(data["question"]),
                                  tuple(str(g) for g in data["gold"]), str(data.get("answer") or "")))
         except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{path}:{number}", f"not a STARD row ({exc!r})") from None
+            raise InputError(where, f"not a STARD row ({exc!r})") from None
     return rows
 
 
