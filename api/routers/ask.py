@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
+from api.streaming import closing_stream
 from api.context import documents_by_id
 from api.conversation_access import conversation_history, record_turn
 from api.deps import Conversations, ReadAccess, State
@@ -56,7 +56,7 @@ def ask(body: AskRequest, request: Request, state: State, conversations: Convers
         if not state.ready:  # say so with a status code while one can still be sent
             raise IndexUnavailableError("the index is not loaded yet")
         events = _events(state, question, body, filters, request.url.path, history, conversations)
-        return StreamingResponse(_closing(events), media_type="text/event-stream",
+        return StreamingResponse(closing_stream(events), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     with state.pinned() as services:
         answer = services.answerer.answer(question, question_type=body.type, filters=filters, k=body.k,
@@ -96,20 +96,6 @@ def _events(state: AppState, question: str, body: AskRequest, filters: SearchFil
     except Exception:
         logger.exception("streaming answer failed")
         yield _frame("error", _problem_json(500, "an unexpected error occurred; it has been logged", path))
-
-
-async def _closing(events: Iterator[str]) -> AsyncIterator[str]:
-    """Run the blocking generator in the threadpool, and close it (releasing the pinned index
-    version) even when the client goes away mid-stream."""
-    done = object()
-    try:
-        while True:
-            frame = await run_in_threadpool(next, events, done)
-            if frame is done:
-                return
-            yield frame  # type: ignore[misc]
-    finally:
-        await run_in_threadpool(events.close)
 
 
 def _frame(event: str, data: str) -> str:

@@ -19,7 +19,7 @@ import logging
 import re
 import secrets
 import time
-from typing import Any, AsyncIterator, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api.streaming import closing_stream
 from api.auth import Scope
 from api.conversation_access import record_turn
 from api.conversations import ConversationStore, UnknownConversationError
@@ -155,7 +156,7 @@ async def chat_completions(request: Request, state: State, conversations: Conver
     base_url = str(request.base_url).rstrip("/")
     context = _Context(state, conversations, body, question, tuple(history), completion_id, model, base_url)
     if body.stream:
-        return StreamingResponse(_closing(context.events()), media_type="text/event-stream",
+        return StreamingResponse(closing_stream(context.events()), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     try:
         return await run_in_threadpool(context.complete)
@@ -338,17 +339,3 @@ class _Context:
 
 def _data(payload: dict[str, Any]) -> str:
     return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
-
-
-async def _closing(events: Iterator[str]) -> AsyncIterator[str]:
-    """The blocking generator run in the threadpool, closed (releasing the pinned index version)
-    even when the client goes away mid-stream."""
-    done = object()
-    try:
-        while True:
-            frame = await run_in_threadpool(next, events, done)
-            if frame is done:
-                return
-            yield frame  # type: ignore[misc]
-    finally:
-        await run_in_threadpool(events.close)
