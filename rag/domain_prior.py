@@ -34,12 +34,11 @@ from typing import Mapping, Sequence
 from indexes.tokenize import tokenize
 from ipqa.domain import Hit
 from ipqa.errors import ConfigError
-from rag.fields import FieldModel, field_of_chunk
+from rag.fields import FieldModel, field_of_chunk, is_patent_citation
 
 # Provincial / municipal / special-zone rules: the law title starts with a place.
 _LOCAL_TITLE = re.compile(r"^(?:[\u4e00-\u9fff]{2,3}(?:省|市|自治区)|[\u4e00-\u9fff]{2,8}(?:自治州|新区|特区))")
 _PLACE = re.compile(r"[\u4e00-\u9fff](?:省|市|自治区|自治州|新区)|上海|北京|天津|重庆|深圳|广州|浦东|杭州|南京|苏州")
-_PATENT_CITATION = re.compile(r"^US [\dA-Z,/]+ [A-Z]\d?, ")
 _ASKS_ABOUT_A_PATENT = re.compile(
     r"\b(?:claims?\s+\d|claimed|independent claim|dependent claim|FIG\.?|figures?|embodiments?|abstract|"
     r"US\s?\d[\d,]{5,}|patent (?:No\.|number)\s*\d|'\d{3} patent|the specification of)\b|权利要求书|说明书附图|附图",
@@ -53,7 +52,7 @@ def is_local_rule(chunk) -> bool:
 
 
 def is_patent_text(chunk) -> bool:
-    return bool(_PATENT_CITATION.match(chunk.citation))
+    return is_patent_citation(chunk.citation)
 
 
 def names_a_place(question: str) -> bool:

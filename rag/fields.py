@@ -55,11 +55,17 @@ _INTERPRETATION_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _US_TITLE_FIELDS: Mapping[str, str] = {"35": "patent", "17": "copyright", "15": "trademark"}
 _US_TITLE = re.compile(r"^(\d+) U\.S\.C\.")
+# a patent's own text: "US 8,927,118 B2, claim 3", "US 2001/0000044 A1, ¶ [0003]", "US RE45,123 E, abstract"
+_PATENT_CITATION = re.compile(r"^US [\dA-Z,/]+ [A-Z]\d?, ")
+
+
+def is_patent_citation(citation: str) -> bool:
+    return bool(_PATENT_CITATION.match(citation))
 
 
 def field_of_law(title: str, *, category: str | None = None, citation: str = "", kind: str = "statute") -> str:
     """The field of a law (or other document), from its title, corpus category and kind."""
-    if kind == "patent":
+    if kind == "patent" or is_patent_citation(citation):
         return "patent"
     us_title = _US_TITLE.match(citation)
     if us_title:

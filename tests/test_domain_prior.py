@@ -24,6 +24,10 @@ def test_fields_of_laws() -> None:
     assert field_of_law("35 U.S.C.", citation="35 U.S.C. § 271") == "patent"
     assert field_of_law("15 U.S.C. ch. 22", citation="15 U.S.C. § 1125") == "trademark"
     assert field_of_law("Bicycle brake", kind="patent") == "patent"
+    # a chunk's field without its document: the same as the field model was trained with
+    from rag.fields import field_of_chunk
+
+    assert field_of_chunk(make_chunk("US 2001/0000044 A1, ¶ [0003]", language="en")) == "patent"
 
 
 def _model() -> FieldModel:
