@@ -33,7 +33,7 @@ from indexes.embedding_cache import EmbeddingCache, TokenCache
 from indexes.layout import (BM25_DIR, DENSE_DIR, FORMAT_VERSION, READERS_LOCK, STORE_FILE, IndexLayout,
                             check_embedder, describe_files, fsync_tree, new_version_name, write_manifest)
 from indexes.locking import BuildLock
-from indexes.routed_embedder import part_for
+from indexes.routed_embedder import document_vectors_name, part_for
 from indexes.snapshot import Snapshot
 from indexes.store import SqliteChunkStore
 from ingest import pipeline
@@ -193,6 +193,7 @@ class _Job:
         self.options = options
         self.progress = progress
         self.seconds: dict[str, float] = {}
+        self.document_vectors: dict[str, str] = {}  # model name -> cache name of its vectors (this job)
         self.bm25_method = "full"  # or "incremental": from the base version's term counts
 
     # full rebuild
@@ -399,8 +400,15 @@ class _Job:
     def _embed_with(self, model: "Embedder", cache: Any, rows: "_Rows", selected: list[int],
                     positions: list[int], vectors: np.ndarray) -> None:
         hashes = {pos: content_hash(rows.texts[selected[pos]]) for pos in positions}
-        cached = cache.get_many(model.name, list(hashes.values()))
-        todo = [pos for pos in positions if hashes[pos] not in cached]
+        # Vectors are cached under the name of what made them: a faster runtime's (bf16, int8) are
+        # tagged (indexes.document_runtime), so they never stand in for another runtime's.
+        vectors_name = document_vectors_name(model)
+        self.document_vectors[model.name] = vectors_name
+        cached = cache.get_many(vectors_name, list(hashes.values()))
+        # Longest first: each encode call then holds texts of similar length (less padding); a
+        # killed build still keeps every batch written so far.
+        todo = sorted((pos for pos in positions if hashes[pos] not in cached),
+                      key=lambda pos: -len(rows.texts[selected[pos]]))
         for pos in positions:
             found = cached.get(hashes[pos])
             if found is not None:
@@ -410,7 +418,7 @@ class _Job:
             batch = todo[start:start + EMBED_BATCH]
             encoded = np.asarray(model.encode_document([rows.texts[selected[p]] for p in batch]), dtype=np.float32)
             vectors[batch, :encoded.shape[1]] = encoded
-            cache.put_many(model.name, {hashes[p]: encoded[j] for j, p in enumerate(batch)})
+            cache.put_many(vectors_name, {hashes[p]: encoded[j] for j, p in enumerate(batch)})
             self.progress.advance(len(batch))
 
     def _new_dense(self, ids: np.ndarray, vectors: np.ndarray) -> Any:
@@ -441,7 +449,9 @@ class _Job:
             "base_version": base,
             "sources": sources,
             "embedder": {"name": self.embedder.name, "dimension": int(self.embedder.dimension),
-                         "languages": served},
+                         "languages": served,
+                         **({"document_vectors": dict(sorted(self.document_vectors.items()))}
+                            if self.document_vectors else {})},
             "dense": {"kind": self.options.dense_kind, "vectors": dense_count, "languages": served,
                       "note": "only chunks in the embedder's languages are embedded"},
             "bm25": {"k1": self.options.bm25_k1, "b": self.options.bm25_b, "documents": counts["chunks"],

@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from indexes.document_runtime import DOCUMENT_RUNTIMES, ChosenRuntime, DocumentRuntimeOptions, choose_document_runtime
 from indexes.onnx_query import QUERY_RUNTIMES, OnnxQueryEncoder, UnsupportedModel
 from indexes.protocols import Embedder
 from ipqa.errors import ConfigError
@@ -112,9 +113,12 @@ class SentenceTransformerEmbedder:
     def __init__(self, model_dir: Path, *, name: str, languages: frozenset[str], device: str = "auto",
                  batch_size: int = 64, query_prompt: str | None = None, document_prompt: str | None = None,
                  max_seq_length: int | None = None, query_runtime: str = "auto",
-                 query_encoder_cache: Path | None = None, query_encoder_key: str | None = None) -> None:
+                 query_encoder_cache: Path | None = None, query_encoder_key: str | None = None,
+                 document_runtime: str = "torch") -> None:
         if batch_size < 1:
             raise ConfigError(f"embed batch size must be >= 1, got {batch_size}")
+        if document_runtime not in DOCUMENT_RUNTIMES:
+            raise ConfigError(f"embed runtime {document_runtime!r} is unknown; valid: {', '.join(DOCUMENT_RUNTIMES)}")
         if query_runtime not in QUERY_RUNTIMES:
             raise ConfigError(f"embed query runtime {query_runtime!r} is unknown; valid: {', '.join(QUERY_RUNTIMES)}")
         model_dir = Path(model_dir)
@@ -151,6 +155,10 @@ class SentenceTransformerEmbedder:
         self._onnx_lock = threading.Lock()
         self._query_encoder_cache = query_encoder_cache if query_encoder_key else None
         self._query_encoder_key = query_encoder_key
+        # What encodes documents (indexes/document_runtime.py): chosen and checked at the first need,
+        # since serving processes never encode a document.
+        self._document_runtime_wanted = document_runtime
+        self._document_runtime: ChosenRuntime | None = None
 
     def __repr__(self) -> str:
         return (f"SentenceTransformerEmbedder(name={self.name!r}, dimension={self.dimension}, "
@@ -242,9 +250,45 @@ class SentenceTransformerEmbedder:
             if encoder is not None:
                 encoder.exported = None  # ~90 MB for MiniLM: not kept beyond saving
 
+    def _chosen_document_runtime(self) -> ChosenRuntime:
+        if self._document_runtime is None:
+            with self._onnx_lock:
+                if self._document_runtime is None:
+                    import torch
+
+                    options = DocumentRuntimeOptions(model=self._model, device=self.device,
+                                                     threads=torch.get_num_threads())
+                    self._document_runtime = choose_document_runtime(
+                        self._document_runtime_wanted, options, prompt=self._prompts.document,
+                        batch_size=self.batch_size, model_name=self.name)
+        return self._document_runtime
+
+    @property
+    def document_runtime(self) -> str:
+        """What encodes documents (``torch``, ``torch-bf16``, ``onnx-int8``); settles ``auto``."""
+        return self._chosen_document_runtime().encoder.runtime
+
+    @property
+    def document_runtime_reason(self) -> str:
+        """Why ``auto`` did not pick a faster runtime ("" when it did or one was named)."""
+        return self._chosen_document_runtime().reason
+
+    @property
+    def document_vectors_name(self) -> str:
+        """The key of this embedder's document vectors in the embedding cache: the name, tagged by a
+        runtime whose vectors differ from fp32 torch's (``minilm@bf16``), so they never mix."""
+        return self.name + self._chosen_document_runtime().encoder.tag
+
     def encode_document(self, texts: Sequence[str]) -> np.ndarray:
-        """Document vectors (with the model's document/passage prompt, if it has one)."""
-        return self._encode(self._model.encode_document, texts, self._prompts.document)
+        """Document vectors (with the model's document/passage prompt, if it has one), encoded by
+        the document runtime (:mod:`indexes.document_runtime`)."""
+        if isinstance(texts, str):
+            raise TypeError("encode_query/encode_document take a sequence of texts, not one string")
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._chosen_document_runtime().encoder.encode(texts, self._prompts.document, self.batch_size)
+        return np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension))
 
     def _encode(self, encode: Callable[..., Any], texts: Sequence[str], prompt: str) -> np.ndarray:
         if isinstance(texts, str):
@@ -281,6 +325,9 @@ class EmbedderOptions:
     ``query_encoder_cache``: where torch-free query encoders are saved and found
     (:mod:`indexes.saved_query_encoder`); a deferred embedder encodes queries with a saved one
     instead of loading the model, and a loaded CPU model saves one when there is none.
+    ``document_runtime``: what encodes documents (:mod:`indexes.document_runtime`): ``torch`` (fp32,
+    the default here: the exact vectors), ``torch-bf16``, ``onnx-int8``, or ``auto`` (the fastest
+    that agrees with fp32 on this machine; the product's default through ``Settings``).
     """
 
     device: str = "auto"
@@ -293,6 +340,7 @@ class EmbedderOptions:
     torch_threads: int | None = None
     deferred: bool = False
     query_encoder_cache: Path | None = None
+    document_runtime: str = "torch"
 
     def __post_init__(self) -> None:
         if self.languages is not None and not isinstance(self.languages, tuple):
@@ -304,6 +352,9 @@ class EmbedderOptions:
         if self.query_runtime not in QUERY_RUNTIMES:
             raise ConfigError(f"embed query runtime {self.query_runtime!r} is unknown; valid: "
                               f"{', '.join(QUERY_RUNTIMES)}")
+        if self.document_runtime not in DOCUMENT_RUNTIMES:
+            raise ConfigError(f"embed runtime {self.document_runtime!r} is unknown; valid: "
+                              f"{', '.join(DOCUMENT_RUNTIMES)}")
 
 
 class DeferredEmbedder:
@@ -371,6 +422,10 @@ class DeferredEmbedder:
 
     def encode_document(self, texts: Sequence[str]) -> np.ndarray:
         return self.model().encode_document(texts)
+
+    @property
+    def document_vectors_name(self) -> str:
+        return self.model().document_vectors_name
 
 
 _POOLING_MODES = ("pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens",
@@ -447,7 +502,7 @@ def _sentence_transformer(model_dir: Path, name: str, languages: frozenset[str],
             model_dir, name=name, languages=languages, device=options.device, batch_size=options.batch_size,
             query_prompt=options.query_prompt, document_prompt=options.document_prompt,
             max_seq_length=options.max_seq_length, query_runtime=options.query_runtime,
-            query_encoder_cache=cache, query_encoder_key=key)
+            query_encoder_cache=cache, query_encoder_key=key, document_runtime=options.document_runtime)
 
     if not options.deferred:
         return load()

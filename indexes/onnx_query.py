@@ -42,10 +42,11 @@ class OnnxQueryEncoder:
     ONNX Runtime. Thread-safe (ONNX Runtime sessions may run concurrently; the torch modules after
     the transformer hold no state)."""
 
-    def __init__(self, model: Any, *, threads: int, keep_export: bool = False) -> None:
+    def __init__(self, model: Any, *, threads: int, keep_export: bool = False, quantize_int8: bool = False) -> None:
         """``model``: a loaded CPU ``SentenceTransformer``. Raises :class:`UnsupportedModel`.
         ``keep_export``: keep the exported ONNX bytes in :attr:`exported` (to save them; the caller
-        drops them after)."""
+        drops them after). ``quantize_int8``: run int8 dynamically quantised matrix products (document
+        encoding, :mod:`indexes.document_runtime`; its vectors only approximate torch's)."""
         try:
             import onnxruntime
         except ImportError as exc:
@@ -67,6 +68,8 @@ class OnnxQueryEncoder:
         options.log_severity_level = 3  # errors only
         example = self._tokenized(["probe"])
         exported = _export(first.auto_model, example)
+        if quantize_int8:
+            exported = _quantized_int8(exported)
         self.input_names: list[str] = list(example)
         self.exported: bytes | None = exported if keep_export else None
         self._session = onnxruntime.InferenceSession(exported, options, providers=["CPUExecutionProvider"])
@@ -104,6 +107,31 @@ class OnnxQueryEncoder:
         difference = float(np.abs(expected - got).max())
         if not difference <= _TOLERANCE:
             raise UnsupportedModel(f"ONNX vectors differ from torch's by {difference:.2e} (> {_TOLERANCE})")
+
+
+def _quantized_int8(exported: bytes) -> bytes:
+    """``exported`` with its MatMul weights quantised to int8 per output channel (activations
+    quantised per batch at run time). Per channel: per-tensor weights measured a mean cosine to the
+    fp32 vectors of 0.943 on real chunks, per channel 0.994; other operators stay fp32."""
+    import tempfile
+    from pathlib import Path
+
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise UnsupportedModel(f"onnxruntime.quantization is not available: {exc}") from exc
+    with tempfile.TemporaryDirectory(prefix="ipqa-int8-") as tmp:  # the quantiser works on files
+        source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        source.write_bytes(exported)
+        try:
+            logging.disable(logging.WARNING)  # the quantiser logs advice per node to the root logger
+            quantize_dynamic(source, target, per_channel=True, weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["MatMul"])
+        except Exception as exc:  # any quantiser failure means: not this runtime
+            raise UnsupportedModel(f"int8 quantisation failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            logging.disable(logging.NOTSET)
+        return target.read_bytes()
 
 
 def _export(transformer: Any, example: dict[str, np.ndarray]) -> bytes:

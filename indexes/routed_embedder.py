@@ -81,6 +81,13 @@ def routes_languages(embedder: object) -> bool:
     return isinstance(embedder, LanguageRoutedEmbedder)
 
 
+def document_vectors_name(embedder: Embedder) -> str:
+    """The embedding-cache key of ``embedder``'s document vectors: its ``document_vectors_name``
+    when it has one (a runtime whose vectors differ from the reference, e.g. ``minilm@bf16``), else
+    its name."""
+    return str(getattr(embedder, "document_vectors_name", embedder.name))
+
+
 def part_for(embedder: Embedder, language: str) -> Embedder:
     """The model that embeds ``language`` for ``embedder`` (itself unless it routes languages)."""
     return embedder.part(language) if isinstance(embedder, LanguageRoutedEmbedder) else embedder

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         description="What encodes queries on a CPU: auto = ONNX Runtime when it reproduces the torch vectors "
                     "(2.8x faster for one query), else torch.",
     )
+    embed_runtime: Literal["auto", "torch", "torch-bf16", "onnx-int8"] = Field(
+        default="auto",
+        description="What encodes documents when an index is built (indexes/document_runtime.py): auto = "
+                    "torch-bf16 on a CPU with native bfloat16 (2x fp32's speed, cosine to fp32 >= 0.9999), "
+                    "else torch (fp32); onnx-int8 = ONNX Runtime int8 (about as fast, cosine ~0.99).",
+    )
     torch_threads: int | None = Field(
         default=1, ge=1,
         description="torch intra-op threads of serving processes (CLI search/ask, API); None = torch's "

@@ -60,7 +60,7 @@ def embedder_options(settings: Settings, *, one_shot: bool = False) -> EmbedderO
     return EmbedderOptions(device=settings.embed_device, batch_size=settings.embed_batch_size,
                            languages=tuple(settings.embedder_languages) if settings.embedder_languages else None,
                            query_runtime=runtime, torch_threads=settings.torch_threads if one_shot else None,
-                           deferred=one_shot,
+                           deferred=one_shot, document_runtime=settings.embed_runtime,
                            # torch-free query encoders saved for later commands, unless torch is asked for
                            query_encoder_cache=(query_encoder_cache(settings)
                                                 if settings.embed_query_runtime != "torch" else None))
