@@ -27,14 +27,22 @@ def _embedder(model_dir: Path, runtime: str):
     return create_embedder(str(model_dir), device="cpu", batch_size=2, document_runtime=runtime)
 
 
+@pytest.fixture(scope="module")
+def int8(tiny_embedder_dir: Path):
+    """One int8 embedder for the module (its ONNX export and quantisation take a few seconds)."""
+    embedder = _embedder(tiny_embedder_dir, "onnx-int8")
+    assert embedder.document_runtime == "onnx-int8"
+    return embedder
+
+
 @pytest.mark.parametrize("runtime", [
     "torch",
     pytest.param("torch-bf16", marks=pytest.mark.skipif(NO_BF16 is not None, reason=str(NO_BF16))),
     "onnx-int8"])
-def test_each_runtime_agrees_with_fp32_torch_within_its_stated_tolerance(tiny_embedder_dir: Path,
-                                                                         runtime: str) -> None:
+def test_each_runtime_agrees_with_fp32_torch_within_its_stated_tolerance(tiny_embedder_dir: Path, runtime: str,
+                                                                         request: pytest.FixtureRequest) -> None:
     reference = _embedder(tiny_embedder_dir, "torch")
-    embedder = _embedder(tiny_embedder_dir, runtime)
+    embedder = request.getfixturevalue("int8") if runtime == "onnx-int8" else _embedder(tiny_embedder_dir, runtime)
     texts = [*TEXTS, *PROBE_DOCUMENTS]
     vectors = embedder.encode_document(texts)  # 7 texts of mixed lengths, batches of 2
     assert embedder.document_runtime == runtime
@@ -49,9 +57,8 @@ def test_each_runtime_agrees_with_fp32_torch_within_its_stated_tolerance(tiny_em
         embedder.encode_document("one string")
 
 
-def test_the_cache_key_names_the_runtime_whose_vectors_differ(tiny_embedder_dir: Path) -> None:
+def test_the_cache_key_names_the_runtime_whose_vectors_differ(tiny_embedder_dir: Path, int8) -> None:
     torch_embedder = _embedder(tiny_embedder_dir, "torch")
-    int8 = _embedder(tiny_embedder_dir, "onnx-int8")
     assert torch_embedder.document_vectors_name == torch_embedder.name  # fp32: the vectors of old
     assert int8.document_vectors_name == int8.name + "@onnx-int8"
     assert int8.name == torch_embedder.name  # same model: an index built with either serves the same queries
@@ -59,18 +66,18 @@ def test_the_cache_key_names_the_runtime_whose_vectors_differ(tiny_embedder_dir:
     assert deferred.document_vectors_name == int8.document_vectors_name
 
 
-def test_a_build_never_reuses_another_runtimes_vectors(tiny_embedder_dir: Path, tmp_path: Path) -> None:
+def test_a_build_never_reuses_another_runtimes_vectors(tiny_embedder_dir: Path, int8, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from index_corpus import corpus
 
     from indexes.build import BuildOptions, build_from_documents
 
     root = tmp_path / "index"
     torch_embedder = _embedder(tiny_embedder_dir, "torch")
-    int8 = _embedder(tiny_embedder_dir, "onnx-int8")
     build_from_documents(root, corpus(), embedder=torch_embedder, options=BuildOptions())
     calls: list[int] = []
     encode = int8.encode_document
-    int8.encode_document = lambda texts: (calls.append(len(texts)), encode(texts))[1]  # type: ignore[method-assign]
+    monkeypatch.setattr(int8, "encode_document", lambda texts: (calls.append(len(texts)), encode(texts))[1])
     build_from_documents(root, corpus(), embedder=int8, options=BuildOptions())
     with sqlite3.connect(root / "cache" / "embeddings.sqlite") as connection:
         counts = dict(connection.execute("SELECT model, COUNT(*) FROM embeddings GROUP BY model"))
