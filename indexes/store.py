@@ -122,6 +122,7 @@ class SqliteChunkStore:
         self._allowed_cache: dict[SearchFilters, np.ndarray] = {}
         self._out_of_force_cache: dict[str, frozenset[str]] = {}
         self._out_of_force_chunks_cache: dict[str, frozenset[int]] = {}
+        self._dated_versions_cache: tuple[DatedVersion, ...] | None = None
         if cache_chunks and not readonly:
             raise ValueError("only a read-only store may cache chunks (a writable one changes under it)")
         # Both caches hold plain tuples of strings and numbers, which the cyclic garbage collector
@@ -415,18 +416,29 @@ class SqliteChunkStore:
         cached = self._out_of_force_cache.get(as_of)
         if cached is not None:
             return cached
-        rows = self._connection().execute(
-            "SELECT id, jurisdiction, kind, title, json_extract(metadata, '$.book'), "
-            "json_extract(metadata, '$.effective') FROM documents "
-            "WHERE json_extract(metadata, '$.effective') IS NOT NULL").fetchall()
-        excluded = out_of_force((DatedVersion(did, (jurisdiction, kind, title, book), str(effective))
-                                 for did, jurisdiction, kind, title, book, effective in rows), as_of)
+        excluded = out_of_force(self.dated_versions(), as_of)
         if self.readonly:
             with self._lock:
                 if len(self._out_of_force_cache) > 64:
                     self._out_of_force_cache.clear()
                 self._out_of_force_cache[as_of] = excluded
         return excluded
+
+    def dated_versions(self) -> tuple[DatedVersion, ...]:
+        """Every dated law version (``ipqa.in_force``): its law (jurisdiction, kind, title, book),
+        effective date and version date (read once when read-only)."""
+        cached = self._dated_versions_cache
+        if cached is not None:
+            return cached
+        rows = self._connection().execute(
+            "SELECT id, jurisdiction, kind, title, json_extract(metadata, '$.book'), "
+            "json_extract(metadata, '$.effective'), version FROM documents "
+            "WHERE json_extract(metadata, '$.effective') IS NOT NULL").fetchall()
+        versions = tuple(DatedVersion(did, (jurisdiction, kind, title, book), str(effective), version)
+                         for did, jurisdiction, kind, title, book, effective, version in rows)
+        if self.readonly:
+            self._dated_versions_cache = versions
+        return versions
 
     def out_of_force_int_ids(self, as_of: str) -> frozenset[int]:
         """Int ids of the chunks of the versions not in force on ``as_of`` (cached per date when read-only)."""

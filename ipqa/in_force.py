@@ -19,6 +19,7 @@ class DatedVersion(NamedTuple):
     document_id: str
     law: Hashable  # what makes two documents versions of one law
     effective: str  # ISO date
+    version: str | None = None  # the version's own date, as citations name it (``Document.version``)
 
 
 def out_of_force(versions: Iterable[DatedVersion], as_of: str) -> frozenset[str]:
@@ -34,6 +35,27 @@ def out_of_force(versions: Iterable[DatedVersion], as_of: str) -> frozenset[str]
         # versions taking effect the same day (books of one code) all stay
         excluded.update(v.document_id for v in group if v.effective[:10] != current)
     return frozenset(excluded)
+
+
+def version_labels(versions: Iterable[DatedVersion], today: str) -> dict[str, str]:
+    """The qualifier each version not in force on ``today`` is cited with (``专利法实施细则（2010）
+    第六十九条``): the year of its version date when no other version of the law has that year, else
+    the whole ISO date. The version in force has none (it is cited plainly); a version without a
+    version date has none either (nothing a citation could name it by)."""
+    versions = list(versions)
+    excluded = out_of_force(versions, today)
+    dates_by_law: dict[Hashable, set[str]] = defaultdict(set)
+    for version in versions:
+        if version.version:
+            dates_by_law[version.law].add(version.version[:10])
+    labels: dict[str, str] = {}
+    for version in versions:
+        if version.document_id not in excluded or not version.version:
+            continue
+        date = version.version[:10]
+        same_year = [d for d in dates_by_law[version.law] if d[:4] == date[:4]]
+        labels[version.document_id] = date[:4] if len(same_year) == 1 else date
+    return labels
 
 
 def parse_as_of(text: str, *, today: dt.date | None = None, name: str = "as_of") -> str:

@@ -43,6 +43,7 @@ from rag.protocols import Reranker
 from rag.query import AnalyzedQuery, LawNames, analyze_query
 from rag.rerank import CandidateSource
 from rag.rerank.features import unit_key_of
+from rag.versioned import CitationVersions
 from rag.verify import law_titles_in_store
 
 FUSIONS = ("rrf", "weighted")
@@ -181,6 +182,8 @@ class HybridRetriever:
         # exact law names for parsing the citations a question makes (see rag/cited.py)
         self._known_laws = self.law_names.all_titles() if self.law_names is not None else None
         self._titles_by_field: dict[str, frozenset[str]] | None = None  # built on first need
+        # the hits' citations name their version when it is not the one in force today
+        self.citation_versions = CitationVersions(snapshot.store)
 
     def weights_for(self, language: str) -> Mapping[str, float]:
         weights = (self.options.weights or {}).get(language)
@@ -294,7 +297,7 @@ class HybridRetriever:
             hits = expand_references(hits, self.snapshot.store, per_hit=self.options.expand_per_hit,
                                      total=self.options.expand_total,
                                      out_of_force=out_of_force_ids(filters, self.snapshot.store))
-        return hits
+        return self.citation_versions.hits(hits)
 
     def _field_titles(self, posterior: Mapping[str, float]) -> frozenset[str] | None:
         """The titles of the laws of the question's likeliest field, when the domain prior says to

@@ -30,6 +30,7 @@ from ingest.citations import find_citations, same_unit
 from ipqa.domain import AnswerCitation, Chunk, Hit, Statement
 from rag.protocols import SupportJudge
 from rag.sentences import sentence_spans
+from rag.versioned import CitationVersions
 
 NOTE_PREFIX = "※"  # a note about the answer (e.g. "no generative model is configured"), not a statement
 
@@ -218,6 +219,7 @@ class CitationVerifier:
         self.threshold = threshold
         # a frozenset: find_citations caches its normalised form by identity/hash, not per answer
         self.known_laws = frozenset(known_laws) if known_laws is not None else None
+        self.citation_versions = CitationVersions(lookup)
 
     def verify(self, text: str, sources: Sequence[Hit]) -> Verification:
         targets: dict[int, _Target] = {}
@@ -316,7 +318,9 @@ class CitationVerifier:
             return self._unresolved_written(found.matched, targets, written, floor), False
         best = outcome.resolutions[0]
         n = self._next_number(targets, floor)
-        targets[n] = _Target(n, ref.canonical, best.chunk, best.text)
+        # a version not in force today is cited with its version, as retrieval shows it
+        citation = self.citation_versions.citation(ref.canonical, best.chunk.document_id)
+        targets[n] = _Target(n, citation, best.chunk, best.text)
         written[key] = n
         return n, True
 

@@ -13,7 +13,7 @@ import pytest
 from api_fixtures import LiveServer, make_settings, serve, services_factory
 from browser_fixtures import chromium_path, launch
 from test_as_of_serving import build_versioned_index
-from versioned_corpus import NEW_BODY, OLD_BODY, QUESTION, write_versioned_law
+from versioned_corpus import NEW_BODY, OLD_BODY, QUESTION, TITLE, write_versioned_law
 
 pytestmark = pytest.mark.browser
 
@@ -67,6 +67,10 @@ def test_a_dated_search_shows_the_version_then_in_force_and_its_link_shows_it_ag
     texts = _hit_texts(page)
     assert OLD_BODY in texts and NEW_BODY not in texts
     assert page.locator("#search-as-of-note").inner_text() == "适用版本：2015-06-01 时有效"
+    # the superseded version is cited with its version, in the list and in the unit view
+    assert page.locator("#hits .hit-citation").first.inner_text() == f"{TITLE}（2010）第二条"
+    page.locator("#hits .hit-citation").first.click()
+    page.locator("#unit .unit-citation", has_text=f"{TITLE}（2010）第二条").wait_for()
     params = parse_qs(urlparse(page.url).query)
     assert params["as_of"] == ["2015-06-01"] and params["q"] == [QUERY] and params["tab"] == ["search"]
     # the link is the result: opened elsewhere, it runs the same search with the same date
@@ -80,6 +84,7 @@ def test_a_dated_search_shows_the_version_then_in_force_and_its_link_shows_it_ag
     page.locator("#search-as-of-note", has_text="现行有效").wait_for()
     texts = _hit_texts(page)
     assert NEW_BODY in texts and OLD_BODY not in texts
+    assert page.locator("#hits .hit-citation").first.inner_text() == f"{TITLE} 第二条"
     assert "as_of" not in parse_qs(urlparse(page.url).query)
 
 

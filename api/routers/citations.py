@@ -30,9 +30,10 @@ def resolve(state: State, _: ReadAccess,
             message = outcome.failure.message if outcome.failure else f"{text!r} resolves to nothing"
             raise ProblemError(404, message, slug="unresolvable-citation", title="Citation does not resolve",
                                reason=reason)
+        versions = services.citation_versions  # a version not in force today is cited with its version
         resolutions = [
-            Resolved(citation=r.ref.canonical, version=r.version,
+            Resolved(citation=versions.citation(r.ref.canonical, r.chunk.document_id), version=r.version,
                      context=chunk_context(store, r.chunk, part=r.part, index_version=services.version,
-                                           uploads_dir=state.uploads_dir))
+                                           uploads_dir=state.uploads_dir, versions=versions))
             for r in outcome.resolutions]
     return ResolveResponse(query=text, resolutions=resolutions)

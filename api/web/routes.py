@@ -72,5 +72,6 @@ def unit(request: Request, state: State, _: ReadAccess,
         if chunk is None:
             raise ProblemError(404, f"no chunk {chunk_id!r} in index version {services.version}",
                                slug="no-such-chunk", title="No such chunk")
-        view: dict[str, Any] = unit_view(store, chunk, quote=quote, status=status)
+        view: dict[str, Any] = unit_view(store, chunk, quote=quote, status=status,
+                                         versions=services.citation_versions)
     return templates.TemplateResponse(request, "unit.html.jinja", {"t": TEXTS[language], "v": view})
