@@ -105,3 +105,25 @@ def test_hits_are_qualified_and_others_left_alone(store):
     # the day decides which version is the current one
     then = CitationVersions(store, today=lambda: "2015-06-01").hits(hits)
     assert [h.chunk.citation for h in then[:2]] == [f"{SHORT} 第六十九条", f"{SHORT}（2022-10-30）第六十九条"]
+
+
+def test_the_verifier_reads_a_written_version_as_that_version(store):
+    from rag.judges import LexicalJudge
+    from rag.verify import CitationVerifier
+
+    current = next(chunk for _, chunk, document in store.iter_chunks_with_documents()
+                   if document.version == "2022-10-30" and chunk.citation.endswith("第六十九条"))
+    old = next(chunk for _, chunk, document in store.iter_chunks_with_documents()
+               if document.version == "2010-01-09" and chunk.citation.endswith("第六十九条"))
+    verifier = CitationVerifier(store, LexicalJudge(), known_laws=[LAW])
+    sources = CitationVersions(store, today=lambda: TODAY).hits([Hit(chunk=current, score=1.0, rank=1)])
+    checked = verifier.verify(f"依照{SHORT}（2010）第六十九条，二〇一〇年的第六十九条。[1]", sources)
+    # the written 2010 version is not source [1] (the version in force): it is cited as itself
+    assert [(c.citation, c.chunk_id) for c in checked.citations] == [
+        (f"{SHORT} 第六十九条", current.id), (f"{SHORT}（2010）第六十九条", old.id)]
+    # a version the law never had is not taken for the source either
+    missing = verifier.verify(f"依照{SHORT}（1999）第六十九条，二〇二二年十月的第六十九条。[1]", sources)
+    assert [c.problem for c in missing.citations][1:] == ["unresolved"]
+    # the plain form is the source
+    plain = verifier.verify(f"依照{SHORT}第六十九条，二〇二二年十月的第六十九条。[1]", sources)
+    assert [c.chunk_id for c in plain.citations] == [current.id] and plain.citations[0].verified
