@@ -127,3 +127,18 @@ def test_the_verifier_reads_a_written_version_as_that_version(store):
     # the plain form is the source
     plain = verifier.verify(f"依照{SHORT}第六十九条，二〇二二年十月的第六十九条。[1]", sources)
     assert [c.chunk_id for c in plain.citations] == [current.id] and plain.citations[0].verified
+
+
+def test_gold_matching_sees_the_unit_whatever_its_citation_says(store):
+    from evals.gold import GoldResolver, ranked_labels
+
+    by_version = {document.version: chunk for _, chunk, document in store.iter_chunks_with_documents()
+                  if chunk.citation.endswith("第六十九条")}
+    hits = CitationVersions(store, today=lambda: TODAY).hits(
+        [Hit(chunk=by_version["2010-01-09"], score=1.0, rank=1)])
+    assert hits[0].chunk.citation == f"{SHORT}（2010）第六十九条"
+    gold = GoldResolver(store)
+    plain, versioned = gold(f"{SHORT}第六十九条"), gold(f"{SHORT}（2010）第六十九条")
+    assert ranked_labels(hits, [plain]) == [plain.label]  # any version of the gold article counts
+    assert ranked_labels(hits, [versioned]) == [versioned.label]  # and a named version is that one
+    assert versioned.chunk_ids == {by_version["2010-01-09"].id}
