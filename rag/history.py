@@ -299,3 +299,14 @@ def history_to_dict(history: UnitHistory) -> dict[str, object]:
             } for u in v.units],
         } for v in history.versions],
     }
+
+
+def superseded_note(citation: str, current: Sequence[UnitInVersion], language: str) -> str:
+    """What an answer says of a citation of a version that is not the one in force today."""
+    names = "、".join(u.citation for u in current) if language == "zh" else ", ".join(u.citation for u in current)
+    if language == "zh":
+        return (f"{citation} 不是现行有效的版本；现行对应条文为 {names}。" if current
+                else f"{citation} 不是现行有效的版本；现行版本中已无对应条文（已删除）。")
+    return (f"{citation} is not the version in force today; the current corresponding provision is {names}."
+            if current else f"{citation} is not the version in force today; the current version has no "
+                            "corresponding provision (deleted).")

@@ -133,3 +133,26 @@ def test_history_endpoint_404_says_why(reader: httpx.Client, citation: str, word
 
 def test_history_endpoint_needs_a_citation(reader: httpx.Client):
     assert_problem(reader.get("/v1/citations/history"), 422)
+
+
+def test_an_answer_citing_a_superseded_version_names_the_current_article(settings):
+    question = "展会举办单位应当在展会期间设立什么？"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IPQA_GENERATOR", "extractive")
+        result = _cli(settings, "ask", question, "--as-of", "2020-06-01", "--json")
+    assert result.exit_code == 0, result.output
+    cited = {c["chunk_id"]: c for c in json.loads(result.stdout)["citations"] if c["verified"]}
+    assert cited, result.stdout
+    fair = [c for c in cited.values() if "展会" in c["quoted_span"]]
+    assert fair and fair[0]["current"] == [f"{LAW} 第六条"]
+    assert f"现行对应条文为 {LAW} 第六条" in fair[0]["note"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IPQA_GENERATOR", "extractive")
+        today = _cli(settings, "ask", question, "--json")
+    assert all(c["current"] is None and c["note"] is None for c in json.loads(today.stdout)["citations"])
+
+
+def test_the_api_answer_carries_the_note(reader: httpx.Client):
+    body = reader.post("/v1/ask", json={"question": "展会举办单位应当在展会期间设立什么？", "as_of": "2020-06-01"}).json()
+    notes = [c for c in body["citations"] if c["note"]]
+    assert notes and notes[0]["current"] == [f"{LAW} 第六条"]
