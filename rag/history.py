@@ -130,6 +130,14 @@ class LawHistory:
         versions = self._store.law_versions(document) or [document]
         return self._history(citation, chunk, document, versions)
 
+    def of_chunk(self, chunk: Chunk, document: Document) -> UnitHistory | None:
+        """The history of the unit ``chunk`` is (its citation carrying its version when superseded);
+        ``None`` for a unit that is not a law article or a law with one version."""
+        versions = self._store.law_versions(document)
+        if len(versions) < 2 or chunk.unit not in ALIGNED_UNITS:
+            return None
+        return self._history(chunk.citation, chunk, document, versions)
+
     def current_counterparts(self, chunk: Chunk, document: Document) -> tuple[UnitInVersion, ...] | None:
         """The unit's counterparts in today's version; ``None`` when ``chunk`` is of today's version
         (or of a law without versions), ``()`` when the unit no longer exists."""

@@ -156,3 +156,18 @@ def test_the_api_answer_carries_the_note(reader: httpx.Client):
     body = reader.post("/v1/ask", json={"question": "展会举办单位应当在展会期间设立什么？", "as_of": "2020-06-01"}).json()
     notes = [c for c in body["citations"] if c["note"]]
     assert notes and notes[0]["current"] == [f"{LAW} 第六条"]
+
+
+def test_the_web_unit_view_shows_the_history_with_the_diff(reader: httpx.Client):
+    history = reader.get("/v1/citations/history", params={"citation": f"{LAW}（2018）第六条"}).json()
+    old_id = history["versions"][0]["units"][0]["chunk_id"]
+    new_id = history["versions"][1]["units"][0]["chunk_id"]
+    page = reader.get(f"/web/units/{old_id}", params={"lang": "en"})
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "History (the corresponding article in each version)" in html
+    assert f'data-unit="{new_id}"' in html and f"{LAW} 第七条" in html  # a link to the current article
+    assert "in force today" in html and "amended, renumbered" in html
+    assert "<ins>" in html and "平台内经营者" in html
+    # newest version first
+    assert html.index('data-version="2024-01-01"') < html.index('data-version="2018-11-20"')
