@@ -32,7 +32,11 @@ import numpy as np
 from scipy import sparse
 
 MATCH_THRESHOLD = 0.35  # similarity a pair needs to be aligned in order
-MOVE_THRESHOLD = 0.75  # similarity a pair against the order needs
+MOVE_THRESHOLD = 0.75  # similarity a pair of left-overs against the order needs
+LEFTOVER_THRESHOLD = 0.45  # similarity a pair of left-overs (each the other's best) needs
+LEFTOVER_CONTAINMENT = 0.6  # or: share of the shorter one's bigrams inside the longer one
+CONTAINMENT_WEIGHT = 0.8  # containment ranks below the same Dice when choosing best partners
+_MIN_CONTAINED_BIGRAMS = 12  # shorter texts are contained in too many articles to say anything
 CONTAINMENT_THRESHOLD = 0.7  # share of a left-over article's bigrams found in its source (splits / merges)
 SPLIT_WINDOW = 3  # a split-off part lies within this many articles of where its source went
 _MIN_BIGRAMS = 4  # shorter left-overs are not split/merge candidates (a one-line article fits anywhere)
@@ -118,7 +122,7 @@ def align_articles(old: Sequence[UnitText], new: Sequence[UnitText]) -> tuple[Ar
         links[(i, j)] = ArticleLink(i, j, Relation.SAME if same else Relation.AMENDED, float(sim[i, j]))
     old_done = {i for i, _ in pairs}
     new_done = {j for _, j in pairs}
-    _add_moves(sim, old, new, links, old_done, new_done)
+    _add_moves(sim, old, new, links, old_done, new_done, old_grams, new_grams)
     partner_of_old = {i: j for i, j in links}
     partner_of_new = {j: i for i, j in links}
     _add_splits(old_grams, new_grams, sim, links, partner_of_old, new_done)
@@ -182,23 +186,53 @@ def _monotone_pairs(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:
 
 
 def _add_moves(sim: np.ndarray, old: Sequence[UnitText], new: Sequence[UnitText],
-               links: dict[tuple[int, int], ArticleLink], old_done: set[int], new_done: set[int]) -> None:
-    """Pairs of left-overs that are nearly the same text, best first."""
+               links: dict[tuple[int, int], ArticleLink], old_done: set[int], new_done: set[int],
+               old_grams: list[frozenset[str]], new_grams: list[frozenset[str]]) -> None:
+    """Pairs of left-overs of both sides, best first, each the other's best: nearly the same text
+    anywhere in the law (:data:`MOVE_THRESHOLD`); or, between the same aligned neighbours or not, a
+    reworded text (:data:`LEFTOVER_THRESHOLD`) or one lying mostly inside the other
+    (:data:`LEFTOVER_CONTAINMENT`: a paragraph kept, the rest of the article new). A pair that fits the
+    order of the aligned articles is an amendment, one against it a move."""
     left_old = [i for i in range(len(old)) if i not in old_done]
     left_new = [j for j in range(len(new)) if j not in new_done]
     if not left_old or not left_new:
         return
-    sub = sim[np.ix_(left_old, left_new)]
-    for flat in np.argsort(-sub, axis=None):
-        a, b = divmod(int(flat), len(left_new))
-        if sub[a, b] < MOVE_THRESHOLD:
-            break
-        i, j = left_old[a], left_new[b]
-        if i in old_done or j in new_done:
+    anchors = sorted((i, j) for i, j in links)
+    scored = []
+    for a, i in enumerate(left_old):
+        for b, j in enumerate(left_new):
+            dice = float(sim[i, j])
+            shorter, longer = sorted((old_grams[i], new_grams[j]), key=len)
+            inside = _containment(shorter, longer) if len(shorter) >= _MIN_CONTAINED_BIGRAMS else 0.0
+            if dice >= LEFTOVER_THRESHOLD or inside >= LEFTOVER_CONTAINMENT:
+                scored.append((max(dice, inside * CONTAINMENT_WEIGHT), i, j, dice))
+    scored.sort(reverse=True)
+    best_of_old: dict[int, int] = {}
+    best_of_new: dict[int, int] = {}
+    for _, i, j, _ in scored:  # mutual best: each side's highest-scoring partner among the left-overs
+        best_of_old.setdefault(i, j)
+        best_of_new.setdefault(j, i)
+    for _, i, j, dice in scored:
+        if i in old_done or j in new_done or best_of_old[i] != j or best_of_new[j] != i:
             continue
-        links[(i, j)] = ArticleLink(i, j, Relation.MOVED, float(sim[i, j]))
+        in_order = _fits_order(anchors, i, j)
+        if not in_order and dice < MOVE_THRESHOLD and not _squash(old[i].text) == _squash(new[j].text):
+            # against the order only nearly the same text is trusted, unless mostly contained
+            if max(_containment(old_grams[i], new_grams[j]), _containment(new_grams[j], old_grams[i])) < 0.8:
+                continue
+        same = _squash(old[i].text) == _squash(new[j].text)
+        relation = Relation.SAME if same and in_order else Relation.AMENDED if in_order else Relation.MOVED
+        links[(i, j)] = ArticleLink(i, j, relation, dice)
         old_done.add(i)
         new_done.add(j)
+
+
+def _fits_order(anchors: list[tuple[int, int]], i: int, j: int) -> bool:
+    """True when (i, j) keeps the order of every aligned pair in ``anchors`` (sorted by old index)."""
+    position = bisect_left(anchors, (i, -1))
+    before = anchors[position - 1] if position > 0 else None
+    after = anchors[position] if position < len(anchors) else None
+    return (before is None or before[1] < j) and (after is None or after[1] > j)
 
 
 def _containment(part: frozenset[str], whole: frozenset[str]) -> float:

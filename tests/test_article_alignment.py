@@ -84,3 +84,20 @@ def test_every_article_of_both_versions_is_covered_and_empty_versions_work():
 
 def test_similarity_ignores_punctuation_and_spacing():
     assert bigrams("专利，权人") == bigrams("专利 权人。")
+
+
+def test_an_article_kept_as_one_paragraph_of_a_much_longer_one_is_linked():
+    long_new_paragraphs = (B + D + E + F + X + G.replace("本细则", "本办法")).replace("。", "；")  # new text around it
+    old, new = _units(A, C, G), _units(A, C + "\n" + long_new_paragraphs, G)
+    links = align_articles(old, new)
+    kept = next(link for link in links if link.old == 1)
+    assert kept.new == 1 and kept.relation is Relation.AMENDED and kept.similarity < 0.35  # Dice alone misses it
+
+
+def test_left_overs_against_the_order_pair_only_when_nearly_the_same():
+    reworded_b = B.replace("应当先报经", "应当事先报请")  # Dice ~0.8 with B
+    unrelated = "国家鼓励高等学校和科研机构开展专利转化运用，促进科技成果的产业化。"
+    links = align_articles(_units(A, B, C, D, E), _units(reworded_b, A, C, D, E))
+    assert (1, 0, Relation.MOVED) in _pairs(links)
+    far = align_articles(_units(A, B, C, D, E), _units(unrelated, A, C, D, E))
+    assert (1, None, Relation.DELETED) in _pairs(far) and (None, 0, Relation.INSERTED) in _pairs(far)

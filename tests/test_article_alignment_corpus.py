@@ -1,7 +1,8 @@
 """The article alignment over the real multi-version laws, against the hand-checked links in
-tests/data/article_alignment_checked.jsonl (118 links drawn by ``benchmarks/article_alignment.py
---sample-out``, stratified towards the hard cases, each judged by a reviewer reading both articles and
-their neighbours: verdict and reason per line)."""
+tests/data/article_alignment_checked.jsonl: 118 links drawn by ``benchmarks/article_alignment.py
+--sample-out``, stratified towards the hard cases, and all 60 links the left-over pass added
+(stratum "leftover pass"), each judged by a reviewer reading both articles and their neighbours
+(verdict and reason per line)."""
 
 from __future__ import annotations
 
@@ -84,4 +85,4 @@ def test_precision_on_the_hand_checked_links_is_at_least_95_percent(store):
     precision = judged.count("correct") / len(judged)
     assert precision >= 0.95, f"precision {precision:.3f} on {len(judged)} hand-checked links"
     wrong_still_made = verdicts["still made"].count("wrong")
-    assert wrong_still_made <= 3  # the three links the reviewer marked wrong (see their reasons)
+    assert wrong_still_made <= 4  # the four links the reviewers marked wrong (see their reasons)
