@@ -266,11 +266,17 @@ class CitationOut(BaseModel):
     verified: bool
     support: float
     problem: str | None
+    current: list[str] | None = Field(
+        default=None, description="Set when the cited law version is not the one in force today: the "
+                                  "corresponding articles of today's version (empty: deleted since).")
+    note: str | None = Field(default=None, description="Says that the cited version is no longer current "
+                                                       "and names the current article.")
 
     @classmethod
     def of(cls, c: AnswerCitation) -> "CitationOut":
         return cls(number=c.number, citation=c.citation, quoted_span=c.quoted_span, chunk_id=c.chunk_id,
-                   document_id=c.document_id, verified=c.verified, support=_finite(c.support), problem=c.problem)
+                   document_id=c.document_id, verified=c.verified, support=_finite(c.support), problem=c.problem,
+                   current=None if c.current is None else list(c.current), note=c.note)
 
 
 class StatementOut(BaseModel):

@@ -31,7 +31,7 @@ from indexes.text import indexable_text
 from ingest.citations import unit_keys
 from ipqa.domain import Chunk, Document, ParsedDocument, Part
 from ipqa.errors import IndexUnavailableError
-from ipqa.in_force import DatedVersion, out_of_force
+from ipqa.in_force import DatedVersion, out_of_force, version_order
 
 UnitKeysOf = Callable[[Chunk], Sequence[str]]
 IndexTextOf = Callable[[Chunk, Document], str]
@@ -439,6 +439,19 @@ class SqliteChunkStore:
         if self.readonly:
             self._dated_versions_cache = versions
         return versions
+
+    def law_versions(self, document: Document) -> list[Document]:
+        """The dated versions of ``document``'s law (same jurisdiction, kind, title and book; see
+        ``ipqa.in_force``), oldest first by effective date; ``[]`` for a document without one."""
+        if document.metadata.get("effective") is None:
+            return []
+        rows = self._connection().execute(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE jurisdiction = ? AND kind = ? AND title = ? "
+            "AND json_extract(metadata, '$.effective') IS NOT NULL "
+            "AND json_extract(metadata, '$.book') IS ?",
+            (document.jurisdiction.value, document.kind.value, document.title,
+             document.metadata.get("book"))).fetchall()
+        return sorted((_document_from_row(r) for r in rows), key=version_order)
 
     def out_of_force_int_ids(self, as_of: str) -> frozenset[int]:
         """Int ids of the chunks of the versions not in force on ``as_of`` (cached per date when read-only)."""

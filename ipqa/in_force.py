@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Hashable, Iterable, NamedTuple
+from typing import Any, Hashable, Iterable, NamedTuple
 
 from ipqa.errors import InputError
 
@@ -73,3 +73,9 @@ def parse_as_of(text: str, *, today: dt.date | None = None, name: str = "as_of")
         raise InputError(name, f"{value} is in the future (today is {today.isoformat()}): "
                                "the law in force on it is not known yet")
     return date.isoformat()
+
+
+def version_order(document: Any) -> tuple[str, str, str]:
+    """Sort key of a law's versions, oldest first: effective date, then the version's own date (two
+    versions taking effect the same day: the later amendment is the newer), then id (stable)."""
+    return (str(document.metadata.get("effective") or "")[:10], document.version or "", document.id)

@@ -56,7 +56,21 @@ def unit_view(store: Any, chunk: Chunk, *, quote: str = "", status: str | None =
         "previous": Neighbour(previous.id, cite(previous)) if previous else None,
         "next": Neighbour(following.id, cite(following)) if following else None,
         "versions": other_versions(store, chunk, cite),
+        "history": unit_history(store, chunk, document),
     }
+
+
+def unit_history(store: Any, chunk: Chunk, document: Any) -> Any:
+    """The article in every version of its law (``rag.history``), newest version first; ``None`` for
+    a unit without versions (judgments, patents, a law with one version) or a store that has none."""
+    from rag.history import LawHistory
+
+    if document is None or not callable(getattr(store, "law_versions", None)):
+        return None
+    found = LawHistory(store).of_chunk(chunk, document)
+    if found is None:
+        return None
+    return {"citation": found.citation, "versions": list(reversed(found.versions))}
 
 
 def other_versions(store: Any, chunk: Chunk, cite: Callable[[Chunk], str] | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,317 @@
+"""A unit's history: the same article in every version of its law, with dates and word-level diffs.
+
+``专利法实施细则（2010）第六十九条`` → its 2023 counterpart 第七十三条 (renumbered, reworded), found by
+aligning each pair of consecutive versions (``ingest.article_alignment``) and following the links
+from the version the citation names, forwards and backwards. A unit split in two has two
+successors; a deleted one has none from the version that deleted it on.
+
+Used by ``ipqa history``, ``GET /v1/citations/history``, the web page's unit view and the answer
+note that a cited version is no longer current.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from ingest.article_alignment import ArticleLink, Relation, UnitText, align_articles
+from ingest.citation_resolve import resolve_citation
+from ingest.protocols import ChunkLookup
+from ipqa.domain import Chunk, Document
+from ipqa.errors import InputError
+from rag.versioned import versioned_citation  # one form of a versioned citation (re-exported)
+
+ALIGNED_UNITS = frozenset({"article"})  # the units aligned across versions (statute articles)
+
+
+class LawVersionStore(ChunkLookup, Protocol):
+    """What the history needs of an index store (``indexes.store.SqliteChunkStore``)."""
+
+    def law_versions(self, document: Document) -> list[Document]: ...
+
+    def chunks_of_document(self, document_id: str) -> list[Chunk]: ...
+
+    def out_of_force_document_ids(self, as_of: str) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True)
+class DiffOp:
+    """One step of a word-level diff from the previous version's text to this one's."""
+
+    op: str  # equal | delete | insert | replace
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class UnitInVersion:
+    """The unit as it stands in one version."""
+
+    citation: str  # canonical; carries the version unless the version is the one in force today
+    chunk_id: str
+    label: str  # 第七十三条
+    text: str
+    relation: Relation | None  # to its predecessor(s) in the previous version; None in the oldest version
+    renumbered: bool
+    similarity: float | None
+    came_from: tuple[str, ...]  # citations of the predecessors in the previous version
+    diff: tuple[DiffOp, ...]  # from the predecessors' text to this text (empty when unchanged or first)
+
+
+@dataclass(frozen=True)
+class VersionOfLaw:
+    document_id: str
+    version: str | None
+    promulgated: str | None
+    effective: str | None
+    in_force_until: str | None  # the next version's effective date
+    current: bool  # the version in force today
+    units: tuple[UnitInVersion, ...]  # empty: the unit is not in this version
+    status: str  # present | not yet in the law | deleted
+
+
+@dataclass(frozen=True)
+class UnitHistory:
+    asked: str  # the citation as asked
+    citation: str  # the unit it names (versioned canonical citation)
+    title: str
+    versions: tuple[VersionOfLaw, ...]  # oldest first
+
+    @property
+    def current(self) -> tuple[UnitInVersion, ...]:
+        """The unit's counterparts in the version in force today (empty: deleted, or no current version)."""
+        return next((v.units for v in self.versions if v.current), ())
+
+
+def version_label(document: Document, versions: Sequence[Document]) -> str:
+    """``2010``; the full date when another version of the law (another date: copies of one version
+    do not count) shares the year: the rule of ``ipqa.in_force.version_labels``, which search and
+    answers cite by (``rag.versioned``)."""
+    version = document.version or str(document.metadata.get("effective") or "")
+    year = version[:4]
+    same_year = {(v.version or "")[:10] for v in versions if (v.version or "")[:4] == year}
+    return year if len(same_year) <= 1 else version[:10]
+
+
+def unit_label(chunk: Chunk) -> str:
+    return chunk.hierarchy[-1] if chunk.hierarchy else chunk.citation.rpartition(" ")[2]
+
+
+class HistoryError(InputError):
+    """The citation names no unit with a history (unparseable, absent, not a law article)."""
+
+
+class LawHistory:
+    """Aligns a law's versions on demand (milliseconds for a law of a few hundred articles) and
+    remembers each pair it aligned for the life of the object."""
+
+    def __init__(self, store: LawVersionStore, *, today: dt.date | None = None) -> None:
+        self._store = store
+        self._today = (today or dt.date.today()).isoformat()
+        self._alignments: dict[tuple[str, str], tuple[ArticleLink, ...]] = {}
+        self._units: dict[str, list[Chunk]] = {}
+
+    def history(self, citation: str) -> UnitHistory:
+        outcome = resolve_citation(citation, self._store)
+        if not outcome.ok:
+            reason = outcome.failure.message if outcome.failure else "it names no unit in the index"
+            raise HistoryError("citation", f"{citation!r}: {reason}")
+        resolution = outcome.resolutions[0]
+        chunk, document = resolution.chunk, resolution.document or self._store.document(resolution.chunk.document_id)
+        if document is None or chunk.unit not in ALIGNED_UNITS:
+            raise HistoryError("citation", f"{citation!r} names a {chunk.unit}, not a statute article: only "
+                                           "articles have a history across versions")
+        versions = self._store.law_versions(document) or [document]
+        return self._history(citation, chunk, document, versions)
+
+    def of_chunk(self, chunk: Chunk, document: Document) -> UnitHistory | None:
+        """The history of the unit ``chunk`` is (its citation carrying its version when superseded);
+        ``None`` for a unit that is not a law article or a law with one version."""
+        versions = self._store.law_versions(document)
+        if len(versions) < 2 or chunk.unit not in ALIGNED_UNITS:
+            return None
+        return self._history(chunk.citation, chunk, document, versions)
+
+    def current_counterparts(self, chunk: Chunk, document: Document) -> tuple[UnitInVersion, ...] | None:
+        """The unit's counterparts in today's version; ``None`` when ``chunk`` is of today's version
+        (or of a law without versions), ``()`` when the unit no longer exists."""
+        versions = self._store.law_versions(document)
+        if len(versions) < 2 or chunk.unit not in ALIGNED_UNITS:
+            return None
+        if document.id not in self._store.out_of_force_document_ids(self._today):
+            return None
+        return self._history(chunk.citation, chunk, document, versions).current
+
+    # --- the walk ----------------------------------------------------------------------------------
+    def _history(self, asked: str, chunk: Chunk, document: Document, versions: list[Document]) -> UnitHistory:
+        out_of_force = self._store.out_of_force_document_ids(self._today)
+        position = next(i for i, v in enumerate(versions) if v.id == document.id)
+        present: dict[int, list[int]] = {position: [self._index_of(versions[position], chunk)]}
+        links_into: dict[int, dict[int, list[ArticleLink]]] = {}  # version -> new index -> links
+        for k in range(position, len(versions) - 1):  # forwards
+            links = self.alignment(versions[k], versions[k + 1])
+            wanted = set(present[k])
+            following = [link for link in links if link.old in wanted and link.new is not None]
+            present[k + 1] = sorted({link.new for link in following})
+            links_into[k + 1] = _by_new(following)
+            if not present[k + 1]:
+                break
+        for k in range(position, 0, -1):  # backwards
+            links = self.alignment(versions[k - 1], versions[k])
+            wanted = set(present[k])
+            preceding = [link for link in links if link.new in wanted and link.old is not None]
+            links_into[k] = _by_new(preceding)
+            present[k - 1] = sorted({link.old for link in preceding})
+            if not present[k - 1]:
+                break
+        entries = []
+        for k, version in enumerate(versions):
+            units = self.article_chunks(version)
+            indexes = present.get(k, [])
+            label = None if version.id not in out_of_force else version_label(version, versions)
+            previous_units = self.article_chunks(versions[k - 1]) if k > 0 else []
+            previous_label = (version_label(versions[k - 1], versions)
+                              if k > 0 and versions[k - 1].id in out_of_force else None)
+            built = tuple(self._unit(units[j], label, links_into.get(k, {}).get(j, []), previous_units,
+                                     previous_label, first=k == 0) for j in indexes)
+            status = "present" if built else ("not yet in the law" if k < position else "deleted")
+            following = versions[k + 1].metadata.get("effective") if k + 1 < len(versions) else None
+            entries.append(VersionOfLaw(
+                document_id=version.id, version=version.version,
+                promulgated=_text(version.metadata.get("promulgated")), effective=_text(version.metadata.get("effective")),
+                in_force_until=_text(following), current=version.id not in out_of_force, units=built,
+                status=status))
+        own_label = None if document.id not in out_of_force else version_label(document, versions)
+        return UnitHistory(asked=asked, citation=_cite(chunk, own_label), title=document.title,
+                           versions=tuple(entries))
+
+    def _unit(self, chunk: Chunk, label: str | None, links: list[ArticleLink], previous_units: list[Chunk],
+              previous_label: str | None, *, first: bool) -> UnitInVersion:
+        sources = [previous_units[link.old] for link in links if link.old is not None]
+        relation = None if first else (_combined_relation(links) if links else Relation.INSERTED)
+        diff = () if not sources or relation is Relation.SAME else word_diff(
+            "\n".join(s.text for s in sources), chunk.text)
+        return UnitInVersion(
+            citation=_cite(chunk, label), chunk_id=chunk.id, label=unit_label(chunk), text=chunk.text,
+            relation=relation, renumbered=any(link.renumbered for link in links),
+            similarity=max((link.similarity for link in links), default=None) if links else None,
+            came_from=tuple(_cite(s, previous_label) for s in sources), diff=diff)
+
+    def article_chunks(self, document: Document) -> list[Chunk]:
+        if document.id not in self._units:
+            self._units[document.id] = [c for c in self._store.chunks_of_document(document.id)
+                                        if c.unit in ALIGNED_UNITS]
+        return self._units[document.id]
+
+    def _index_of(self, document: Document, chunk: Chunk) -> int:
+        return next(i for i, c in enumerate(self.article_chunks(document)) if c.id == chunk.id)
+
+    def alignment(self, old: Document, new: Document) -> tuple[ArticleLink, ...]:
+        key = (old.id, new.id)
+        if key not in self._alignments:
+            self._alignments[key] = align_articles(
+                [UnitText(unit_label(c), c.text) for c in self.article_chunks(old)],
+                [UnitText(unit_label(c), c.text) for c in self.article_chunks(new)])
+        return self._alignments[key]
+
+
+def _by_new(links: list[ArticleLink]) -> dict[int, list[ArticleLink]]:
+    grouped: dict[int, list[ArticleLink]] = {}
+    for link in links:
+        if link.new is not None:
+            grouped.setdefault(link.new, []).append(link)
+    return grouped
+
+
+def _combined_relation(links: list[ArticleLink]) -> Relation:
+    """Several predecessors: merged; otherwise the one link's relation."""
+    if len(links) > 1:
+        return Relation.MERGED
+    return links[0].relation
+
+
+def _cite(chunk: Chunk, label: str | None) -> str:
+    return versioned_citation(chunk.citation, label) if label else chunk.citation
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value is not None else None
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+|\s+|.", re.S)
+
+
+def _words(text: str) -> list[str]:
+    """Words for the diff: jieba's segmentation for Chinese (the same segmenter the index uses),
+    runs of letters/digits otherwise; every character of the text is in exactly one word."""
+    if re.search(r"[\u3400-\u9fff]", text):
+        return _segment(text)
+    return _WORD.findall(text)
+
+
+def _segment(text: str) -> list[str]:
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.lcut(text)
+
+
+def word_diff(old: str, new: str) -> tuple[DiffOp, ...]:
+    """Word-level diff from ``old`` to ``new``; joining ``old`` of every op gives ``old`` back, and
+    ``new`` of every op gives ``new``."""
+    a, b = _words(old), _words(new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return tuple(DiffOp(op, "".join(a[i1:i2]), "".join(b[j1:j2])) for op, i1, i2, j1, j2 in matcher.get_opcodes())
+
+
+def render_diff(ops: Sequence[DiffOp]) -> str:
+    """``[-deleted-]{+inserted+}`` around what changed (the wdiff convention)."""
+    out = []
+    for op in ops:
+        if op.op == "equal":
+            out.append(op.old)
+            continue
+        if op.old:
+            out.append(f"[-{op.old}-]")
+        if op.new:
+            out.append(f"{{+{op.new}+}}")
+    return "".join(out)
+
+
+def history_to_dict(history: UnitHistory) -> dict[str, object]:
+    """The JSON form (``ipqa history --json``, ``GET /v1/citations/history``)."""
+    return {
+        "asked": history.asked,
+        "citation": history.citation,
+        "title": history.title,
+        "current": [unit.citation for unit in history.current],
+        "versions": [{
+            "document_id": v.document_id, "version": v.version, "promulgated": v.promulgated,
+            "effective": v.effective, "in_force_until": v.in_force_until, "current": v.current,
+            "status": v.status,
+            "units": [{
+                "citation": u.citation, "chunk_id": u.chunk_id, "label": u.label, "text": u.text,
+                "relation": u.relation.value if u.relation else None, "renumbered": u.renumbered,
+                "similarity": None if u.similarity is None else round(u.similarity, 3),
+                "came_from": list(u.came_from),
+                "diff": [{"op": d.op, "old": d.old, "new": d.new} for d in u.diff],
+                "diff_text": render_diff(u.diff) if u.diff else None,
+            } for u in v.units],
+        } for v in history.versions],
+    }
+
+
+def superseded_note(citation: str, current: Sequence[UnitInVersion], language: str) -> str:
+    """What an answer says of a citation of a version that is not the one in force today."""
+    names = "、".join(u.citation for u in current) if language == "zh" else ", ".join(u.citation for u in current)
+    if language == "zh":
+        return (f"{citation} 不是现行有效的版本；现行对应条文为 {names}。" if current
+                else f"{citation} 不是现行有效的版本；现行版本中已无对应条文（已删除）。")
+    return (f"{citation} is not the version in force today; the current corresponding provision is {names}."
+            if current else f"{citation} is not the version in force today; the current version has no "
+                            "corresponding provision (deleted).")
