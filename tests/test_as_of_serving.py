@@ -137,7 +137,8 @@ def test_the_unit_view_names_the_version(http: httpx.Client) -> None:
     old_id = http.post("/v1/search", json={"query": QUESTION, "as_of": "2015-06-01"}
                        ).json()["hits"][0]["chunk_id"]
     view = http.get(f"/web/units/{old_id}").text
-    assert f"<strong>{OLD}</strong>" in view and f"{NEW} (2023-12-11)" in view  # its other version: in force
+    assert f'<p class="unit-citation"><strong>{OLD}</strong></p>' in view
+    assert f">{NEW}</button>" in view and f">{OLD}</" in view  # its history: the version in force is plain
 
 
 def test_ipqa_search_json_names_the_version(settings: Any, tiny_embedder_dir: Path,
