@@ -160,3 +160,11 @@ def test_ipqa_search_json_names_the_version(settings: Any, tiny_embedder_dir: Pa
     assert search("--as-of", "2015-06-01")[0]["citation"] == OLD
     assert search("--as-of", "2024-06-01")[0]["citation"] == NEW
     assert search()[0]["citation"] == NEW
+
+
+def test_a_follow_up_on_a_superseded_citation_stays_in_that_version(http: httpx.Client) -> None:
+    first = http.post("/v1/ask", json={"question": QUESTION, "as_of": "2015-06-01"}).json()
+    history = [{"question": QUESTION, "answer": first["answer"], "citations": [c["citation"] for c in first["citations"]]}]
+    follow = http.post("/v1/ask", json={"question": "第一条呢？", "history": history}).json()  # no date
+    assert follow["standalone_question"].startswith(f"{TITLE}（2010）第一条 ")
+    assert follow["evidence"][0]["citation"] == f"{TITLE}（2010）第一条"

@@ -142,3 +142,18 @@ def test_gold_matching_sees_the_unit_whatever_its_citation_says(store):
     assert ranked_labels(hits, [plain]) == [plain.label]  # any version of the gold article counts
     assert ranked_labels(hits, [versioned]) == [versioned.label]  # and a named version is that one
     assert versioned.chunk_ids == {by_version["2010-01-09"].id}
+
+
+@pytest.mark.parametrize("cited, expected", [
+    (f"{SHORT}（2010）第六十九条", f"{SHORT}（2010）第一条"),  # the answer cited the superseded version
+    (f"原{SHORT}第六十九条", f"原{SHORT} 第一条"),
+    (f"{SHORT} 第六十九条", f"{SHORT} 第一条"),  # the version in force: no version carried
+])
+def test_a_follow_up_stays_in_the_version_the_conversation_is_about(cited, expected):
+    from rag.conversation import Turn, resolve_followup
+
+    resolved = resolve_followup("第一条呢？", [Turn("无效宣告请求应当向哪里提交？", "…", (cited,))], known_laws=[SHORT])
+    assert resolved.standalone.startswith(expected + " ") and resolved.carried == (expected,)
+    # a law named in the follow-up is not put in the earlier law's version
+    other = resolve_followup("那《专利法》第十一条呢？", [Turn(f"{cited}规定了什么？", "…", ())], known_laws=[SHORT, "专利法"])
+    assert other.carried[:1] == ("专利法 第十一条",)
