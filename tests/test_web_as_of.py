@@ -63,6 +63,7 @@ def test_a_dated_search_shows_the_version_then_in_force_and_its_link_shows_it_ag
     page.click("#tab-search")
     page.fill("#query", QUERY)
     page.fill("#search-as-of", "2015-06-01")
+    page.select_option("#filter-kind", "statute")
     page.click("#search-button")
     texts = _hit_texts(page)
     assert OLD_BODY in texts and NEW_BODY not in texts
@@ -73,10 +74,12 @@ def test_a_dated_search_shows_the_version_then_in_force_and_its_link_shows_it_ag
     page.locator("#unit .unit-citation", has_text=f"{TITLE}（2010）第二条").wait_for()
     params = parse_qs(urlparse(page.url).query)
     assert params["as_of"] == ["2015-06-01"] and params["q"] == [QUERY] and params["tab"] == ["search"]
-    # the link is the result: opened elsewhere, it runs the same search with the same date
+    assert params["kind"] == ["statute"]
+    # the link is the result: opened elsewhere, it runs the same search with the same date and filters
     shared = context.new_page()
     shared.goto(page.url)
     assert shared.locator("#search-as-of").input_value() == "2015-06-01"
+    assert shared.locator("#filter-kind").input_value() == "statute"
     assert _hit_texts(shared) == texts
     # no date: the law in force today
     page.fill("#search-as-of", "")

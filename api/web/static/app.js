@@ -44,9 +44,15 @@ function asOfNote(date) {
   return date ? T.law_as_of.replace("{date}", date) : T.law_today;
 }
 
+// the search filters as the URL keeps them: parameter -> the field that holds it
+const FILTER_FIELDS = { jurisdiction: "filter-jurisdiction", kind: "filter-kind", law: "filter-law",
+                        version_from: "filter-from", version_to: "filter-to" };
+
 function keepInUrl(values) {
   const params = new URLSearchParams(location.search);
-  for (const name of ["tab", "q", "question", "as_of", "unit", "quote", "status"]) params.delete(name);
+  for (const name of ["tab", "q", "question", "as_of", "unit", "quote", "status", ...Object.keys(FILTER_FIELDS)]) {
+    params.delete(name);
+  }
   for (const [name, value] of Object.entries(values)) if (value) params.set(name, value);
   history.replaceState(null, "", `${location.pathname}?${params}`);
 }
@@ -226,7 +232,8 @@ $("search-form").addEventListener("submit", async (event) => {
   if (Object.keys(filters).length) body.filters = filters;
   const asOf = $("search-as-of").value;
   if (asOf) body.as_of = asOf;
-  keepInUrl({ tab: "search", q: body.query, as_of: asOf });
+  const filterValues = Object.fromEntries(Object.entries(FILTER_FIELDS).map(([name, id]) => [name, $(id).value.trim()]));
+  keepInUrl({ tab: "search", q: body.query, as_of: asOf, ...filterValues });
   $("search-as-of-note").textContent = "";
   $("hits").replaceChildren();
   $("search-summary").textContent = T.loading;
@@ -296,6 +303,7 @@ if (linked.get("tab") === "search") document.getElementById("tab-search").click(
 if (!document.body.dataset.asOfError) { // a date the server refused is said on the page; nothing is run
   if (linked.get("tab") === "search" && linked.get("q")) {
     $("query").value = linked.get("q");
+    for (const [name, id] of Object.entries(FILTER_FIELDS)) if (linked.get(name)) $(id).value = linked.get(name);
     $("search-form").requestSubmit();
   } else if (linked.get("question")) {
     $("question").value = linked.get("question");
