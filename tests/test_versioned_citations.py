@@ -101,6 +101,9 @@ def test_hits_are_qualified_and_others_left_alone(store):
     served = versions.hits(hits)
     assert [h.chunk.citation for h in served] == [f"{SHORT}（2010）第六十九条", f"{SHORT} 第六十九条", "35 U.S.C. § 101"]
     assert served[1] is hits[1] and served[2] is hits[2]  # nothing to change: the same hit
+    # the sources a generator is shown name the version too
+    from rag.prompts import format_source
+    assert format_source(1, served[0]).startswith(f"[1] {SHORT}（2010）第六十九条\n")
     assert [h.chunk.id for h in served] == [h.chunk.id for h in hits]
     # the day decides which version is the current one
     then = CitationVersions(store, today=lambda: "2015-06-01").hits(hits)
