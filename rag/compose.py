@@ -159,12 +159,29 @@ def build_retriever(settings: Settings, snapshot: "IndexSnapshot") -> HybridRetr
     """The hybrid retriever over ``snapshot``, with the configured fusion, reranker (applied to
     questions of ``reranker_fields``) and domain prior."""
     law_names = law_names_of(snapshot)
+    reranker = build_reranker(settings, snapshot, law_names)
     return HybridRetriever(snapshot, fusion=settings.fusion, rrf_k=settings.rrf_k, weights=settings.fusion_weights,
-                           candidates=settings.candidates, reranker=build_reranker(settings, snapshot, law_names),
+                           candidates=settings.candidates, reranker=reranker,
                            expand_references=settings.expand_references, law_names=law_names,
                            domain_prior=build_domain_prior(settings),
-                           reranker_fields=(frozenset(settings.reranker_fields)
-                                            if settings.reranker_fields is not None else None))
+                           reranker_fields=reranker_fields(settings.reranker_fields, reranker))
+
+
+# The fields a learned reranker trained on STARD alone was validated on (docs/benchmarks.md, issue 10):
+# an artefact written before `ipqa train reranker` recorded its validated fields is served for these.
+STARD_VALIDATED_FIELDS = frozenset({"civil", "criminal", "procedure", "administrative", "economic", "social",
+                                    "constitutional", "other"})
+
+
+def reranker_fields(setting: "str | list[str] | None", reranker: "Reranker | None") -> frozenset[str] | None:
+    """The fields whose questions the reranker reorders (None: all): ``auto`` reads the fields its
+    artefact records as validated by cross-validation."""
+    if setting is None or setting == "all":
+        return None
+    if setting != "auto":
+        return frozenset(setting)
+    recorded = getattr(reranker, "validated_fields", None)
+    return STARD_VALIDATED_FIELDS if recorded is None else frozenset(recorded)
 
 
 # --- answering -------------------------------------------------------------------------------------
