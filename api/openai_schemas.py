@@ -87,6 +87,10 @@ class ChatCitation(BaseModel):
     verified: bool
     support: float
     problem: str | None
+    current: list[str] | None = Field(default=None, description="Set when the cited law version is not the one "
+                                      "in force today: today's corresponding articles (empty: deleted since).")
+    note: str | None = Field(default=None, description="Says that the cited version is no longer current and "
+                                                       "names the current article (also written in the content).")
 
 
 class AssistantMessage(BaseModel):

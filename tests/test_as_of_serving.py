@@ -168,3 +168,15 @@ def test_a_follow_up_on_a_superseded_citation_stays_in_that_version(http: httpx.
     follow = http.post("/v1/ask", json={"question": "第一条呢？", "history": history}).json()  # no date
     assert follow["standalone_question"].startswith(f"{TITLE}（2010）第一条 ")
     assert follow["evidence"][0]["citation"] == f"{TITLE}（2010）第一条"
+
+
+def test_a_chat_answer_citing_a_superseded_version_says_so_and_names_the_current_article(
+        client: openai.OpenAI) -> None:
+    then = client.chat.completions.create(model="ipqa", messages=[{"role": "user", "content": QUESTION}],
+                                          extra_body={"as_of": "2015-06-01"})
+    old = [c for c in then.to_dict()["citations"] if c["citation"] == OLD]
+    assert old and old[0]["current"] == [NEW] and NEW in old[0]["note"]
+    content = then.choices[0].message.content
+    assert old[0]["note"] in content and content.index(old[0]["note"]) < content.index("来源")
+    now = client.chat.completions.create(model="ipqa", messages=[{"role": "user", "content": QUESTION}])
+    assert all(c["note"] is None for c in now.to_dict()["citations"])

@@ -323,13 +323,18 @@ class _Context:
         if answer.abstained:
             note = (f"\n\n（ipqa 未作答：{answer.abstain_reason}）" if self.language == "zh"
                     else f"\n\n(ipqa abstained: {answer.abstain_reason})")
+        # a cited law version no longer in force: say so and name the current article, before the sources
+        superseded = list(dict.fromkeys(c.note for c in answer.citations if c.note))
+        if superseded:
+            note += "\n\n" + "\n".join(superseded)
         footer = sources_footer(answer.citations, self.language) if self.body.sources_footer else ""
         return note + footer
 
     def _citations(self, answer: Answer) -> list[ChatCitation]:
         return [ChatCitation(n=c.number, citation=c.citation, chunk_id=c.chunk_id,
                              url=self._unit_url(c) if c.chunk_id else None, quote=c.quoted_span,
-                             verified=c.verified, support=float(c.support), problem=c.problem)
+                             verified=c.verified, support=float(c.support), problem=c.problem,
+                             current=None if c.current is None else list(c.current), note=c.note)
                 for c in answer.citations]
 
     def _unit_url(self, citation: AnswerCitation) -> str:
