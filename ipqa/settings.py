@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     reranker: str = Field(default="auto", description="none | ltr | cross-encoder | auto")
     reranker_path: Path | None = None
     ltr_model_path: Path | None = Field(default=None, description="Output of `ipqa train reranker`.")
+    ltr_extra_models: list[Path] | None = Field(
+        default=None,
+        description="More LTR artefacts served beside ltr_model_path, each for the fields its training "
+                    "validated (e.g. one trained on IP questions: `ipqa train reranker --dataset "
+                    "rag/data/ip_questions.jsonl --out <data_dir>/models/ltr-ip`). None = every "
+                    "<data_dir>/models/ltr-* directory holding a model; [] = none.",
+    )
     reranker_fields: Literal["auto", "all"] | list[str] | None = Field(
         default="auto",
         description="Fields of law whose questions the learned reranker reorders: auto = the fields where "

@@ -164,7 +164,34 @@ def build_retriever(settings: Settings, snapshot: "IndexSnapshot") -> HybridRetr
                            candidates=settings.candidates, reranker=reranker,
                            expand_references=settings.expand_references, law_names=law_names,
                            domain_prior=build_domain_prior(settings),
-                           reranker_fields=reranker_fields(settings.reranker_fields, reranker))
+                           reranker_fields=reranker_fields(settings.reranker_fields, reranker),
+                           more_rerankers=build_extra_rerankers(settings, snapshot, law_names))
+
+
+def extra_ltr_model_paths(settings: Settings) -> list[Path]:
+    """The LTR artefacts served beside the main one (``ltr_extra_models``; by default every
+    ``<data_dir>/models/ltr-*`` directory that holds a model), in name order."""
+    from rag.rerank.ltr import MODEL_FILE
+
+    if settings.reranker not in ("auto", "ltr"):
+        return []
+    if settings.ltr_extra_models is not None:
+        return list(settings.ltr_extra_models)
+    models = settings.data_dir / "models"
+    return sorted(p for p in models.glob("ltr-*") if (p / MODEL_FILE).is_file()) if models.is_dir() else []
+
+
+def build_extra_rerankers(settings: Settings, snapshot: "IndexSnapshot",
+                          law_names: "LawNames | None" = None) -> list[tuple["Reranker", frozenset[str] | None]]:
+    """Each extra LTR model with the fields its artefact records as validated (all fields when it
+    records none: an artefact of an older `ipqa train reranker`, named here on purpose)."""
+    from rag.rerank.ltr import LtrModel, LtrReranker
+
+    out: list[tuple["Reranker", frozenset[str] | None]] = []
+    for path in extra_ltr_model_paths(settings):
+        reranker = LtrReranker(LtrModel.load(path), snapshot.store, law_names=law_names)
+        out.append((reranker, reranker.validated_fields))
+    return out
 
 
 # The fields a learned reranker trained on STARD alone was validated on (docs/benchmarks.md, issue 10):

@@ -161,7 +161,8 @@ class HybridRetriever:
                  candidate_sources: Sequence[CandidateSource] | None = None, clean_query: bool = True,
                  law_boost: bool = True, collapse_versions: bool = True, law_names: LawNames | None = None,
                  expand_per_hit: int = 1, expand_total: int = 5, cited_first: bool = True,
-                 domain_prior: DomainPrior | None = None, reranker_fields: frozenset[str] | None = None) -> None:
+                 domain_prior: DomainPrior | None = None, reranker_fields: frozenset[str] | None = None,
+                 more_rerankers: Sequence[tuple[Reranker, frozenset[str] | None]] = ()) -> None:
         self.snapshot = snapshot
         # The reranker (and its candidate sources) serve only questions whose most likely field of law
         # is one of these (None: every question): a reranker is used where it was validated better
@@ -174,8 +175,16 @@ class HybridRetriever:
                                         expand_per_hit=expand_per_hit, expand_total=expand_total,
                                         cited_first=cited_first)
         self.reranker = reranker
-        if candidate_sources is None:  # by default the reranker's own candidates (LTR associations)
-            candidate_sources = [reranker] if isinstance(reranker, CandidateSource) else []
+        # Each learned reranker with the fields it serves: a question goes to the one whose fields hold
+        # most of its field posterior (at least half), e.g. a model of IP practitioners' questions for
+        # IP questions and one of lay civil-law questions for the rest ("ranking that never hurts a domain").
+        self.routes: list[tuple[Reranker, frozenset[str] | None]] = (
+            [(reranker, self.reranker_fields)] if reranker is not None else [])
+        self.routes += [(r, frozenset(f) if f is not None else None) for r, f in more_rerankers]
+        # by default a reranker's own candidates (LTR associations) come with it
+        self._default_sources = candidate_sources is None
+        if candidate_sources is None:
+            candidate_sources = [r for r, _ in self.routes if isinstance(r, CandidateSource)]
         self.candidate_sources = list(candidate_sources)
         self.law_names = law_names if law_names is not None else (
             law_names_of(snapshot) if law_boost or cited_first else None)
@@ -255,7 +264,8 @@ class HybridRetriever:
         """The first stage plus the other sources' candidates (those not already in it)."""
         analyzed = self.analyze(query)
         hits = self.first_stage(analyzed, filters, depth=depth)
-        return analyzed, self._add_source_candidates(hits, self._sources_for(query), query, filters)
+        sources = [source for source in self.candidate_sources if source.serves(query)]
+        return analyzed, self._add_source_candidates(hits, sources, query, filters)
 
     # --- the Retriever protocol ---------------------------------------------------------------------
     def retrieve(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
@@ -270,10 +280,9 @@ class HybridRetriever:
         analyzed = self.analyze(query)
         posterior = (self.domain_prior.field_posterior(analyzed.lexical, analyzed.language)
                      if self.domain_prior is not None else {})
-        learned_applies = self._field_served(posterior)
-        reranker = (self.reranker if learned_applies and self.reranker is not None and self.reranker.serves(query)
-                    else None)
-        sources = self._sources_for(query) if learned_applies else []
+        reranker = self.reranker_for(query, posterior)
+        learned_applies = reranker is not None if self.routes else self._field_served(posterior)
+        sources = self._sources_for(query, reranker) if learned_applies else []
         if reranker is None and not sources and self.domain_prior is None:
             # Nothing reorders the first stage: load only the chunks of the top k units.
             ranked = self.first_stage_ranked(analyzed, filters, depth=depth)
@@ -311,6 +320,21 @@ class HybridRetriever:
             self._titles_by_field = titles_by_field(self.law_names.all_titles())
         return self._titles_by_field.get(field) or None
 
+    def reranker_for(self, query: str, posterior: Mapping[str, float]) -> Reranker | None:
+        """The reranker that serves this question: among those serving its language, the one whose
+        fields hold the most of the field posterior, at least half (the first on a tie); None when no
+        reranker was validated for questions like it."""
+        best: Reranker | None = None
+        best_mass = 0.5
+        for reranker, fields in self.routes:
+            if not reranker.serves(query):
+                continue
+            mass = 1.0 if fields is None or not posterior else sum(
+                p for field, p in posterior.items() if field in fields)
+            if mass > best_mass or (best is None and mass >= best_mass):
+                best, best_mass = reranker, mass
+        return best
+
     def _field_served(self, posterior: Mapping[str, float]) -> bool:
         """Whether the learned reranker serves a question with this field posterior: when its fields
         hold at least half the probability (not just the single likeliest field: a patent question
@@ -330,7 +354,10 @@ class HybridRetriever:
                     hits.append(hit)
         return hits
 
-    def _sources_for(self, query: str) -> list[CandidateSource]:
+    def _sources_for(self, query: str, reranker: Reranker | None = None) -> list[CandidateSource]:
+        """The candidate sources for ``query``: those given explicitly, or the serving reranker's own."""
+        if self._default_sources and self.routes:
+            return [reranker] if isinstance(reranker, CandidateSource) and reranker.serves(query) else []
         return [source for source in self.candidate_sources if source.serves(query)]
 
     def _top_units(self, ranked: Sequence[Ranked], k: int) -> list[Hit]:

@@ -348,3 +348,54 @@ def test_several_datasets_keep_their_source_and_two_of_one_name_are_refused(tmp_
     assert [q.source for q in questions] == ["q", "ip"] and unresolved == []
     with pytest.raises(InputError, match="share a file name"):
         load_datasets([tmp_path / "a" / "q.jsonl", tmp_path / "b" / "q.jsonl"], snapshot.store)
+
+
+class _Marker:
+    """A reranker that serves one language and marks the hits it reorders."""
+
+    def __init__(self, name: str, languages: frozenset[str] = frozenset({"zh"})) -> None:
+        self.name, self.languages = name, languages
+
+    def serves(self, query: str) -> bool:
+        from indexes.text import detect_language
+
+        return detect_language(query) in self.languages
+
+    def rerank(self, query: str, hits, k: int):
+        from dataclasses import replace as dc_replace
+
+        return [dc_replace(h, source=self.name, rank=i) for i, h in enumerate(hits[:k], start=1)]
+
+
+def test_each_question_goes_to_the_reranker_validated_for_most_of_its_fields(snapshot) -> None:
+    civil, ip, english = _Marker("civil"), _Marker("ip"), _Marker("en", frozenset({"en"}))
+    retriever = HybridRetriever(snapshot, reranker=civil, reranker_fields=frozenset({"civil", "criminal"}),
+                                more_rerankers=[(ip, frozenset({"patent", "trademark"})), (english, None)],
+                                expand_references=False)
+    assert retriever.reranker_for("专利", {"patent": 0.4, "trademark": 0.3, "civil": 0.3}) is ip
+    assert retriever.reranker_for("专利", {"civil": 0.6, "patent": 0.4}) is civil
+    assert retriever.reranker_for("专利", {"civil": 0.3, "patent": 0.3, "social": 0.4}) is None  # none has half
+    assert retriever.reranker_for("专利", {}) is civil  # no field model: the first that serves the language
+    assert retriever.reranker_for("patent term", {"patent": 1.0}) is english
+    assert retriever.candidate_sources == []  # none of them proposes candidates
+    # and retrieve() uses the chosen one (no domain prior: the first serving reranker)
+    assert {h.source for h in retriever.retrieve("专利权 许可", 3)} == {"civil"}
+
+
+def test_extra_ltr_models_are_found_beside_the_main_one_with_their_validated_fields(snapshot, trained,
+                                                                                    tmp_path: Path) -> None:
+    from dataclasses import replace as dc_replace
+
+    from ipqa.settings import Settings
+    from rag.compose import build_extra_rerankers, extra_ltr_model_paths
+
+    models = tmp_path / "models"
+    dc_replace(trained, metadata={**trained.metadata, "validated_fields": ["patent"]}).save(models / "ltr-ip")
+    trained.save(models / "ltr")
+    (models / "ltr-empty").mkdir()  # no model in it: not served
+    settings = Settings.model_validate({"data_dir": tmp_path})
+    assert extra_ltr_model_paths(settings) == [models / "ltr-ip"]
+    [(reranker, fields)] = build_extra_rerankers(settings, snapshot)
+    assert isinstance(reranker, LtrReranker) and fields == {"patent"}
+    assert extra_ltr_model_paths(settings.model_copy(update={"ltr_extra_models": []})) == []
+    assert extra_ltr_model_paths(settings.model_copy(update={"reranker": "none"})) == []
