@@ -399,3 +399,14 @@ def test_extra_ltr_models_are_found_beside_the_main_one_with_their_validated_fie
     assert isinstance(reranker, LtrReranker) and fields == {"patent"}
     assert extra_ltr_model_paths(settings.model_copy(update={"ltr_extra_models": []})) == []
     assert extra_ltr_model_paths(settings.model_copy(update={"reranker": "none"})) == []
+
+
+def test_train_reranker_refuses_a_language_it_cannot_train_for(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ipqa.cli import build_app
+
+    dataset = tmp_path / "q.jsonl"
+    dataset.write_text("{}", encoding="utf-8")
+    result = CliRunner().invoke(build_app(), ["train", "reranker", "--dataset", str(dataset), "--language", "fr"])
+    assert isinstance(result.exception, InputError) and "valid: zh, en" in str(result.exception)
