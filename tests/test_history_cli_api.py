@@ -171,3 +171,17 @@ def test_the_web_unit_view_shows_the_history_with_the_diff(reader: httpx.Client)
     assert "<ins>" in html and "平台内经营者" in html
     # newest version first
     assert html.index('data-version="2024-01-01"') < html.index('data-version="2018-11-20"')
+
+
+def test_a_search_or_question_citing_a_version_that_does_not_exist_lists_the_versions(settings, reader):
+    from ipqa.errors import InputError
+
+    result = _cli(settings, "search", f"{LAW}（2015）第五条 展会")
+    assert isinstance(result.exception, InputError)
+    assert "2024-01-01, 2018-11-20" in str(result.exception) and "not in 2015" in str(result.exception)
+    response = reader.post("/v1/search", json={"query": f"{LAW}（2015）第五条"})
+    assert response.status_code in (400, 422) and "2018-11-20" in response.json()["detail"]
+    asked = reader.post("/v1/ask", json={"question": f"{LAW}（2015）第五条是怎么规定的？"})
+    assert asked.status_code in (400, 422) and "2018-11-20" in asked.json()["detail"]
+    # an existing version is fine
+    assert _cli(settings, "search", f"{LAW}（2018）第五条").exit_code == 0
