@@ -102,6 +102,9 @@ def test_a_dated_question_is_answered_from_the_version_then_in_force(context, se
     turn.locator(".answer.done").wait_for(timeout=30_000)
     assert OLD_BODY in turn.locator(".answer").inner_text()
     assert turn.locator(".as-of-note").inner_text() == "适用版本：2015-06-01 时有效"
+    # the cited version is not in force today: the citation says so and names the current article
+    note = turn.locator(".citations .superseded-note").first
+    assert f"{TITLE}（2010）第二条" in note.inner_text() and f"{TITLE} 第二条" in note.inner_text()
     params = parse_qs(urlparse(page.url).query)
     assert params["as_of"] == ["2015-06-01"] and params["question"] == [QUESTION]
 

@@ -133,6 +133,8 @@ function renderCitations(list, citations) {
     const item = element("li", { class: `status-${status}` });
     item.append(element("span", { class: "n" }, `[${citation.number}] `), citation.citation, " — ",
                 element("strong", { class: "badge" }, T[status]));
+    // the cited law version is not the one in force today: say so, naming the current article
+    if (citation.note) item.append(element("p", { class: "superseded-note" }, citation.note));
     list.append(item);
   }
 }
