@@ -245,7 +245,7 @@ _WORD = re.compile(r"[A-Za-z0-9]+|\s+|.", re.S)
 
 
 def _words(text: str) -> list[str]:
-    """Words for the diff: jieba's segmentation for Chinese (the same segmenter the index uses),
+    """Words for the diff: the index's segmenter for Chinese (rjieba, else jieba),
     runs of letters/digits otherwise; every character of the text is in exactly one word."""
     if re.search(r"[\u3400-\u9fff]", text):
         return _segment(text)
@@ -253,12 +253,9 @@ def _words(text: str) -> list[str]:
 
 
 def _segment(text: str) -> list[str]:
-    import logging
+    from indexes.tokenize import segment
 
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    return jieba.lcut(text)
+    return segment(text)
 
 
 def word_diff(old: str, new: str) -> tuple[DiffOp, ...]:
