@@ -38,7 +38,10 @@ def stratum(relation: str, similarity: float, renumbered: bool) -> str:
 
 
 def law_groups(store: Any) -> list[list[Any]]:
-    """Every law with at least two dated versions, its versions oldest first."""
+    """Every law with at least two dated versions, its versions oldest first (copies of one version
+    taking effect the same day counted once, as a history shows them: ``rag.history.distinct_in_time``)."""
+    from rag.history import distinct_in_time
+
     seen: set[str] = set()
     groups = []
     total = store.count_documents()
@@ -48,6 +51,7 @@ def law_groups(store: Any) -> list[list[Any]]:
                 continue
             versions = store.law_versions(document)
             seen.update(v.id for v in versions)
+            versions = distinct_in_time(versions)
             if len(versions) > 1:
                 groups.append(versions)
     return groups

@@ -23,7 +23,7 @@ as mostly the same text. Measured on the corpus (docs/benchmarks.md, "Article al
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Sequence
@@ -225,6 +225,8 @@ def _add_moves(sim: np.ndarray, old: Sequence[UnitText], new: Sequence[UnitText]
         links[(i, j)] = ArticleLink(i, j, relation, dice)
         old_done.add(i)
         new_done.add(j)
+        if in_order:  # a later pair crossing this one is a move, not another amendment in place
+            insort(anchors, (i, j))
 
 
 def _fits_order(anchors: list[tuple[int, int]], i: int, j: int) -> bool:

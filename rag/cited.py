@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from indexes.protocols import ChunkLookup, SearchFilters
-from ingest.citation_resolve import FailureReason, resolve_ref
+from ingest.citation_resolve import resolve_ref
 from ingest.citations import find_citations
 from ipqa.domain import Hit
-from ipqa.errors import InputError
 from rag.filters import matches, out_of_force_ids
 from rag.rerank.features import unit_key_of
 
@@ -32,11 +31,10 @@ def cited_hits(question: str, lookup: ChunkLookup, *, known_laws: Iterable[str] 
     excluded = out_of_force_ids(filters, lookup)
     for found in find_citations(question, known_laws=known_laws):
         outcome = resolve_ref(found.ref, lookup)
-        if outcome.failure is not None and outcome.failure.reason is FailureReason.NO_SUCH_VERSION:
-            # a version the law never had (专利法实施细则（2015）…): say which exist rather than answer
-            # from another version as if it were that one
-            raise InputError("citation", outcome.failure.message)
         if not outcome.ok:
+            # a unit not in the index, or a version of it the index lacks (原专利法… when only one
+            # version is indexed): nothing to put first; the question is still answered by ranking
+            # (`ipqa history` and /v1/citations/resolve say which versions exist)
             continue
         resolved = outcome.resolutions[0].chunk
         if outcome.ref is not None and outcome.ref.version is not None:

@@ -183,14 +183,17 @@ def extra_ltr_model_paths(settings: Settings) -> list[Path]:
 
 def build_extra_rerankers(settings: Settings, snapshot: "IndexSnapshot",
                           law_names: "LawNames | None" = None) -> list[tuple["Reranker", frozenset[str] | None]]:
-    """Each extra LTR model with the fields its artefact records as validated (all fields when it
-    records none: an artefact of an older `ipqa train reranker`, named here on purpose)."""
+    """Each extra LTR model with the fields its artefact records as validated. One that records none
+    (trained without a field model) serves no field when found under ``models/ltr-*``, and every
+    field when ``ltr_extra_models`` names it on purpose."""
     from rag.rerank.ltr import LtrModel, LtrReranker
 
+    named = settings.ltr_extra_models is not None
     out: list[tuple["Reranker", frozenset[str] | None]] = []
     for path in extra_ltr_model_paths(settings):
         reranker = LtrReranker(LtrModel.load(path), snapshot.store, law_names=law_names)
-        out.append((reranker, reranker.validated_fields))
+        fields = reranker.validated_fields
+        out.append((reranker, fields if fields is not None else (None if named else frozenset())))
     return out
 
 

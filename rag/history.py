@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -22,6 +24,7 @@ from ingest.citation_resolve import resolve_citation
 from ingest.protocols import ChunkLookup
 from ipqa.domain import Chunk, Document
 from ipqa.errors import InputError
+from ipqa.in_force import DatedVersion, version_labels
 from rag.versioned import versioned_citation  # one form of a versioned citation (re-exported)
 
 ALIGNED_UNITS = frozenset({"article"})  # the units aligned across versions (statute articles)
@@ -86,14 +89,23 @@ class UnitHistory:
         return next((v.units for v in self.versions if v.current), ())
 
 
-def version_label(document: Document, versions: Sequence[Document]) -> str:
-    """``2010``; the full date when another version of the law (another date: copies of one version
-    do not count) shares the year: the rule of ``ipqa.in_force.version_labels``, which search and
-    answers cite by (``rag.versioned``)."""
-    version = document.version or str(document.metadata.get("effective") or "")
-    year = version[:4]
-    same_year = {(v.version or "")[:10] for v in versions if (v.version or "")[:4] == year}
-    return year if len(same_year) <= 1 else version[:10]
+def version_labels_of(versions: Sequence[Document], today: str) -> dict[str, str]:
+    """The qualifier of each version not in force on ``today`` (``2010``, or the ISO date when two
+    versions share a year; none for a version without a version date), by document id: exactly
+    ``ipqa.in_force.version_labels``, the rule search and answers cite by (``rag.versioned``), so a
+    history's citations resolve back to their versions."""
+    return version_labels([DatedVersion(v.id, "law", str(v.metadata.get("effective") or "")[:10], v.version)
+                           for v in versions], today)
+
+
+def distinct_in_time(versions: Sequence[Document], keep: str | None = None) -> list[Document]:
+    """One version per effective date, oldest first: the corpus holds some versions twice (two files
+    of one amendment, dated by different days, taking effect the same day); of such a group the
+    document ``keep`` (the one asked about) stays, else the last in ``version_order``."""
+    groups: dict[str, list[Document]] = {}
+    for version in versions:
+        groups.setdefault(str(version.metadata.get("effective") or "")[:10], []).append(version)
+    return [next((v for v in group if v.id == keep), group[-1]) for _, group in sorted(groups.items())]
 
 
 def unit_label(chunk: Chunk) -> str:
@@ -104,14 +116,43 @@ class HistoryError(InputError):
     """The citation names no unit with a history (unparseable, absent, not a law article)."""
 
 
+class _AlignmentCache:
+    """Alignments of pairs of law versions, shared by every ``LawHistory`` of the process. Keyed by
+    the two documents' ids, which are derived from their content (``ipqa.ids``): the same pair of
+    ids always aligns the same way, in any index version. Bounded; thread-safe (the API serves
+    requests from a thread pool)."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self._limit = limit
+        self._items: OrderedDict[tuple[str, str], tuple[ArticleLink, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[ArticleLink, ...] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], links: tuple[ArticleLink, ...]) -> None:
+        with self._lock:
+            self._items[key] = links
+            self._items.move_to_end(key)
+            while len(self._items) > self._limit:
+                self._items.popitem(last=False)
+
+
+ALIGNMENTS = _AlignmentCache()
+
+
 class LawHistory:
-    """Aligns a law's versions on demand (milliseconds for a law of a few hundred articles) and
-    remembers each pair it aligned for the life of the object."""
+    """Follows a unit through its law's versions. Aligning a pair of versions takes 5–150 ms (a few
+    hundred articles; ``ALIGNMENTS`` keeps each pair for the process); the chunks it reads are kept
+    for the life of the object (one request)."""
 
     def __init__(self, store: LawVersionStore, *, today: dt.date | None = None) -> None:
         self._store = store
         self._today = (today or dt.date.today()).isoformat()
-        self._alignments: dict[tuple[str, str], tuple[ArticleLink, ...]] = {}
         self._units: dict[str, list[Chunk]] = {}
 
     def history(self, citation: str) -> UnitHistory:
@@ -124,13 +165,13 @@ class LawHistory:
         if document is None or chunk.unit not in ALIGNED_UNITS:
             raise HistoryError("citation", f"{citation!r} names a {chunk.unit}, not a statute article: only "
                                            "articles have a history across versions")
-        versions = self._store.law_versions(document) or [document]
+        versions = distinct_in_time(self._store.law_versions(document) or [document], keep=document.id)
         return self._history(citation, chunk, document, versions)
 
     def of_chunk(self, chunk: Chunk, document: Document) -> UnitHistory | None:
         """The history of the unit ``chunk`` is (its citation carrying its version when superseded);
         ``None`` for a unit that is not a law article or a law with one version."""
-        versions = self._store.law_versions(document)
+        versions = distinct_in_time(self._store.law_versions(document), keep=document.id)
         if len(versions) < 2 or chunk.unit not in ALIGNED_UNITS:
             return None
         return self._history(chunk.citation, chunk, document, versions)
@@ -138,25 +179,29 @@ class LawHistory:
     def current_counterparts(self, chunk: Chunk, document: Document) -> tuple[UnitInVersion, ...] | None:
         """The unit's counterparts in today's version; ``None`` when ``chunk`` is of today's version
         (or of a law without versions), ``()`` when the unit no longer exists."""
-        versions = self._store.law_versions(document)
+        versions = distinct_in_time(self._store.law_versions(document), keep=document.id)
         if len(versions) < 2 or chunk.unit not in ALIGNED_UNITS:
             return None
         if document.id not in self._store.out_of_force_document_ids(self._today):
             return None
-        return self._history(chunk.citation, chunk, document, versions).current
+        return self._history(chunk.citation, chunk, document, versions, diffs=False).current
 
     # --- the walk ----------------------------------------------------------------------------------
-    def _history(self, asked: str, chunk: Chunk, document: Document, versions: list[Document]) -> UnitHistory:
+    def _history(self, asked: str, chunk: Chunk, document: Document, versions: list[Document], *,
+                 diffs: bool = True) -> UnitHistory:
+        """``versions``: distinct in time (``distinct_in_time``), oldest first, ``document`` among them.
+        ``diffs``: compute the word-level diffs (an answer's note needs only the current units)."""
         out_of_force = self._store.out_of_force_document_ids(self._today)
+        labels = version_labels_of(versions, self._today)
         position = next(i for i, v in enumerate(versions) if v.id == document.id)
         present: dict[int, list[int]] = {position: [self._index_of(versions[position], chunk)]}
-        links_into: dict[int, dict[int, list[ArticleLink]]] = {}  # version -> new index -> links
+        links_into: dict[int, dict[int, list[ArticleLink]]] = {}  # version -> its unit index -> links into it
         for k in range(position, len(versions) - 1):  # forwards
             links = self.alignment(versions[k], versions[k + 1])
             wanted = set(present[k])
-            following = [link for link in links if link.old in wanted and link.new is not None]
-            present[k + 1] = sorted({link.new for link in following})
-            links_into[k + 1] = _by_new(following)
+            present[k + 1] = sorted({link.new for link in links if link.old in wanted and link.new is not None})
+            # every predecessor of those units, also one merged in from outside the unit's own line
+            links_into[k + 1] = _by_new([link for link in links if link.new in present[k + 1] and link.old is not None])
             if not present[k + 1]:
                 break
         for k in range(position, 0, -1):  # backwards
@@ -170,13 +215,11 @@ class LawHistory:
         entries = []
         for k, version in enumerate(versions):
             units = self.article_chunks(version)
-            indexes = present.get(k, [])
-            label = None if version.id not in out_of_force else version_label(version, versions)
             previous_units = self.article_chunks(versions[k - 1]) if k > 0 else []
-            previous_label = (version_label(versions[k - 1], versions)
-                              if k > 0 and versions[k - 1].id in out_of_force else None)
-            built = tuple(self._unit(units[j], label, links_into.get(k, {}).get(j, []), previous_units,
-                                     previous_label, first=k == 0) for j in indexes)
+            previous_label = labels.get(versions[k - 1].id) if k > 0 else None
+            built = tuple(self._unit(units[j], labels.get(version.id), links_into.get(k, {}).get(j, []),
+                                     previous_units, previous_label, first=k == 0, diffs=diffs)
+                          for j in present.get(k, []))
             status = "present" if built else ("not yet in the law" if k < position else "deleted")
             following = versions[k + 1].metadata.get("effective") if k + 1 < len(versions) else None
             entries.append(VersionOfLaw(
@@ -184,15 +227,15 @@ class LawHistory:
                 promulgated=_text(version.metadata.get("promulgated")), effective=_text(version.metadata.get("effective")),
                 in_force_until=_text(following), current=version.id not in out_of_force, units=built,
                 status=status))
-        own_label = None if document.id not in out_of_force else version_label(document, versions)
-        return UnitHistory(asked=asked, citation=_cite(chunk, own_label), title=document.title,
+        return UnitHistory(asked=asked, citation=_cite(chunk, labels.get(document.id)), title=document.title,
                            versions=tuple(entries))
 
     def _unit(self, chunk: Chunk, label: str | None, links: list[ArticleLink], previous_units: list[Chunk],
-              previous_label: str | None, *, first: bool) -> UnitInVersion:
+              previous_label: str | None, *, first: bool, diffs: bool) -> UnitInVersion:
+        links = sorted(links, key=lambda link: link.old if link.old is not None else -1)  # in the law's order
         sources = [previous_units[link.old] for link in links if link.old is not None]
         relation = None if first else (_combined_relation(links) if links else Relation.INSERTED)
-        diff = () if not sources or relation is Relation.SAME else word_diff(
+        diff = () if not diffs or not sources or relation is Relation.SAME else word_diff(
             "\n".join(s.text for s in sources), chunk.text)
         return UnitInVersion(
             citation=_cite(chunk, label), chunk_id=chunk.id, label=unit_label(chunk), text=chunk.text,
@@ -211,11 +254,13 @@ class LawHistory:
 
     def alignment(self, old: Document, new: Document) -> tuple[ArticleLink, ...]:
         key = (old.id, new.id)
-        if key not in self._alignments:
-            self._alignments[key] = align_articles(
+        found = ALIGNMENTS.get(key)
+        if found is None:
+            found = align_articles(
                 [UnitText(unit_label(c), c.text) for c in self.article_chunks(old)],
                 [UnitText(unit_label(c), c.text) for c in self.article_chunks(new)])
-        return self._alignments[key]
+            ALIGNMENTS.put(key, found)
+        return found
 
 
 def _by_new(links: list[ArticleLink]) -> dict[int, list[ArticleLink]]:

@@ -167,6 +167,10 @@ def _validation(prepared, result, baseline, domain_prior, min_group: int) -> dic
                                              min_questions=min_group)}
     if domain_prior is not None and domain_prior.fields is not None:
         tables["by_field"] = validate_groups(prepared, result, baseline, field_of, min_questions=min_group)
+    else:
+        typer.echo("note: no field model (`ipqa train fields`), so no field of law is validated: served as the "
+                   "main model, the reranker keeps to the fields a STARD-only model was validated on; as an "
+                   "extra model (models/ltr-*), to none", err=True)
     for name, rows in tables.items():
         typer.echo(f"cross-validated {name.replace('_', ' ')} (reranked vs first stage, R@10 / MRR):")
         for row in rows:

@@ -115,3 +115,43 @@ def test_the_json_form_names_relations_and_diffs(store):
     last = data["versions"][-1]["units"][0]
     assert last["relation"] == "amended" and last["renumbered"] is True
     assert last["diff_text"].endswith("{+国务院专利行政部门应当公告修改后的权利要求。+}")
+
+
+def _store_of(tmp_path: Path, *parsed_documents):
+    path = tmp_path / "store.sqlite"
+    writable = SqliteChunkStore.create(path)
+    for parsed in parsed_documents:
+        writable.add(parsed)
+    writable.compact()
+    writable.close()
+    return SqliteChunkStore.open_readonly(path)
+
+
+def test_two_copies_of_one_version_taking_effect_the_same_day_count_once(tmp_path: Path):
+    store = _store_of(tmp_path, _law("2015-01-01", "2015-02-01", FEES, AMEND),
+                      _law("2022-04-01", "2022-04-10", FEES, RESTORE, AMEND),
+                      _law("2022-04-02", "2022-04-10", FEES, RESTORE, NEW_AMEND))
+    try:
+        found = LawHistory(store, today=TODAY).history(f"{SHORT}（2015）第二条")
+        assert [v.version for v in found.versions] == ["2015-01-01", "2022-04-02"]  # the later copy
+        assert [v.current for v in found.versions] == [False, True]
+        assert found.versions[0].in_force_until == "2022-04-10" and found.versions[1].in_force_until is None
+        assert [u.citation for u in found.current] == [f"{SHORT} 第三条"]
+        # asked about the other copy, that copy is the one shown
+        other = LawHistory(store, today=TODAY).history(f"{SHORT}（2022-04-01）第三条")
+        assert [v.version for v in other.versions] == ["2015-01-01", "2022-04-01"]
+    finally:
+        store.close()
+
+
+def test_a_merged_article_names_every_predecessor_and_diffs_against_them_all(tmp_path: Path):
+    store = _store_of(tmp_path, _law("2010-01-09", "2010-02-01", AGENT, FEES, RESTORE, SECRET),
+                      _law("2023-12-11", "2024-01-20", AGENT, FEES + RESTORE, SECRET))
+    try:
+        found = LawHistory(store, today=TODAY).history(f"{SHORT}（2010）第二条")
+        [merged] = found.current
+        assert merged.relation is Relation.MERGED
+        assert set(merged.came_from) == {f"{SHORT}（2010）第二条", f"{SHORT}（2010）第三条"}
+        assert all(op.op == "equal" or not op.new.strip() for op in merged.diff)  # nothing new in it
+    finally:
+        store.close()

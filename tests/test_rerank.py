@@ -399,6 +399,12 @@ def test_extra_ltr_models_are_found_beside_the_main_one_with_their_validated_fie
     assert isinstance(reranker, LtrReranker) and fields == {"patent"}
     assert extra_ltr_model_paths(settings.model_copy(update={"ltr_extra_models": []})) == []
     assert extra_ltr_model_paths(settings.model_copy(update={"reranker": "none"})) == []
+    # a model that records no validated fields serves none when found, all when named on purpose
+    trained.save(models / "ltr-unvalidated")
+    found = dict((r.model.metadata.get("validated_fields") is None, f) for r, f in build_extra_rerankers(settings, snapshot))
+    assert found[True] == frozenset()
+    named = settings.model_copy(update={"ltr_extra_models": [models / "ltr-unvalidated"]})
+    assert [f for _, f in build_extra_rerankers(named, snapshot)] == [None]
 
 
 def test_train_reranker_refuses_a_language_it_cannot_train_for(tmp_path: Path) -> None:
@@ -410,3 +416,11 @@ def test_train_reranker_refuses_a_language_it_cannot_train_for(tmp_path: Path) -
     dataset.write_text("{}", encoding="utf-8")
     result = CliRunner().invoke(build_app(), ["train", "reranker", "--dataset", str(dataset), "--language", "fr"])
     assert isinstance(result.exception, InputError) and "valid: zh, en" in str(result.exception)
+
+
+def test_a_reranker_validated_for_no_field_serves_no_question_a_field_model_can_place(snapshot) -> None:
+    unvalidated, main = _Marker("unvalidated"), _Marker("main")
+    retriever = HybridRetriever(snapshot, reranker=main, reranker_fields=frozenset({"civil"}),
+                                more_rerankers=[(unvalidated, frozenset())], expand_references=False)
+    assert retriever.reranker_for("专利", {"patent": 0.9, "civil": 0.1}) is None
+    assert retriever.reranker_for("专利", {"civil": 0.9, "patent": 0.1}) is main

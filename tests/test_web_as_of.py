@@ -136,3 +136,16 @@ def test_a_future_date_typed_into_a_form_is_a_clear_error(context, server: LiveS
     page.click("#ask-button")
     page.locator(".turn .answer.failed").wait_for()
     assert "in the future" in page.locator(".turn .answer").inner_text()
+
+
+def test_a_linked_question_is_filled_in_but_asked_only_on_a_click(context, server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    from urllib.parse import quote
+
+    page = context.new_page()
+    page.goto(f"{server.url}/?question={quote(QUESTION)}&as_of=2015-06-01")
+    assert page.locator("#question").input_value() == QUESTION
+    assert page.locator("#ask-as-of").input_value() == "2015-06-01"
+    page.wait_for_timeout(500)
+    assert page.locator(".turn").count() == 0  # nothing was asked
+    page.click("#ask-button")
+    page.locator(".turn .answer.done").wait_for(timeout=30_000)

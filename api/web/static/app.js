@@ -308,7 +308,9 @@ if (!document.body.dataset.asOfError) { // a date the server refused is said on 
     for (const [name, id] of Object.entries(FILTER_FIELDS)) if (linked.get(name)) $(id).value = linked.get(name);
     $("search-form").requestSubmit();
   } else if (linked.get("question")) {
+    // filled, not asked: answering spends the generator (and the viewer's key), so a link never
+    // does it without a click
     $("question").value = linked.get("question");
-    $("ask-form").requestSubmit();
+    $("question").focus();
   }
 }
