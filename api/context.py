@@ -8,6 +8,7 @@ from typing import Any, Iterable
 from api.schemas import ChunkContext, ChunkOut, DocumentOut, NeighbourOut, PartOut
 from api.uploads import display_name
 from ipqa.domain import Chunk, Part
+from rag.versioned import CitationVersions
 
 
 def documents_by_id(store: Any, document_ids: Iterable[str | None], uploads_dir: Path,
@@ -36,7 +37,11 @@ def document_out(document: Any, uploads_dir: Path) -> DocumentOut:
 
 
 def chunk_context(store: Any, chunk: Chunk, *, part: Part | None, index_version: str,
-                  uploads_dir: Path) -> ChunkContext:
+                  uploads_dir: Path, versions: CitationVersions | None = None) -> ChunkContext:
+    """``chunk`` with its document, part and neighbours; ``versions``: their citations name the
+    version when it is not in force today."""
+    if versions is not None:
+        chunk = versions.chunk(chunk)
     document = store.document(chunk.document_id)
     previous = following = None
     siblings = getattr(store, "chunks_of_document", None)
@@ -45,14 +50,15 @@ def chunk_context(store: Any, chunk: Chunk, *, part: Part | None, index_version:
         position = next((i for i, c in enumerate(ordered) if c.id == chunk.id), None)
         if position is not None:
             if position > 0:
-                previous = _neighbour(ordered[position - 1])
+                previous = _neighbour(ordered[position - 1], versions)
             if position + 1 < len(ordered):
-                following = _neighbour(ordered[position + 1])
+                following = _neighbour(ordered[position + 1], versions)
     return ChunkContext(chunk=ChunkOut.of(chunk),
                         document=document_out(document, uploads_dir) if document is not None else None,
                         part=PartOut.of(part, chunk) if part is not None else None,
                         previous=previous, next=following, index_version=index_version)
 
 
-def _neighbour(chunk: Chunk) -> NeighbourOut:
-    return NeighbourOut(id=chunk.id, citation=chunk.citation, ordinal=chunk.ordinal)
+def _neighbour(chunk: Chunk, versions: CitationVersions | None) -> NeighbourOut:
+    citation = versions.citation(chunk.citation, chunk.document_id) if versions is not None else chunk.citation
+    return NeighbourOut(id=chunk.id, citation=citation, ordinal=chunk.ordinal)

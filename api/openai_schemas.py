@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.schemas import AS_OF_PATTERN, checked_as_of
+
 ROLES = ("system", "developer", "user", "assistant")
 MAX_MESSAGES = 101  # 50 earlier turns (as /v1/ask's history) and the question
 MAX_MESSAGE_CHARS = 100_000  # an earlier answer may be long; the question itself is held to max_question_chars
@@ -64,6 +66,16 @@ class ChatCompletionRequest(BaseModel):
     conversation_id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
                                         description="A server-side conversation (POST /v1/conversations) whose "
                                                     "turns precede these messages; the answer is added to it.")
+    as_of: str | None = Field(
+        default=None, pattern=AS_OF_PATTERN, examples=["2015-06-01"],
+        description="YYYY-MM-DD, a real date not after today (else 422), as /v1/ask: of each law only the "
+                    "version in force on that date is searched and cited (default: the version in force "
+                    "today). OpenAI clients send it with `extra_body={\"as_of\": …}`.")
+
+    @field_validator("as_of")
+    @classmethod
+    def _a_past_date(cls, value: str | None) -> str | None:
+        return checked_as_of(value)
 
 
 class ChatCitation(BaseModel):
@@ -75,6 +87,10 @@ class ChatCitation(BaseModel):
     verified: bool
     support: float
     problem: str | None
+    current: list[str] | None = Field(default=None, description="Set when the cited law version is not the one "
+                                      "in force today: today's corresponding articles (empty: deleted since).")
+    note: str | None = Field(default=None, description="Says that the cited version is no longer current and "
+                                                       "names the current article (also written in the content).")
 
 
 class AssistantMessage(BaseModel):

@@ -30,7 +30,19 @@ from ipqa.domain import (
 from rag.conversation import Turn
 
 _ISO_DATE = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+AS_OF_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"  # what a schema can say of a real date
 MAX_K = 100
+
+
+def checked_as_of(value: str | None) -> str | None:
+    """An ``as_of`` field's value checked by ``ipqa.in_force.parse_as_of`` (the CLI's and every
+    endpoint's rule): a date that is not in the calendar or lies after today fails validation."""
+    if value is None:
+        return None
+    try:
+        return parse_as_of(value)
+    except InputError as exc:
+        raise ValueError(exc.problem) from None
 
 
 class _Strict(BaseModel):
@@ -84,7 +96,7 @@ class _QueryBase(_Strict):
                                       "provisions those hits cite, each marked with `expanded_from`.")
 
     as_of: str | None = Field(
-        default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$", examples=["2015-06-01"],
+        default=None, pattern=AS_OF_PATTERN, examples=["2015-06-01"],
         description="YYYY-MM-DD, a real date not after today (else 422): of each law only the version in "
                     "force on that date is searched and cited (default: the version in force today).")
 
@@ -98,12 +110,7 @@ class _QueryBase(_Strict):
     @field_validator("as_of")
     @classmethod
     def _a_past_date(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return parse_as_of(value)
-        except InputError as exc:
-            raise ValueError(exc.problem) from None
+        return checked_as_of(value)
 
     def search_filters(self) -> SearchFilters | None:
         """The request's filters with its ``as_of`` date (None: none of either)."""
@@ -259,11 +266,17 @@ class CitationOut(BaseModel):
     verified: bool
     support: float
     problem: str | None
+    current: list[str] | None = Field(
+        default=None, description="Set when the cited law version is not the one in force today: the "
+                                  "corresponding articles of today's version (empty: deleted since).")
+    note: str | None = Field(default=None, description="Says that the cited version is no longer current "
+                                                       "and names the current article.")
 
     @classmethod
     def of(cls, c: AnswerCitation) -> "CitationOut":
         return cls(number=c.number, citation=c.citation, quoted_span=c.quoted_span, chunk_id=c.chunk_id,
-                   document_id=c.document_id, verified=c.verified, support=_finite(c.support), problem=c.problem)
+                   document_id=c.document_id, verified=c.verified, support=_finite(c.support), problem=c.problem,
+                   current=None if c.current is None else list(c.current), note=c.note)
 
 
 class StatementOut(BaseModel):

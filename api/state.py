@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ipqa.errors import IndexUnavailableError, InputError
+from rag.versioned import CitationVersions
 
 if TYPE_CHECKING:
     from api.jobs import JobRunner
@@ -65,6 +66,11 @@ class Services:
     answerer: "AnswerPipeline"
     # response-ready documents of this version by id (immutable within a version; filled lazily)
     documents: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # the citations of law versions not in force today name the version (rag.versioned)
+    citation_versions: CitationVersions = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "citation_versions", CitationVersions(self.snapshot.store))
 
     @property
     def version(self) -> str:

@@ -106,8 +106,14 @@ def main() -> None:
             model_file = default_ltr_model_path(settings) / "model.json"
             if model_file.is_file():
                 metadata = json.loads(model_file.read_text(encoding="utf-8")).get("metadata", {})
-                results["stard"]["LTR 5-fold CV (from its artefact)"] = (metadata.get("cv") or {}).get("overall")
+                results["stard"]["LTR 5-fold CV, all its training questions (from its artefact)"] = (
+                    metadata.get("cv") or {}).get("overall")
                 results["stard"]["LTR first stage 5-fold CV"] = metadata.get("first_stage_cv")
+                # trained on several datasets: the cross-validated figures of each (STARD's own, and the IP
+                # questions', which involve no ip-qa-dev question)
+                for dataset, row in (metadata.get("cv_by_dataset") or {}).items():
+                    results["stard"][f"LTR 5-fold CV on {dataset} only"] = row["reranked"]
+                    results["stard"][f"first stage on {dataset} only"] = row["first_stage"]
     finally:
         snapshot.close()
     if args.json:
@@ -135,6 +141,16 @@ def table(results: dict[str, Any]) -> str:
         get = (lambda k: recall.get(str(k), recall.get(f"R@{k}", recall.get(k, float("nan")))))
         lines.append(f"| {name} | {float(get(10)):.3f} | {float(get(100)):.3f} | "
                      f"{float(figures.get('mrr', figures.get('MRR', float('nan')))):.3f} |")
+    lines += ["", "| ip-qa-dev group | n | anchor R@10 / MRR | default R@10 / MRR | |", "|---|---|---|---|---|"]
+    anchor, default = results["ip_qa"].get("anchor (plain BM25 + jieba)"), results["ip_qa"].get("default")
+    for key in ("by_language", "by_type", "by_topic"):
+        for group, mine in sorted(((default or {}).get(key) or {}).items()):
+            theirs = (anchor or {}).get(key, {}).get(group, {})
+            worse = (mine["recall"]["10"] < theirs.get("recall", {}).get("10", 0)
+                     or mine["mrr"] < theirs.get("mrr", 0))
+            lines.append(f"| {key[3:]} {group} | {mine.get('questions', mine.get('n', ''))} | "
+                         f"{theirs.get('recall', {}).get('10', 0):.3f} / {theirs.get('mrr', 0):.3f} | "
+                         f"{mine['recall']['10']:.3f} / {mine['mrr']:.3f} | {'**worse**' if worse else ''} |")
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from ingest.protocols import ChunkLookup  # re-exported: the interface belongs to the resolver's layer
 from ipqa.domain import Chunk, Document, Hit
+from ipqa.in_force import DatedVersion
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class ChunkStore(ChunkLookup, Protocol):
 
     def out_of_force_document_ids(self, as_of: str) -> frozenset[str]:
         """Ids of the law versions not in force on ``as_of`` (``ipqa.in_force.out_of_force``)."""
+
+    def dated_versions(self) -> tuple[DatedVersion, ...]:
+        """Every dated law version: its law, effective date and version date."""
 
     def documents(self, *, offset: int = 0, limit: int = 50,
                   filters: SearchFilters | None = None) -> list[Document]: ...

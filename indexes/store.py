@@ -31,7 +31,7 @@ from indexes.text import indexable_text
 from ingest.citations import unit_keys
 from ipqa.domain import Chunk, Document, ParsedDocument, Part
 from ipqa.errors import IndexUnavailableError
-from ipqa.in_force import DatedVersion, out_of_force
+from ipqa.in_force import DatedVersion, out_of_force, version_order
 
 UnitKeysOf = Callable[[Chunk], Sequence[str]]
 IndexTextOf = Callable[[Chunk, Document], str]
@@ -122,6 +122,7 @@ class SqliteChunkStore:
         self._allowed_cache: dict[SearchFilters, np.ndarray] = {}
         self._out_of_force_cache: dict[str, frozenset[str]] = {}
         self._out_of_force_chunks_cache: dict[str, frozenset[int]] = {}
+        self._dated_versions_cache: tuple[DatedVersion, ...] | None = None
         if cache_chunks and not readonly:
             raise ValueError("only a read-only store may cache chunks (a writable one changes under it)")
         # Both caches hold plain tuples of strings and numbers, which the cyclic garbage collector
@@ -415,18 +416,42 @@ class SqliteChunkStore:
         cached = self._out_of_force_cache.get(as_of)
         if cached is not None:
             return cached
-        rows = self._connection().execute(
-            "SELECT id, jurisdiction, kind, title, json_extract(metadata, '$.book'), "
-            "json_extract(metadata, '$.effective') FROM documents "
-            "WHERE json_extract(metadata, '$.effective') IS NOT NULL").fetchall()
-        excluded = out_of_force((DatedVersion(did, (jurisdiction, kind, title, book), str(effective))
-                                 for did, jurisdiction, kind, title, book, effective in rows), as_of)
+        excluded = out_of_force(self.dated_versions(), as_of)
         if self.readonly:
             with self._lock:
                 if len(self._out_of_force_cache) > 64:
                     self._out_of_force_cache.clear()
                 self._out_of_force_cache[as_of] = excluded
         return excluded
+
+    def dated_versions(self) -> tuple[DatedVersion, ...]:
+        """Every dated law version (``ipqa.in_force``): its law (jurisdiction, kind, title, book),
+        effective date and version date (read once when read-only)."""
+        cached = self._dated_versions_cache
+        if cached is not None:
+            return cached
+        rows = self._connection().execute(
+            "SELECT id, jurisdiction, kind, title, json_extract(metadata, '$.book'), "
+            "json_extract(metadata, '$.effective'), version FROM documents "
+            "WHERE json_extract(metadata, '$.effective') IS NOT NULL").fetchall()
+        versions = tuple(DatedVersion(did, (jurisdiction, kind, title, book), str(effective), version)
+                         for did, jurisdiction, kind, title, book, effective, version in rows)
+        if self.readonly:
+            self._dated_versions_cache = versions
+        return versions
+
+    def law_versions(self, document: Document) -> list[Document]:
+        """The dated versions of ``document``'s law (same jurisdiction, kind, title and book; see
+        ``ipqa.in_force``), oldest first by effective date; ``[]`` for a document without one."""
+        if document.metadata.get("effective") is None:
+            return []
+        rows = self._connection().execute(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE jurisdiction = ? AND kind = ? AND title = ? "
+            "AND json_extract(metadata, '$.effective') IS NOT NULL "
+            "AND json_extract(metadata, '$.book') IS ?",
+            (document.jurisdiction.value, document.kind.value, document.title,
+             document.metadata.get("book"))).fetchall()
+        return sorted((_document_from_row(r) for r in rows), key=version_order)
 
     def out_of_force_int_ids(self, as_of: str) -> frozenset[int]:
         """Int ids of the chunks of the versions not in force on ``as_of`` (cached per date when read-only)."""

@@ -161,6 +161,17 @@ def default_tokenizer() -> Tokenizer:
     return Tokenizer()
 
 
+@lru_cache(maxsize=1)
+def _segmenter() -> Callable[[str], list[str]]:
+    return _load_segmenter()
+
+
+def segment(text: str) -> list[str]:
+    """Chinese text cut into words by the index's segmenter (rjieba, else jieba), every character
+    kept (no normalisation, no stop words): for showing text word by word, e.g. a word-level diff."""
+    return list(_segmenter()(text))
+
+
 def tokenize(text: str, language: str) -> list[str]:
     """BM25 tokens of ``text`` in ``language`` ("zh"/"en")."""
     return default_tokenizer().tokenize(text, language)

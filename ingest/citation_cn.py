@@ -235,8 +235,9 @@ def parse_whole(text: str, context: CnContext | None = None) -> list[CitationRef
 
 # A whole text that is only a law's name, optionally followed by 序言: nothing but the characters
 # a law title is written with (no article number, no sentence punctuation).
-# (Spaces inside occur: 关于执行《中华人民共和国刑法》 确定罪名的补充规定.)
-_NAME_ONLY = re.compile(r"(?P<name>[\u4e00-\u9fff《》〈〉（）()、·0-9０-９][\u4e00-\u9fff《》〈〉（）()、·0-9０-９ \u3000]*?)"
+# (Spaces inside occur: 关于执行《中华人民共和国刑法》 确定罪名的补充规定; a hyphen in a version
+# qualifier: 宪法（2018-03-11）序言.)
+_NAME_ONLY = re.compile(r"(?P<name>[\u4e00-\u9fff《》〈〉（）()、·0-9０-９][\u4e00-\u9fff《》〈〉（）()、·0-9０-９\- \u3000]*?)"
                         r"[\s\u3000]*(?P<preamble>序言)?")
 
 

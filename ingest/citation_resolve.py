@@ -105,7 +105,7 @@ def resolve_ref(ref: CitationRef, lookup: ChunkLookup, *, version: str | None = 
         return ResolveOutcome(text, ref, (), problems[0])
     if version is None and ref.version == PREVIOUS_VERSION:
         return _previous_version(_outcome(text, ref, pairs, lookup, None))
-    return _outcome(text, ref, pairs, lookup, version if version is not None else _year(ref.version))
+    return _outcome(text, ref, pairs, lookup, version if version is not None else _version_prefix(ref.version))
 
 
 def resolve(text: str, lookup: ChunkLookup, **kwargs) -> list[Resolution]:
@@ -136,7 +136,12 @@ def _failed(text: str, ref: CitationRef | None, reason: FailureReason, message: 
     return ResolveOutcome(text, ref, (), ResolutionFailure(reason, message))
 
 
-def _year(version: str | None) -> str | None:
+def _version_prefix(version: str | None) -> str | None:
+    """What a written qualifier selects among version dates: the whole date of an ISO qualifier
+    (``2022-4-4`` -> ``2022-04-04``: two versions of one year are told apart so), else the year."""
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", version or "")
+    if m:
+        return f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
     m = re.match(r"(\d{4})", version or "")
     return m.group(1) if m else None
 

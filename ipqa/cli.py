@@ -28,6 +28,7 @@ def build_app() -> typer.Typer:
     from indexes.cli import register as register_indexes
     from ingest.cli import register as register_ingest
     from rag.cli import register as register_rag
+    from rag.history_cli import register as register_history
     from rag.train_cli import register as register_train
     from sft.cli import register as register_sft
 
@@ -49,7 +50,8 @@ def build_app() -> typer.Typer:
 
         typer.echo(__version__)
 
-    for register in (register_ingest, register_indexes, register_rag, register_train, register_evals, register_sft, register_api):
+    for register in (register_ingest, register_indexes, register_rag, register_history, register_train, register_evals,
+                     register_sft, register_api):
         register(app)
     return app
 

@@ -180,6 +180,10 @@ class AnswerCitation:
     verified: bool
     support: float
     problem: str | None = None  # unresolved | span_not_found | unsupported | None
+    # The cited law version is no longer in force (or not yet): its counterparts in the version in force
+    # today (``()``: the unit was deleted) and a note saying so. ``None``: the version is the current one.
+    current: tuple[str, ...] | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -80,12 +80,19 @@ class Settings(BaseSettings):
     reranker: str = Field(default="auto", description="none | ltr | cross-encoder | auto")
     reranker_path: Path | None = None
     ltr_model_path: Path | None = Field(default=None, description="Output of `ipqa train reranker`.")
-    reranker_fields: list[str] | None = Field(
-        default_factory=lambda: ["civil", "criminal", "procedure", "administrative", "economic", "social",
-                                 "constitutional", "other"],
-        description="Fields of law whose questions the learned reranker reorders (None = all). The LTR model "
-                    "learns from STARD's civil-law lay questions and ranks IP questions worse than the first "
-                    "stage (docs/benchmarks.md), so IP questions keep the first stage with the domain prior.",
+    ltr_extra_models: list[Path] | None = Field(
+        default=None,
+        description="More LTR artefacts served beside ltr_model_path, each for the fields its training "
+                    "validated (e.g. one trained on IP questions: `ipqa train reranker --dataset "
+                    "rag/data/ip_questions.jsonl --out <data_dir>/models/ltr-ip`). None = every "
+                    "<data_dir>/models/ltr-* directory holding a model; [] = none.",
+    )
+    reranker_fields: Literal["auto", "all"] | list[str] | None = Field(
+        default="auto",
+        description="Fields of law whose questions the learned reranker reorders: auto = the fields where "
+                    "`ipqa train reranker` validated it better than the first stage by cross-validation "
+                    "(recorded in its artefact; an artefact without that record: the fields other than IP, "
+                    "as STARD-only models were validated); all (or None); or a JSON list of fields.",
     )
     field_model: str = Field(
         default="auto",

@@ -32,6 +32,9 @@ def cited_hits(question: str, lookup: ChunkLookup, *, known_laws: Iterable[str] 
     for found in find_citations(question, known_laws=known_laws):
         outcome = resolve_ref(found.ref, lookup)
         if not outcome.ok:
+            # a unit not in the index, or a version of it the index lacks (原专利法… when only one
+            # version is indexed): nothing to put first; the question is still answered by ranking
+            # (`ipqa history` and /v1/citations/resolve say which versions exist)
             continue
         resolved = outcome.resolutions[0].chunk
         if outcome.ref is not None and outcome.ref.version is not None:

@@ -117,6 +117,8 @@ def answer_to_dict(answer: "Answer", store: "ChunkStore | None" = None) -> dict[
                 "verified": c.verified,
                 "support": c.support,
                 "problem": c.problem,
+                "current": None if c.current is None else list(c.current),
+                "note": c.note,
             }
             for c in answer.citations
         ],
@@ -178,6 +180,8 @@ def print_answer_details(answer: "Answer", store: "ChunkStore") -> None:
         typer.echo(f"  [{c.number}] {c.citation} — {mark}, support {c.support:.2f}")
         if c.quoted_span:
             typer.echo(f"      「{_short(c.quoted_span, 200)}」")
+        if c.note:
+            typer.secho(f"      {c.note}", fg=typer.colors.YELLOW)
     unsupported = [s for s in answer.statements if not s.supported]
     if unsupported:
         typer.secho("\nUnsupported statements:", bold=True)

@@ -159,12 +159,59 @@ def build_retriever(settings: Settings, snapshot: "IndexSnapshot") -> HybridRetr
     """The hybrid retriever over ``snapshot``, with the configured fusion, reranker (applied to
     questions of ``reranker_fields``) and domain prior."""
     law_names = law_names_of(snapshot)
+    reranker = build_reranker(settings, snapshot, law_names)
     return HybridRetriever(snapshot, fusion=settings.fusion, rrf_k=settings.rrf_k, weights=settings.fusion_weights,
-                           candidates=settings.candidates, reranker=build_reranker(settings, snapshot, law_names),
+                           candidates=settings.candidates, reranker=reranker,
                            expand_references=settings.expand_references, law_names=law_names,
                            domain_prior=build_domain_prior(settings),
-                           reranker_fields=(frozenset(settings.reranker_fields)
-                                            if settings.reranker_fields is not None else None))
+                           reranker_fields=reranker_fields(settings.reranker_fields, reranker),
+                           more_rerankers=build_extra_rerankers(settings, snapshot, law_names))
+
+
+def extra_ltr_model_paths(settings: Settings) -> list[Path]:
+    """The LTR artefacts served beside the main one (``ltr_extra_models``; by default every
+    ``<data_dir>/models/ltr-*`` directory that holds a model), in name order."""
+    from rag.rerank.ltr import MODEL_FILE
+
+    if settings.reranker not in ("auto", "ltr"):
+        return []
+    if settings.ltr_extra_models is not None:
+        return list(settings.ltr_extra_models)
+    models = settings.data_dir / "models"
+    return sorted(p for p in models.glob("ltr-*") if (p / MODEL_FILE).is_file()) if models.is_dir() else []
+
+
+def build_extra_rerankers(settings: Settings, snapshot: "IndexSnapshot",
+                          law_names: "LawNames | None" = None) -> list[tuple["Reranker", frozenset[str] | None]]:
+    """Each extra LTR model with the fields its artefact records as validated. One that records none
+    (trained without a field model) serves no field when found under ``models/ltr-*``, and every
+    field when ``ltr_extra_models`` names it on purpose."""
+    from rag.rerank.ltr import LtrModel, LtrReranker
+
+    named = settings.ltr_extra_models is not None
+    out: list[tuple["Reranker", frozenset[str] | None]] = []
+    for path in extra_ltr_model_paths(settings):
+        reranker = LtrReranker(LtrModel.load(path), snapshot.store, law_names=law_names)
+        fields = reranker.validated_fields
+        out.append((reranker, fields if fields is not None else (None if named else frozenset())))
+    return out
+
+
+# The fields a learned reranker trained on STARD alone was validated on (docs/benchmarks.md, issue 10):
+# an artefact written before `ipqa train reranker` recorded its validated fields is served for these.
+STARD_VALIDATED_FIELDS = frozenset({"civil", "criminal", "procedure", "administrative", "economic", "social",
+                                    "constitutional", "other"})
+
+
+def reranker_fields(setting: "str | list[str] | None", reranker: "Reranker | None") -> frozenset[str] | None:
+    """The fields whose questions the reranker reorders (None: all): ``auto`` reads the fields its
+    artefact records as validated by cross-validation."""
+    if setting is None or setting == "all":
+        return None
+    if setting != "auto":
+        return frozenset(setting)
+    recorded = getattr(reranker, "validated_fields", None)
+    return STARD_VALIDATED_FIELDS if recorded is None else frozenset(recorded)
 
 
 # --- answering -------------------------------------------------------------------------------------

@@ -26,9 +26,11 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from ingest.citation_forms import PREVIOUS_VERSION, CitationRef
 from ingest.citations import find_citations
 from rag.prompts import question_language
 from rag.query import LawNames, clean_query
+from rag.versioned import versioned_citation
 
 MAX_TURNS = 4  # earlier turns that can still shape a follow-up (older ones rarely matter)
 MAX_CONTEXT_CHARS = 300  # of carried text: enough for the gist, not enough to drown the follow-up
@@ -132,7 +134,7 @@ def resolve_followup(question: str, history: Sequence[Turn], *, law_names: LawNa
         # the earlier units would be put first by the retriever too: keep only their law
         context = _without_citations(context, known)
     elif unit is not None and new_subject is None:
-        carried.append(unit)
+        carried.append(_with_version(unit.unit, unit.version))
 
     # 3. the laws: those named before; else the subject's (专利 -> 专利法) when the index holds it;
     #    else the law the previous answer cited first
@@ -240,33 +242,47 @@ def _swap_subject(text: str, old: _Subject, new: _Subject) -> str:
     return text
 
 
-def _unit_of(context: str, turn: Turn, known_laws: Iterable[str] | None) -> str | None:
+def _unit_of(context: str, turn: Turn, known_laws: Iterable[str] | None) -> CitationRef | None:
     """The unit the previous turn was about: the first one its (resolved) question cites, else the
-    first one its answer cites."""
+    first one its answer cites (with the version it names, if any)."""
     for found in find_citations(context, known_laws=known_laws):
         if _is_full_citation(found.ref.unit):
-            return found.ref.unit
+            return found.ref
     for citation in turn.citations:
         for found in find_citations(citation, known_laws=known_laws):
             if _is_full_citation(found.ref.unit):
-                return found.ref.unit
+                return found.ref
     return None
 
 
-def _own_citations(question: str, unit: str | None, known_laws: Iterable[str] | None) -> list[str]:
+def _with_version(citation: str, version: str | None) -> str:
+    """``citation`` in the law version ``version`` names (as written: ``2010``, ``2010年修正``, 原)."""
+    if not version:
+        return citation
+    return f"{PREVIOUS_VERSION}{citation}" if version == PREVIOUS_VERSION else versioned_citation(citation, version)
+
+
+def _own_citations(question: str, unit: CitationRef | None, known_laws: Iterable[str] | None) -> list[str]:
     """The units ``question`` cites, bare ones ("第二款", "第十二条", "section 272") read against
-    ``unit``; only those that come out as full citations (a law and an article, a US title and a
-    section)."""
+    ``unit`` (and in the version of its law it names: a follow-up on 专利法实施细则（2010）第六十九条
+    stays in the 2010 rules); only those that come out as full citations (a law and an article, a US
+    title and a section)."""
     current: dict[str, object] = {}
     if unit is not None:
-        cn = _CN_UNIT.match(unit)
-        us = _US_TITLE.match(unit)
+        cn = _CN_UNIT.match(unit.unit)
+        us = _US_TITLE.match(unit.unit)
         if cn:
             current = {"current_law": cn.group("law"), "current_article": cn.group("article")}
         elif us:
             current = {"current_title": int(us.group("title"))}
     found = find_citations(question, known_laws=known_laws, **current)  # type: ignore[arg-type]
-    return list(dict.fromkeys(f.ref.canonical for f in found if _is_full_citation(f.ref.unit)))
+    own = []
+    for f in found:
+        if not _is_full_citation(f.ref.unit):
+            continue
+        same_law = unit is not None and f.ref.version is None and f.ref.law is not None and f.ref.law == unit.law
+        own.append(_with_version(f.ref.canonical, unit.version if same_law and unit is not None else f.ref.version))
+    return list(dict.fromkeys(own))
 
 
 def _without_citations(text: str, known_laws: Iterable[str] | None) -> str:

@@ -16,13 +16,16 @@ answer's evidence is the sources the model was shown.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Iterable, Iterator, Sequence
 
 from indexes.protocols import ChunkStore, SearchFilters
-from ipqa.domain import Answer, Hit, QuestionType
+from ipqa.domain import Answer, AnswerCitation, Hit, QuestionType
 from ipqa.errors import InputError
+from ipqa.language import detect_language
 from rag.conversation import ResolvedQuestion, Turn, resolve_followup
 from rag.generators import GeneratorError
+from rag.history import LawHistory, superseded_note
 from rag.prompts import build_prompt, fit_prompt
 from rag.protocols import ContextLimited, Generator, Prompt, Retriever, SupportJudge
 from rag.query import LawNames
@@ -180,6 +183,7 @@ class AnswerPipeline:
         text = "".join(pieces)
 
         verification = self.verifier.verify(text, prompt.sources)
+        citations = self._with_currency(verification.citations, question)
         clock.lap("verify")
         reason = None
         if not verification.citations:
@@ -197,7 +201,7 @@ class AnswerPipeline:
             question=question,
             question_type=qtype,
             text=text,
-            citations=verification.citations,
+            citations=citations,
             statements=verification.statements,
             evidence=prompt.sources,
             generator=self.generator.name,
@@ -206,6 +210,24 @@ class AnswerPipeline:
             timings=clock.done(),
             **conversation,
         )
+
+    def _with_currency(self, citations: Sequence[AnswerCitation], question: str) -> tuple[AnswerCitation, ...]:
+        """Each citation of a law version not in force today gets the current corresponding article(s)
+        (by the article alignment, ``rag.history``) and a note in the question's language."""
+        if not callable(getattr(self.store, "law_versions", None)):  # a store without law versions
+            return tuple(citations)
+        history = LawHistory(self.store)
+        language = detect_language(question).value
+        noted = []
+        for citation in citations:
+            chunk = self.store.chunk(citation.chunk_id) if citation.chunk_id else None
+            document = self.store.document(citation.document_id) if citation.document_id else None
+            current = history.current_counterparts(chunk, document) if chunk and document else None
+            if current is not None:
+                citation = replace(citation, current=tuple(u.citation for u in current),
+                                   note=superseded_note(citation.citation, current, language))
+            noted.append(citation)
+        return tuple(noted)
 
     def resolve(self, question: str, history: Sequence[Turn]) -> ResolvedQuestion:
         """``question`` made standalone against ``history`` (itself when it stands alone)."""

@@ -43,6 +43,7 @@ from rag.protocols import Reranker
 from rag.query import AnalyzedQuery, LawNames, analyze_query
 from rag.rerank import CandidateSource
 from rag.rerank.features import unit_key_of
+from rag.versioned import CitationVersions
 from rag.verify import law_titles_in_store
 
 FUSIONS = ("rrf", "weighted")
@@ -160,7 +161,8 @@ class HybridRetriever:
                  candidate_sources: Sequence[CandidateSource] | None = None, clean_query: bool = True,
                  law_boost: bool = True, collapse_versions: bool = True, law_names: LawNames | None = None,
                  expand_per_hit: int = 1, expand_total: int = 5, cited_first: bool = True,
-                 domain_prior: DomainPrior | None = None, reranker_fields: frozenset[str] | None = None) -> None:
+                 domain_prior: DomainPrior | None = None, reranker_fields: frozenset[str] | None = None,
+                 more_rerankers: Sequence[tuple[Reranker, frozenset[str] | None]] = ()) -> None:
         self.snapshot = snapshot
         # The reranker (and its candidate sources) serve only questions whose most likely field of law
         # is one of these (None: every question): a reranker is used where it was validated better
@@ -173,14 +175,24 @@ class HybridRetriever:
                                         expand_per_hit=expand_per_hit, expand_total=expand_total,
                                         cited_first=cited_first)
         self.reranker = reranker
-        if candidate_sources is None:  # by default the reranker's own candidates (LTR associations)
-            candidate_sources = [reranker] if isinstance(reranker, CandidateSource) else []
+        # Each learned reranker with the fields it serves: a question goes to the one whose fields hold
+        # most of its field posterior (at least half), e.g. a model of IP practitioners' questions for
+        # IP questions and one of lay civil-law questions for the rest ("ranking that never hurts a domain").
+        self.routes: list[tuple[Reranker, frozenset[str] | None]] = (
+            [(reranker, self.reranker_fields)] if reranker is not None else [])
+        self.routes += [(r, frozenset(f) if f is not None else None) for r, f in more_rerankers]
+        # by default a reranker's own candidates (LTR associations) come with it
+        self._default_sources = candidate_sources is None
+        if candidate_sources is None:
+            candidate_sources = [r for r, _ in self.routes if isinstance(r, CandidateSource)]
         self.candidate_sources = list(candidate_sources)
         self.law_names = law_names if law_names is not None else (
             law_names_of(snapshot) if law_boost or cited_first else None)
         # exact law names for parsing the citations a question makes (see rag/cited.py)
         self._known_laws = self.law_names.all_titles() if self.law_names is not None else None
         self._titles_by_field: dict[str, frozenset[str]] | None = None  # built on first need
+        # the hits' citations name their version when it is not the one in force today
+        self.citation_versions = CitationVersions(snapshot.store)
 
     def weights_for(self, language: str) -> Mapping[str, float]:
         weights = (self.options.weights or {}).get(language)
@@ -252,7 +264,8 @@ class HybridRetriever:
         """The first stage plus the other sources' candidates (those not already in it)."""
         analyzed = self.analyze(query)
         hits = self.first_stage(analyzed, filters, depth=depth)
-        return analyzed, self._add_source_candidates(hits, self._sources_for(query), query, filters)
+        sources = [source for source in self.candidate_sources if source.serves(query)]
+        return analyzed, self._add_source_candidates(hits, sources, query, filters)
 
     # --- the Retriever protocol ---------------------------------------------------------------------
     def retrieve(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
@@ -267,10 +280,9 @@ class HybridRetriever:
         analyzed = self.analyze(query)
         posterior = (self.domain_prior.field_posterior(analyzed.lexical, analyzed.language)
                      if self.domain_prior is not None else {})
-        learned_applies = self._field_served(posterior)
-        reranker = (self.reranker if learned_applies and self.reranker is not None and self.reranker.serves(query)
-                    else None)
-        sources = self._sources_for(query) if learned_applies else []
+        reranker = self.reranker_for(query, posterior)
+        learned_applies = reranker is not None if self.routes else self._field_served(posterior)
+        sources = self._sources_for(query, reranker) if learned_applies else []
         if reranker is None and not sources and self.domain_prior is None:
             # Nothing reorders the first stage: load only the chunks of the top k units.
             ranked = self.first_stage_ranked(analyzed, filters, depth=depth)
@@ -294,7 +306,7 @@ class HybridRetriever:
             hits = expand_references(hits, self.snapshot.store, per_hit=self.options.expand_per_hit,
                                      total=self.options.expand_total,
                                      out_of_force=out_of_force_ids(filters, self.snapshot.store))
-        return hits
+        return self.citation_versions.hits(hits)
 
     def _field_titles(self, posterior: Mapping[str, float]) -> frozenset[str] | None:
         """The titles of the laws of the question's likeliest field, when the domain prior says to
@@ -307,6 +319,21 @@ class HybridRetriever:
         if self._titles_by_field is None:
             self._titles_by_field = titles_by_field(self.law_names.all_titles())
         return self._titles_by_field.get(field) or None
+
+    def reranker_for(self, query: str, posterior: Mapping[str, float]) -> Reranker | None:
+        """The reranker that serves this question: among those serving its language, the one whose
+        fields hold the most of the field posterior, at least half (the first on a tie); None when no
+        reranker was validated for questions like it."""
+        best: Reranker | None = None
+        best_mass = 0.5
+        for reranker, fields in self.routes:
+            if not reranker.serves(query):
+                continue
+            mass = 1.0 if fields is None or not posterior else sum(
+                p for field, p in posterior.items() if field in fields)
+            if mass > best_mass or (best is None and mass >= best_mass):
+                best, best_mass = reranker, mass
+        return best
 
     def _field_served(self, posterior: Mapping[str, float]) -> bool:
         """Whether the learned reranker serves a question with this field posterior: when its fields
@@ -327,7 +354,10 @@ class HybridRetriever:
                     hits.append(hit)
         return hits
 
-    def _sources_for(self, query: str) -> list[CandidateSource]:
+    def _sources_for(self, query: str, reranker: Reranker | None = None) -> list[CandidateSource]:
+        """The candidate sources for ``query``: those given explicitly, or the serving reranker's own."""
+        if self._default_sources and self.routes:
+            return [reranker] if isinstance(reranker, CandidateSource) and reranker.serves(query) else []
         return [source for source in self.candidate_sources if source.serves(query)]
 
     def _top_units(self, ranked: Sequence[Ranked], k: int) -> list[Hit]:

@@ -44,6 +44,28 @@ class TrainingQuestion:
     id: str
     question: str
     gold: tuple[str, ...]  # unit keys of the gold articles (any version counts)
+    source: str = ""  # the dataset it came from (file stem), for per-dataset figures
+
+
+def load_datasets(paths: Sequence[Path], lookup: ChunkLookup) -> tuple[list[TrainingQuestion], list[str]]:
+    """:func:`load_questions` of several files, in order; two files of one name are refused (the
+    per-dataset figures are keyed by the file's stem), as is a question id used twice."""
+    stems = [p.stem for p in paths]
+    if len(set(stems)) != len(stems):
+        raise InputError("--dataset", f"two datasets share a file name: {stems}")
+    questions: list[TrainingQuestion] = []
+    unresolved: list[str] = []
+    for path in paths:
+        found, missing = load_questions(path, lookup)
+        questions += found
+        unresolved += missing
+    seen: set[str] = set()
+    for question in questions:
+        key = f"{question.source}/{question.id}"
+        if key in seen:
+            raise InputError(question.source, f"question id {question.id!r} occurs twice")
+        seen.add(key)
+    return questions, unresolved
 
 
 def load_questions(path: Path, lookup: ChunkLookup) -> tuple[list[TrainingQuestion], list[str]]:
@@ -64,7 +86,8 @@ def load_questions(path: Path, lookup: ChunkLookup) -> tuple[list[TrainingQuesti
             else:
                 unresolved.append(str(name))
         if keys and question.strip():
-            questions.append(TrainingQuestion(str(row.get("id", number)), question, tuple(dict.fromkeys(keys))))
+            questions.append(TrainingQuestion(str(row.get("id", number)), question, tuple(dict.fromkeys(keys)),
+                                              source=Path(path).stem))
     return questions, unresolved
 
 
@@ -203,9 +226,19 @@ def rank_with(fold: _Fold | None, item: PreparedQuestion, lookup: ChunkLookup, e
 class CvResult:
     folds: tuple[MetricSummary, ...]
     overall: MetricSummary  # over all questions, each ranked by the fold that did not train on it
+    # per question (in the order of ``prepared``): its units as ranked by the fold that did not train on it
+    ranked: tuple[tuple[str, ...], ...] = ()
 
     def as_json(self) -> dict:
         return {"folds": [f.as_row() for f in self.folds], "overall": self.overall.as_row()}
+
+    def by_group(self, prepared: Sequence["PreparedQuestion"], group_of: Callable[["PreparedQuestion"], str]
+                 ) -> dict[str, MetricSummary]:
+        """The cross-validated figures of each group of questions (dataset, language, field…)."""
+        runs: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+        for item, ranked in zip(prepared, self.ranked):
+            runs.setdefault(group_of(item), []).append((ranked, item.question.gold))
+        return {group: mean_metrics(group_runs, ks=KS) for group, group_runs in sorted(runs.items())}
 
 
 def cross_validate(prepared: Sequence[PreparedQuestion], lookup: ChunkLookup, extractor: QueryFeatureExtractor,
@@ -216,6 +249,7 @@ def cross_validate(prepared: Sequence[PreparedQuestion], lookup: ChunkLookup, ex
         raise InputError("dataset", f"{len(prepared)} usable questions cannot make {options.folds} folds")
     splitter = KFold(options.folds, shuffle=True, random_state=options.seed)
     runs: list[tuple[list[str], tuple[str, ...]]] = []
+    ranked_of: dict[int, tuple[str, ...]] = {}
     folds = []
     for number, (train_rows, test_rows) in enumerate(splitter.split(np.arange(len(prepared))), start=1):
         train = [prepared[i] for i in train_rows]
@@ -227,9 +261,10 @@ def cross_validate(prepared: Sequence[PreparedQuestion], lookup: ChunkLookup, ex
         summary = mean_metrics(fold_runs, ks=KS)
         folds.append(summary)
         runs.extend(fold_runs)
+        ranked_of.update({int(i): tuple(ranked) for i, (ranked, _) in zip(test_rows, fold_runs)})
         if progress is not None:
             progress(f"fold {number}/{options.folds}: {summary_text(summary)}")
-    return CvResult(tuple(folds), mean_metrics(runs, ks=KS))
+    return CvResult(tuple(folds), mean_metrics(runs, ks=KS), tuple(ranked_of[i] for i in range(len(prepared))))
 
 
 def train_final(prepared: Sequence[PreparedQuestion], lookup: ChunkLookup, extractor: QueryFeatureExtractor,
@@ -255,3 +290,39 @@ def first_stage_retriever(snapshot, *, candidates: int, clean_query: bool = True
     return HybridRetriever(snapshot, fusion=fusion, rrf_k=rrf_k, weights=weights, candidates=candidates,
                            reranker=None, expand_references=False, candidate_sources=[], clean_query=clean_query,
                            law_boost=law_boost)
+
+
+# --- where the learned reranker is validated -------------------------------------------------------
+
+MIN_GROUP_QUESTIONS = 10  # a group smaller than this says nothing either way
+
+
+@dataclass(frozen=True)
+class GroupValidation:
+    """Cross-validated figures of one group of training questions, reranker against first stage."""
+
+    group: str
+    questions: int
+    reranked: dict
+    first_stage: dict
+    min_questions: int = MIN_GROUP_QUESTIONS
+
+    @property
+    def validated(self) -> bool:
+        """Enough questions, and the reranker's MRR and R@10 are no worse than the first stage's."""
+        return (self.questions >= self.min_questions and self.reranked["MRR"] >= self.first_stage["MRR"]
+                and self.reranked["R@10"] >= self.first_stage["R@10"])
+
+    def as_json(self) -> dict:
+        return {"questions": self.questions, "validated": self.validated, "reranked": self.reranked,
+                "first_stage": self.first_stage}
+
+
+def validate_groups(prepared: Sequence[PreparedQuestion], reranked: CvResult, first_stage: CvResult,
+                    group_of: Callable[[PreparedQuestion], str], *,
+                    min_questions: int = MIN_GROUP_QUESTIONS) -> list[GroupValidation]:
+    """Per group: the reranker's cross-validated figures beside the first stage's on the same questions."""
+    mine = reranked.by_group(prepared, group_of)
+    theirs = first_stage.by_group(prepared, group_of)
+    return [GroupValidation(group, mine[group].questions, mine[group].as_row(), theirs[group].as_row(),
+                            min_questions) for group in mine]

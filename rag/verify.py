@@ -30,6 +30,7 @@ from ingest.citations import find_citations, same_unit
 from ipqa.domain import AnswerCitation, Chunk, Hit, Statement
 from rag.protocols import SupportJudge
 from rag.sentences import sentence_spans
+from rag.versioned import CitationVersions
 
 NOTE_PREFIX = "※"  # a note about the answer (e.g. "no generative model is configured"), not a statement
 
@@ -218,6 +219,7 @@ class CitationVerifier:
         self.threshold = threshold
         # a frozenset: find_citations caches its normalised form by identity/hash, not per answer
         self.known_laws = frozenset(known_laws) if known_laws is not None else None
+        self.citation_versions = CitationVersions(lookup)
 
     def verify(self, text: str, sources: Sequence[Hit]) -> Verification:
         targets: dict[int, _Target] = {}
@@ -281,11 +283,17 @@ class CitationVerifier:
         """(number, resolved) of a written citation; number None when a marker of the statement
         already stands for it."""
         ref = found.ref
+        named = self._chunks_of_named_version(ref)
+
+        def cites(chunk: Chunk) -> bool:
+            # unit keys, not strings: "US 8,927,118, claim 3" is the chunk "US 8,927,118 B2, claim 3";
+            # a version written in the citation (专利法实施细则（2010）…) must be that chunk's
+            return same_unit(ref, chunk) and (named is None or chunk.id in named)
+
         # 1. the statement's own marker already cites this unit: same citation (narrowed to a part)
         for n in marker_numbers_:
             target = targets.get(n)
-            # unit keys, not strings: "US 8,927,118, claim 3" is the chunk "US 8,927,118 B2, claim 3"
-            if target and target.chunk is not None and same_unit(ref, target.chunk):
+            if target and target.chunk is not None and cites(target.chunk):
                 if ref.part is None:
                     return None, True
                 part = find_part(target.chunk, ref)
@@ -294,13 +302,13 @@ class CitationVerifier:
                 if part is not None:
                     target.evidence = _part_text(target.chunk, part)
                 return None, True
-        key = ref.canonical
+        key = f"{ref.canonical}@{ref.version}" if ref.version else ref.canonical
         if key in written:
             n = written[key]
             return n, targets[n].resolved
         # 2. one of the numbered sources is this unit
         for i, hit in enumerate(sources, 1):
-            if same_unit(ref, hit.chunk):
+            if cites(hit.chunk):
                 part = find_part(hit.chunk, ref) if ref.part else None
                 if isinstance(part, ResolutionFailure):
                     return self._unresolved_written(found.matched, targets, written, floor), False
@@ -316,9 +324,19 @@ class CitationVerifier:
             return self._unresolved_written(found.matched, targets, written, floor), False
         best = outcome.resolutions[0]
         n = self._next_number(targets, floor)
-        targets[n] = _Target(n, ref.canonical, best.chunk, best.text)
+        # a version not in force today is cited with its version, as retrieval shows it
+        citation = self.citation_versions.citation(ref.canonical, best.chunk.document_id)
+        targets[n] = _Target(n, citation, best.chunk, best.text)
         written[key] = n
         return n, True
+
+    def _chunks_of_named_version(self, ref) -> frozenset[str] | None:  # type: ignore[no-untyped-def]
+        """The chunks of the version a citation names (``（2010）``, ``2010年…``, ``原…``); None when
+        it names none (any version is the unit); empty when the version does not exist."""
+        if not ref.version:
+            return None
+        outcome = resolve_ref(ref, self.lookup)
+        return frozenset(r.chunk.id for r in outcome.resolutions)
 
     def _unresolved_written(
         self, matched: str, targets: dict[int, _Target], written: dict[str, int], floor: int

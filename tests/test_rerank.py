@@ -272,12 +272,17 @@ def test_train_reranker_command_cross_validates_and_writes_what_auto_loads(tmp_p
     monkeypatch.setenv("IPQA_DATA_DIR", str(data_dir))
     monkeypatch.setenv("IPQA_EMBED_DEVICE", "cpu")
     result = CliRunner().invoke(build_app(), ["train", "reranker", "--dataset", str(dataset), "--folds", "3",
-                                              "--neighbours", "3", "--association-candidates", "3"])
+                                              "--neighbours", "3", "--association-candidates", "3",
+                                              "--min-group-questions", "5"])
     assert result.exit_code == 0, result.output
     assert "9 questions with resolvable gold; 0 gold names do not resolve" in result.output
     assert "fold 3/3: R@1" in result.output and "mean over folds:  R@1" in result.output
+    assert "cross-validated by language" in result.output and "cross-validated by dataset" in result.output
     model = LtrModel.load(data_dir / "models" / "ltr")
     assert model.metadata["cv"]["overall"]["questions"] == 9 and len(model.questions) == 9
+    assert model.metadata["cv_by_dataset"]["train"]["questions"] == 9
+    # served for the languages where cross-validation found it no worse than the first stage
+    assert model.metadata["languages"] == (["zh"] if model.metadata["cv_by_language"]["zh"]["validated"] else [])
 
     settings = Settings()
     snapshot = open_snapshot(settings.index_root, embedder=None)
@@ -287,3 +292,135 @@ def test_train_reranker_command_cross_validates_and_writes_what_auto_loads(tmp_p
         assert retriever.retrieve("邻居山寨我的产品", 1)[0].chunk.citation == "专利法 第十一条"
     finally:
         snapshot.close()
+
+
+# --- where the reranker is validated, and served ------------------------------------------------------
+
+def test_cross_validated_figures_per_group_say_where_the_reranker_beats_the_first_stage(snapshot) -> None:
+    from rag.train import validate_groups
+
+    retriever = first_stage_retriever(snapshot, candidates=20)
+    extractor = QueryFeatureExtractor(snapshot.store)
+    prepared = prepare(training_questions(), retriever, extractor)
+    learned = cross_validate(prepared, snapshot.store, extractor, CvOptions(folds=3, neighbours=3,
+                                                                            association_candidates=3))
+    first = cross_validate(prepared, snapshot.store, extractor, CvOptions(folds=3, learned=False))
+    assert len(learned.ranked) == len(prepared)
+    by_gold = {row.group: row for row in validate_groups(prepared, learned, first,
+                                                         lambda item: item.question.gold[0], min_questions=3)}
+    assert set(by_gold) == {ART_11, ART_22, COPY_10} and all(row.questions == 3 for row in by_gold.values())
+    assert by_gold[ART_11].validated  # lay words only past questions connect to the article
+    # too few questions validate nothing, whatever the figures
+    assert not any(row.validated for row in validate_groups(prepared, learned, first,
+                                                            lambda item: "all", min_questions=10))
+    # the first stage against itself: no worse, so validated; a reranker worse than it: not
+    same = validate_groups(prepared, first, first, lambda item: "all", min_questions=3)[0]
+    assert same.validated
+    worse = validate_groups(prepared, first, learned, lambda item: "all", min_questions=3)[0]
+    assert not worse.validated and worse.as_json()["validated"] is False
+
+
+def test_the_served_fields_come_from_the_artefact_unless_the_setting_names_them(snapshot, trained) -> None:
+    from dataclasses import replace as dc_replace
+
+    from rag.compose import STARD_VALIDATED_FIELDS, reranker_fields
+
+    recorded = LtrReranker(dc_replace(trained, metadata={**trained.metadata, "validated_fields": ["patent"]}),
+                           snapshot.store)
+    legacy = LtrReranker(trained, snapshot.store)  # written before the record existed
+    assert reranker_fields("auto", recorded) == {"patent"}
+    assert reranker_fields("auto", legacy) == STARD_VALIDATED_FIELDS and "patent" not in STARD_VALIDATED_FIELDS
+    assert reranker_fields("auto", None) == STARD_VALIDATED_FIELDS
+    assert reranker_fields("all", recorded) is None and reranker_fields(None, recorded) is None
+    assert reranker_fields(["civil"], recorded) == {"civil"}
+
+
+def test_several_datasets_keep_their_source_and_two_of_one_name_are_refused(tmp_path: Path, snapshot) -> None:
+    from rag.train import load_datasets
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "q.jsonl").write_text(json.dumps(
+            {"id": 1, "question": "新颖性是什么", "gold": ["中华人民共和国专利法第二十二条"]}, ensure_ascii=False),
+            encoding="utf-8")
+    (tmp_path / "ip.jsonl").write_text((tmp_path / "a" / "q.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    questions, unresolved = load_datasets([tmp_path / "a" / "q.jsonl", tmp_path / "ip.jsonl"], snapshot.store)
+    assert [q.source for q in questions] == ["q", "ip"] and unresolved == []
+    with pytest.raises(InputError, match="share a file name"):
+        load_datasets([tmp_path / "a" / "q.jsonl", tmp_path / "b" / "q.jsonl"], snapshot.store)
+
+
+class _Marker:
+    """A reranker that serves one language and marks the hits it reorders."""
+
+    def __init__(self, name: str, languages: frozenset[str] = frozenset({"zh"})) -> None:
+        self.name, self.languages = name, languages
+
+    def serves(self, query: str) -> bool:
+        from indexes.text import detect_language
+
+        return detect_language(query) in self.languages
+
+    def rerank(self, query: str, hits, k: int):
+        from dataclasses import replace as dc_replace
+
+        return [dc_replace(h, source=self.name, rank=i) for i, h in enumerate(hits[:k], start=1)]
+
+
+def test_each_question_goes_to_the_reranker_validated_for_most_of_its_fields(snapshot) -> None:
+    civil, ip, english = _Marker("civil"), _Marker("ip"), _Marker("en", frozenset({"en"}))
+    retriever = HybridRetriever(snapshot, reranker=civil, reranker_fields=frozenset({"civil", "criminal"}),
+                                more_rerankers=[(ip, frozenset({"patent", "trademark"})), (english, None)],
+                                expand_references=False)
+    assert retriever.reranker_for("专利", {"patent": 0.4, "trademark": 0.3, "civil": 0.3}) is ip
+    assert retriever.reranker_for("专利", {"civil": 0.6, "patent": 0.4}) is civil
+    assert retriever.reranker_for("专利", {"civil": 0.3, "patent": 0.3, "social": 0.4}) is None  # none has half
+    assert retriever.reranker_for("专利", {}) is civil  # no field model: the first that serves the language
+    assert retriever.reranker_for("patent term", {"patent": 1.0}) is english
+    assert retriever.candidate_sources == []  # none of them proposes candidates
+    # and retrieve() uses the chosen one (no domain prior: the first serving reranker)
+    assert {h.source for h in retriever.retrieve("专利权 许可", 3)} == {"civil"}
+
+
+def test_extra_ltr_models_are_found_beside_the_main_one_with_their_validated_fields(snapshot, trained,
+                                                                                    tmp_path: Path) -> None:
+    from dataclasses import replace as dc_replace
+
+    from ipqa.settings import Settings
+    from rag.compose import build_extra_rerankers, extra_ltr_model_paths
+
+    models = tmp_path / "models"
+    dc_replace(trained, metadata={**trained.metadata, "validated_fields": ["patent"]}).save(models / "ltr-ip")
+    trained.save(models / "ltr")
+    (models / "ltr-empty").mkdir()  # no model in it: not served
+    settings = Settings.model_validate({"data_dir": tmp_path})
+    assert extra_ltr_model_paths(settings) == [models / "ltr-ip"]
+    [(reranker, fields)] = build_extra_rerankers(settings, snapshot)
+    assert isinstance(reranker, LtrReranker) and fields == {"patent"}
+    assert extra_ltr_model_paths(settings.model_copy(update={"ltr_extra_models": []})) == []
+    assert extra_ltr_model_paths(settings.model_copy(update={"reranker": "none"})) == []
+    # a model that records no validated fields serves none when found, all when named on purpose
+    trained.save(models / "ltr-unvalidated")
+    found = dict((r.model.metadata.get("validated_fields") is None, f) for r, f in build_extra_rerankers(settings, snapshot))
+    assert found[True] == frozenset()
+    named = settings.model_copy(update={"ltr_extra_models": [models / "ltr-unvalidated"]})
+    assert [f for _, f in build_extra_rerankers(named, snapshot)] == [None]
+
+
+def test_train_reranker_refuses_a_language_it_cannot_train_for(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ipqa.cli import build_app
+
+    dataset = tmp_path / "q.jsonl"
+    dataset.write_text("{}", encoding="utf-8")
+    result = CliRunner().invoke(build_app(), ["train", "reranker", "--dataset", str(dataset), "--language", "fr"])
+    assert isinstance(result.exception, InputError) and "valid: zh, en" in str(result.exception)
+
+
+def test_a_reranker_validated_for_no_field_serves_no_question_a_field_model_can_place(snapshot) -> None:
+    unvalidated, main = _Marker("unvalidated"), _Marker("main")
+    retriever = HybridRetriever(snapshot, reranker=main, reranker_fields=frozenset({"civil"}),
+                                more_rerankers=[(unvalidated, frozenset())], expand_references=False)
+    assert retriever.reranker_for("专利", {"patent": 0.9, "civil": 0.1}) is None
+    assert retriever.reranker_for("专利", {"civil": 0.9, "patent": 0.1}) is main

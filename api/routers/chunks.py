@@ -23,4 +23,4 @@ def get_chunk(state: State, _: ReadAccess,
             raise ProblemError(404, f"no chunk {chunk_id!r} in index version {services.version}",
                                slug="no-such-chunk", title="No such chunk")
         return chunk_context(services.snapshot.store, chunk, part=None, index_version=services.version,
-                             uploads_dir=state.uploads_dir)
+                             uploads_dir=state.uploads_dir, versions=services.citation_versions)

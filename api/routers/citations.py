@@ -7,8 +7,10 @@ from fastapi import APIRouter, Query
 from api.context import chunk_context
 from api.deps import ReadAccess, State
 from api.errors import ProblemError
+from api.history_schemas import HistoryResponse
 from api.schemas import Resolved, ResolveResponse
 from ingest.citations import resolve_citation
+from rag.history import HistoryError, LawHistory
 
 router = APIRouter(prefix="/v1", tags=["citations"])
 
@@ -30,9 +32,29 @@ def resolve(state: State, _: ReadAccess,
             message = outcome.failure.message if outcome.failure else f"{text!r} resolves to nothing"
             raise ProblemError(404, message, slug="unresolvable-citation", title="Citation does not resolve",
                                reason=reason)
+        versions = services.citation_versions  # a version not in force today is cited with its version
         resolutions = [
-            Resolved(citation=r.ref.canonical, version=r.version,
+            Resolved(citation=versions.citation(r.ref.canonical, r.chunk.document_id), version=r.version,
                      context=chunk_context(store, r.chunk, part=r.part, index_version=services.version,
-                                           uploads_dir=state.uploads_dir))
+                                           uploads_dir=state.uploads_dir, versions=versions))
             for r in outcome.resolutions]
     return ResolveResponse(query=text, resolutions=resolutions)
+
+
+@router.get("/citations/history", response_model=HistoryResponse, summary="A unit in every version of its law",
+            responses={404: {"description": "The citation names no statute article in the index, or a version "
+                                            "of the law that does not exist (the message lists those that do)."}})
+def history(state: State, _: ReadAccess,
+            citation: str = Query(min_length=1, max_length=500,
+                                  description="An article, with or without a version qualifier: "
+                                              "专利法实施细则（2010）第六十九条, 原专利法实施细则第六十九条.")
+            ) -> HistoryResponse:
+    """The article in every version of its law, oldest first: dates, where it was renumbered, split,
+    merged or deleted (articles aligned by their text), and a word-level diff from each version to the next."""
+    text = state.limits.check_question("citation", citation)
+    with state.pinned() as services:
+        try:
+            found = LawHistory(services.snapshot.store).history(text)
+        except HistoryError as exc:
+            raise ProblemError(404, str(exc), slug="no-history", title="No history for this citation") from None
+        return HistoryResponse.of(found, services.version)

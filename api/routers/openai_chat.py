@@ -47,6 +47,7 @@ from api.openai_schemas import (
     error_body,
 )
 from api.state import AppState
+from indexes.protocols import SearchFilters
 from ipqa.domain import Answer, AnswerCitation
 from ipqa.errors import IndexUnavailableError, InputError, IpqaError
 from rag.conversation import Turn
@@ -108,6 +109,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for status, what in ((400, "Invalid request (empty messages, last message not the user's, unknown role…)."),
                          (401, "Missing or invalid API key."),
                          (404, "Unknown conversation_id."),
+                         (422, "An `as_of` that is not a real date or lies after today (as /v1/ask)."),
                          (503, "The index is not loaded yet."))}
 
 
@@ -174,12 +176,21 @@ def _parsed(raw: bytes) -> ChatCompletionRequest:
     try:
         return ChatCompletionRequest.model_validate(payload)
     except ValidationError as exc:
+        _refuse_a_bad_date(exc)
         first = exc.errors()[0]
         param = ".".join(str(p) for p in first.get("loc", ()))
         messages = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())) or 'body'}: {e.get('msg', '')}"
                              for e in exc.errors()[:5])
         raise OpenAIHTTPError(400, f"the request is invalid: {messages}", param=param or None,
                               code="invalid_request") from None
+
+
+def _refuse_a_bad_date(exc: ValidationError) -> None:
+    """A bad ``as_of`` is a 422, as on /v1/ask and /v1/search (one date rule for every endpoint),
+    in OpenAI's error shape; every other invalid request stays OpenAI's 400."""
+    for error in exc.errors():
+        if tuple(error.get("loc", ()))[:1] == ("as_of",):
+            raise OpenAIHTTPError(422, f"as_of: {error.get('msg', '')}", param="as_of", code="invalid_as_of") from None
 
 
 def split_messages(messages: Sequence[ChatMessage]) -> tuple[str, list[Turn]]:
@@ -263,10 +274,12 @@ class _Context:
         self.base_url = base_url
         self.created = int(time.time())
         self.language = question_language(question)
+        # the law as of the asked date (default: today, decided by the retriever as for /v1/ask)
+        self.filters = SearchFilters(as_of=body.as_of) if body.as_of is not None else None
 
     def complete(self) -> dict[str, Any]:
         with self.state.pinned() as services:
-            answer = services.answerer.answer(self.question, history=self.history)
+            answer = services.answerer.answer(self.question, history=self.history, filters=self.filters)
             version = services.version
         self._record(answer)
         content = answer.text + self._ending(answer)
@@ -281,7 +294,8 @@ class _Context:
         yield self._chunk({"role": "assistant", "content": ""})
         try:
             with self.state.pinned() as services:
-                for item in services.answerer.stream_answer(self.question, history=self.history):
+                for item in services.answerer.stream_answer(self.question, history=self.history,
+                                                                 filters=self.filters):
                     if isinstance(item, Answer):
                         self._record(item)
                         yield self._chunk({"content": self._ending(item)}, finish_reason="stop",
@@ -309,13 +323,18 @@ class _Context:
         if answer.abstained:
             note = (f"\n\n（ipqa 未作答：{answer.abstain_reason}）" if self.language == "zh"
                     else f"\n\n(ipqa abstained: {answer.abstain_reason})")
+        # a cited law version no longer in force: say so and name the current article, before the sources
+        superseded = list(dict.fromkeys(c.note for c in answer.citations if c.note))
+        if superseded:
+            note += "\n\n" + "\n".join(superseded)
         footer = sources_footer(answer.citations, self.language) if self.body.sources_footer else ""
         return note + footer
 
     def _citations(self, answer: Answer) -> list[ChatCitation]:
         return [ChatCitation(n=c.number, citation=c.citation, chunk_id=c.chunk_id,
                              url=self._unit_url(c) if c.chunk_id else None, quote=c.quoted_span,
-                             verified=c.verified, support=float(c.support), problem=c.problem)
+                             verified=c.verified, support=float(c.support), problem=c.problem,
+                             current=None if c.current is None else list(c.current), note=c.note)
                 for c in answer.citations]
 
     def _unit_url(self, citation: AnswerCitation) -> str:

@@ -22,11 +22,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "search": "检索", "query": "检索词", "query_placeholder": "例如：专利法第十一条 为生产经营目的",
         "jurisdiction": "法域", "kind": "文件类型", "law": "法律名称", "law_placeholder": "完整标题，如 中华人民共和国专利法",
         "date_from": "版本日期自", "date_to": "至", "any": "不限",
+        "as_of": "法律版本截至", "as_of_hint": "留空：现行有效的版本；选一个日期：该日有效的版本",
+        "law_as_of": "适用版本：{date} 时有效", "law_today": "适用版本：现行有效", "bad_as_of": "日期无效",
         "kind_statute": "法律法规", "kind_judgment": "裁判文书", "kind_patent": "专利", "kind_other": "其他",
         "no_hits": "没有结果。", "hits": "条结果",
         "upload": "上传", "upload_hint": "需要具有写权限的 API 密钥。文件将被解析并建立新的索引版本。",
         "job": "任务", "unit_view": "引用的条文", "close": "关闭", "previous": "上一条", "next": "下一条",
         "versions": "其他版本", "version": "版本", "no_other_versions": "没有其他版本。",
+        "history": "沿革（各版本中的对应条文）", "effective": "施行", "until": "至", "in_force_today": "现行有效",
+        "rel_same": "未修改", "rel_amended": "修改", "rel_moved": "移位", "rel_split": "拆分自", "rel_merged": "合并",
+        "rel_inserted": "新增", "renumbered": "条号变更", "came_from": "源自",
+        "status_deleted": "本版本中已删除", "status_not_yet": "本版本中尚无此条",
         "verification": "核对结果", "quote": "引用原文", "path": "位置",
         "error": "出错了", "loading": "加载中…",
     },
@@ -46,11 +52,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "search": "Search", "query": "Query", "query_placeholder": "e.g. 35 U.S.C. § 271 induces infringement",
         "jurisdiction": "Jurisdiction", "kind": "Document kind", "law": "Law", "law_placeholder": "Exact title, e.g. 35 U.S.C.",
         "date_from": "Version from", "date_to": "to", "any": "Any",
+        "as_of": "Law as of", "as_of_hint": "Empty: the law in force today; a date: the versions in force on it",
+        "law_as_of": "Law as in force on {date}", "law_today": "Law in force today", "bad_as_of": "Invalid date",
         "kind_statute": "Statute", "kind_judgment": "Judgment", "kind_patent": "Patent", "kind_other": "Other",
         "no_hits": "Nothing found.", "hits": "hits",
         "upload": "Upload", "upload_hint": "Needs a write-scoped API key. Files are parsed into a new index version.",
         "job": "Job", "unit_view": "Cited unit", "close": "Close", "previous": "Previous", "next": "Next",
         "versions": "Other versions", "version": "Version", "no_other_versions": "No other versions.",
+        "history": "History (the corresponding article in each version)", "effective": "effective", "until": "until",
+        "in_force_today": "in force today",
+        "rel_same": "unchanged", "rel_amended": "amended", "rel_moved": "moved", "rel_split": "split off",
+        "rel_merged": "merged", "rel_inserted": "inserted", "renumbered": "renumbered", "came_from": "from",
+        "status_deleted": "deleted in this version", "status_not_yet": "not yet in the law",
         "verification": "Verification", "quote": "Quoted", "path": "Path",
         "error": "Error", "loading": "Loading…",
     },
@@ -58,7 +71,7 @@ TEXTS: dict[str, dict[str, str]] = {
 
 # the words the script writes into the page itself
 SCRIPT_KEYS = ("answering", "abstained", "citations", "verified", "unsupported", "unresolvable", "no_hits", "hits",
-               "understood_as", "carried", "job", "error", "loading", "conversation")
+               "understood_as", "carried", "job", "error", "loading", "conversation", "law_as_of", "law_today")
 
 
 def pick_language(requested: str | None, accept_language: str | None) -> str:

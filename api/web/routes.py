@@ -24,6 +24,8 @@ from api.deps import ReadAccess, State
 from api.errors import ProblemError
 from api.web.i18n import SCRIPT_KEYS, TEXTS, pick_language
 from api.web.unit_view import unit_view
+from ipqa.errors import InputError
+from ipqa.in_force import parse_as_of
 
 HERE = Path(__file__).resolve().parent
 # autoescape for every template: the names end in .jinja, which Jinja's default
@@ -38,12 +40,23 @@ def install(app: FastAPI) -> None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def page(request: Request, lang: str | None = Query(default=None, max_length=5)) -> HTMLResponse:
+def page(request: Request, lang: str | None = Query(default=None, max_length=5),
+         as_of: str | None = Query(default=None, max_length=100)) -> HTMLResponse:
+    """The page; ``as_of`` (kept in the URL by the page's forms, so a result is a shareable link)
+    fills the date fields. A date the API would refuse is said on the page (422), not a 500."""
     language = pick_language(lang, request.headers.get("accept-language"))
     texts = TEXTS[language]
     script_texts = json.dumps({k: texts[k] for k in SCRIPT_KEYS}, ensure_ascii=False)
+    date, problem = "", None
+    if as_of:
+        try:
+            date = parse_as_of(as_of)
+        except InputError as exc:
+            problem = exc.problem
     return templates.TemplateResponse(request, "page.html.jinja",
-                                      {"t": texts, "lang": language, "script_texts": script_texts})
+                                      {"t": texts, "lang": language, "script_texts": script_texts,
+                                       "as_of": date, "as_of_error": problem},
+                                      status_code=422 if problem else 200)
 
 
 @router.get("/web/units/{chunk_id}", response_class=HTMLResponse)
@@ -59,5 +72,6 @@ def unit(request: Request, state: State, _: ReadAccess,
         if chunk is None:
             raise ProblemError(404, f"no chunk {chunk_id!r} in index version {services.version}",
                                slug="no-such-chunk", title="No such chunk")
-        view: dict[str, Any] = unit_view(store, chunk, quote=quote, status=status)
+        view: dict[str, Any] = unit_view(store, chunk, quote=quote, status=status,
+                                         versions=services.citation_versions)
     return templates.TemplateResponse(request, "unit.html.jinja", {"t": TEXTS[language], "v": view})

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-from ingest.citations import find_citations
+from ingest.citations import find_citations, unit_keys
 from ipqa.domain import Hit, QuestionType
 from rag.judges import LexicalJudge
 from rag.protocols import Prompt
@@ -105,18 +105,20 @@ class ExtractiveGenerator:
         """The relevant sources, each with its best passage(s): first the units the question names
         (专利法第十一条, 35 U.S.C. § 101), then the others in retrieval order."""
         named, wanted = self._question_terms(question)
-        candidates = sorted(enumerate(sources, 1), key=lambda item: item[1].chunk.citation not in named)
+        # units compared by key, not citation text: a version not in force today is cited with its
+        # version (专利法实施细则（2010）第六十九条) and is still the unit the question names
+        units = {number: unit_keys(hit.chunk)[0] for number, hit in enumerate(sources, 1)}
+        candidates = sorted(enumerate(sources, 1), key=lambda item: units[item[0]] not in named)
         quotes: list[Quote] = []
-        seen_citations: set[str] = set()
+        seen_units: set[str] = set()
         for number, hit in candidates:
-            chunk = hit.chunk
-            if chunk.citation in seen_citations:  # an older version of a unit already quoted
+            if units[number] in seen_units:  # another version of a unit already quoted
                 continue
             # a unit the question names is quoted even when it shares few words with the question
-            quote = self._quote(number, hit, wanted, named=chunk.citation in named)
+            quote = self._quote(number, hit, wanted, named=units[number] in named)
             if quote is None:
                 continue
-            seen_citations.add(chunk.citation)
+            seen_units.add(units[number])
             quotes.append(quote)
             if len(quotes) >= self.max_sources:
                 break
@@ -130,7 +132,7 @@ class ExtractiveGenerator:
         for f in found:
             rest[f.start : f.end] = " " * (f.end - f.start)
         wanted = self._tokens.content_tokens("".join(rest))
-        return {f.ref.unit for f in found}, wanted or self._tokens.content_tokens(question)
+        return {f.ref.unit_key for f in found}, wanted or self._tokens.content_tokens(question)
 
     def _quote(self, number: int, hit: Hit, wanted: set[str], *, named: bool = False) -> Quote | None:
         text = hit.chunk.text

@@ -166,6 +166,10 @@ class LtrReranker:
         # It learned from Chinese lay questions (STARD): for other languages its features and
         # association votes mean nothing, so it leaves those queries' first-stage order alone.
         self.languages = frozenset(model.metadata.get("languages", ("zh",)))
+        # The fields of law where cross-validation found it better than the first stage (None: not
+        # recorded, an artefact of an older `ipqa train reranker`).
+        recorded = model.metadata.get("validated_fields")
+        self.validated_fields = frozenset(recorded) if recorded is not None else None
         self._store = store
         self._law_names = law_names
         self._clean = clean_queries

@@ -38,6 +38,25 @@ for (const tab of document.querySelectorAll(".tab")) {
   });
 }
 
+// --- the law as of a date: the question, query and date are kept in the URL (?as_of=…), so a
+// result is a link to share; the server checks the date (one rule: ipqa.in_force.parse_as_of) -------
+function asOfNote(date) {
+  return date ? T.law_as_of.replace("{date}", date) : T.law_today;
+}
+
+// the search filters as the URL keeps them: parameter -> the field that holds it
+const FILTER_FIELDS = { jurisdiction: "filter-jurisdiction", kind: "filter-kind", law: "filter-law",
+                        version_from: "filter-from", version_to: "filter-to" };
+
+function keepInUrl(values) {
+  const params = new URLSearchParams(location.search);
+  for (const name of ["tab", "q", "question", "as_of", "unit", "quote", "status", ...Object.keys(FILTER_FIELDS)]) {
+    params.delete(name);
+  }
+  for (const [name, value] of Object.entries(values)) if (value) params.set(name, value);
+  history.replaceState(null, "", `${location.pathname}?${params}`);
+}
+
 // --- the unit view -----------------------------------------------------------------------------------
 async function openUnit(chunkId, quote = "", status = "") {
   const params = new URLSearchParams({ lang: LANG });
@@ -114,6 +133,8 @@ function renderCitations(list, citations) {
     const item = element("li", { class: `status-${status}` });
     item.append(element("span", { class: "n" }, `[${citation.number}] `), citation.citation, " — ",
                 element("strong", { class: "badge" }, T[status]));
+    // the cited law version is not the one in force today: say so, naming the current article
+    if (citation.note) item.append(element("p", { class: "superseded-note" }, citation.note));
     list.append(item);
   }
 }
@@ -147,16 +168,22 @@ $("ask-form").addEventListener("submit", async (event) => {
   if (!question) return;
   const turn = element("article", { class: "turn" });
   turn.append(element("p", { class: "asked" }, question));
+  const asOf = $("ask-as-of").value;
+  const lawNote = element("p", { class: "as-of-note" }, asOfNote(asOf));
   const understood = element("p", { class: "understood muted", hidden: "" });
   const answer = element("div", { class: "answer streaming", "data-tokens": "0" }, T.answering);
   const note = element("p", { class: "abstained", hidden: "" });
   const citations = element("ol", { class: "citations" });
-  turn.append(understood, answer, note, citations);
+  turn.append(lawNote, understood, answer, note, citations);
+  // the first question of a conversation is the link to share (a follow-up alone means little)
+  if (!$("thread").children.length) keepInUrl({ tab: "ask", question, as_of: asOf });
+  else keepInUrl({ tab: "ask", question: new URLSearchParams(location.search).get("question"), as_of: asOf });
   $("thread").append(turn);
   $("ask-button").disabled = true;
   try {
     const body = { question, stream: true, conversation_id: await ensureConversation() };
     if ($("question-type").value) body.type = $("question-type").value;
+    if (asOf) body.as_of = asOf;
     const response = await fetch("/v1/ask", {
       method: "POST", headers: headers({ "Content-Type": "application/json" }), body: JSON.stringify(body),
     });
@@ -205,6 +232,11 @@ $("search-form").addEventListener("submit", async (event) => {
   if ($("filter-to").value) filters.version_to = $("filter-to").value;
   const body = { query: $("query").value.trim(), k: 20 };
   if (Object.keys(filters).length) body.filters = filters;
+  const asOf = $("search-as-of").value;
+  if (asOf) body.as_of = asOf;
+  const filterValues = Object.fromEntries(Object.entries(FILTER_FIELDS).map(([name, id]) => [name, $(id).value.trim()]));
+  keepInUrl({ tab: "search", q: body.query, as_of: asOf, ...filterValues });
+  $("search-as-of-note").textContent = "";
   $("hits").replaceChildren();
   $("search-summary").textContent = T.loading;
   const response = await fetch("/v1/search", {
@@ -216,6 +248,7 @@ $("search-form").addEventListener("submit", async (event) => {
   }
   const result = await response.json();
   $("search-summary").textContent = result.hits.length ? `${result.hits.length} ${T.hits}` : T.no_hits;
+  $("search-as-of-note").textContent = asOfNote(asOf);
   for (const hit of result.hits) {
     const document_ = result.documents[hit.document_id] || {};
     const item = element("li", { class: "hit", "data-chunk-id": hit.chunk_id });
@@ -264,6 +297,20 @@ $("upload-form").addEventListener("submit", async (event) => {
   progress.hidden = true;
 });
 
-// --- a link to a unit (?unit=…&quote=…&status=…), as the chat endpoint's citations give ------------
+// --- a link to a unit (?unit=…&quote=…&status=…), as the chat endpoint's citations give, or to a
+// result (?tab=search&q=…&as_of=…, ?question=…&as_of=…), as the forms keep it ------------------------
 const linked = new URLSearchParams(location.search);
 if (linked.get("unit")) openUnit(linked.get("unit"), linked.get("quote") || "", linked.get("status") || "");
+if (linked.get("tab") === "search") document.getElementById("tab-search").click();
+if (!document.body.dataset.asOfError) { // a date the server refused is said on the page; nothing is run
+  if (linked.get("tab") === "search" && linked.get("q")) {
+    $("query").value = linked.get("q");
+    for (const [name, id] of Object.entries(FILTER_FIELDS)) if (linked.get(name)) $(id).value = linked.get(name);
+    $("search-form").requestSubmit();
+  } else if (linked.get("question")) {
+    // filled, not asked: answering spends the generator (and the viewer's key), so a link never
+    // does it without a click
+    $("question").value = linked.get("question");
+    $("question").focus();
+  }
+}
