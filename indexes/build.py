@@ -193,7 +193,7 @@ class _Job:
         self.options = options
         self.progress = progress
         self.seconds: dict[str, float] = {}
-        self.document_vectors: dict[str, str] = {}  # model name -> cache name of its vectors (this job)
+        self.document_vectors: dict[str, str] = {}  # model name -> its vectors' tagged cache name (this job)
         self.bm25_method = "full"  # or "incremental": from the base version's term counts
 
     # full rebuild
@@ -403,7 +403,8 @@ class _Job:
         # Vectors are cached under the name of what made them: a faster runtime's (bf16, int8) are
         # tagged (indexes.document_runtime), so they never stand in for another runtime's.
         vectors_name = document_vectors_name(model)
-        self.document_vectors[model.name] = vectors_name
+        if vectors_name != model.name:  # recorded in the manifest: which models' vectors are not fp32
+            self.document_vectors[model.name] = vectors_name
         cached = cache.get_many(vectors_name, list(hashes.values()))
         # Longest first: each encode call then holds texts of similar length (less padding); a
         # killed build still keeps every batch written so far.
