@@ -26,7 +26,7 @@ import re
 from bisect import bisect_left, insort
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -125,8 +125,14 @@ def align_articles(old: Sequence[UnitText], new: Sequence[UnitText]) -> tuple[Ar
     _add_moves(sim, old, new, links, old_done, new_done, old_grams, new_grams)
     partner_of_old = {i: j for i, j in links}
     partner_of_new = {j: i for i, j in links}
-    _add_splits(old_grams, new_grams, sim, links, partner_of_old, new_done)
-    _add_merges(old_grams, new_grams, sim, links, partner_of_new, old_done)
+    def split(j: int, i: int) -> None:
+        links[(i, j)] = ArticleLink(i, j, Relation.SPLIT, float(sim[i, j]))
+
+    def merge(i: int, j: int) -> None:
+        links[(i, j)] = ArticleLink(i, j, Relation.MERGED, float(sim[i, j]))
+
+    _add_contained(new_grams, old_grams, partner_of_old, new_done, split)
+    _add_contained(old_grams, new_grams, partner_of_new, old_done, merge)
     result = [replace(link, renumbered=old[link.old].label != new[link.new].label) for link in links.values()]
     result += [ArticleLink(i, None, Relation.DELETED, 0.0) for i in range(len(old)) if i not in old_done]
     result += [ArticleLink(None, j, Relation.INSERTED, 0.0) for j in range(len(new)) if j not in new_done]
@@ -241,40 +247,23 @@ def _containment(part: frozenset[str], whole: frozenset[str]) -> float:
     return len(part & whole) / len(part) if part else 0.0
 
 
-def _add_splits(old_grams: list[frozenset[str]], new_grams: list[frozenset[str]], sim: np.ndarray,
-                links: dict[tuple[int, int], ArticleLink], partner_of_old: dict[int, int],
-                new_done: set[int]) -> None:
-    """A new left-over lying inside an old article whose successor is near it: split off that article."""
-    aligned_new = sorted(partner_of_old.values())
-    old_of_new = {j: i for i, j in partner_of_old.items()}
-    for j in range(len(new_grams)):
-        if j in new_done or len(new_grams[j]) < _MIN_BIGRAMS:
+def _add_contained(left_grams: list[frozenset[str]], other_grams: list[frozenset[str]],
+                   partner: dict[int, int], done: set[int], link: Callable[[int, int], None]) -> None:
+    """A left-over of one side lying mostly inside an article of the other side whose aligned partner
+    is near the left-over's place: ``link(left_over, that_article)``. Splits are new left-overs inside
+    old articles (``partner``: old -> new), merges old left-overs inside new ones (new -> old)."""
+    aligned = sorted(partner.values())
+    owner = {mine: theirs for theirs, mine in partner.items()}
+    for x in range(len(left_grams)):
+        if x in done or len(left_grams[x]) < _MIN_BIGRAMS:
             continue
-        position = bisect_left(aligned_new, j)
-        near = aligned_new[max(0, position - SPLIT_WINDOW):position + SPLIT_WINDOW]
-        sources = [(_containment(new_grams[j], old_grams[old_of_new[k]]), old_of_new[k]) for k in near]
-        score, i = max(sources, default=(0.0, -1))
+        position = bisect_left(aligned, x)
+        near = aligned[max(0, position - SPLIT_WINDOW):position + SPLIT_WINDOW]
+        score, y = max(((_containment(left_grams[x], other_grams[owner[k]]), owner[k]) for k in near),
+                       default=(0.0, -1))
         if score >= CONTAINMENT_THRESHOLD:
-            links[(i, j)] = ArticleLink(i, j, Relation.SPLIT, float(sim[i, j]))
-            new_done.add(j)
-
-
-def _add_merges(old_grams: list[frozenset[str]], new_grams: list[frozenset[str]], sim: np.ndarray,
-                links: dict[tuple[int, int], ArticleLink], partner_of_new: dict[int, int],
-                old_done: set[int]) -> None:
-    """An old left-over lying inside a new article whose predecessor is near it: merged into it."""
-    aligned_old = sorted(partner_of_new.values())
-    new_of_old = {i: j for j, i in partner_of_new.items()}
-    for i in range(len(old_grams)):
-        if i in old_done or len(old_grams[i]) < _MIN_BIGRAMS:
-            continue
-        position = bisect_left(aligned_old, i)
-        near = aligned_old[max(0, position - SPLIT_WINDOW):position + SPLIT_WINDOW]
-        targets = [(_containment(old_grams[i], new_grams[new_of_old[k]]), new_of_old[k]) for k in near]
-        score, j = max(targets, default=(0.0, -1))
-        if score >= CONTAINMENT_THRESHOLD:
-            links[(i, j)] = ArticleLink(i, j, Relation.MERGED, float(sim[i, j]))
-            old_done.add(i)
+            link(x, y)
+            done.add(x)
 
 
 def _order_key(partner_of_old: dict[int, int]):

@@ -14,11 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
+from indexes.read_cache import BoundedCache
 from ingest.article_alignment import ArticleLink, Relation, UnitText, align_articles
 from ingest.citation_resolve import resolve_citation
 from ingest.protocols import ChunkLookup
@@ -116,33 +115,10 @@ class HistoryError(InputError):
     """The citation names no unit with a history (unparseable, absent, not a law article)."""
 
 
-class _AlignmentCache:
-    """Alignments of pairs of law versions, shared by every ``LawHistory`` of the process. Keyed by
-    the two documents' ids, which are derived from their content (``ipqa.ids``): the same pair of
-    ids always aligns the same way, in any index version. Bounded; thread-safe (the API serves
-    requests from a thread pool)."""
-
-    def __init__(self, limit: int = 256) -> None:
-        self._limit = limit
-        self._items: OrderedDict[tuple[str, str], tuple[ArticleLink, ...]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> tuple[ArticleLink, ...] | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, str], links: tuple[ArticleLink, ...]) -> None:
-        with self._lock:
-            self._items[key] = links
-            self._items.move_to_end(key)
-            while len(self._items) > self._limit:
-                self._items.popitem(last=False)
-
-
-ALIGNMENTS = _AlignmentCache()
+# Alignments of pairs of law versions, shared by every LawHistory of the process: keyed by the two
+# documents' ids, which are derived from their content (ipqa.ids), so a pair of ids always aligns the
+# same way in any index version. Bounded and thread-safe (the API serves from a thread pool).
+ALIGNMENTS: BoundedCache[tuple[str, str], tuple[ArticleLink, ...]] = BoundedCache(256)
 
 
 class LawHistory:
@@ -254,12 +230,12 @@ class LawHistory:
 
     def alignment(self, old: Document, new: Document) -> tuple[ArticleLink, ...]:
         key = (old.id, new.id)
-        found = ALIGNMENTS.get(key)
+        found = ALIGNMENTS.get_many((key,)).get(key)
         if found is None:
             found = align_articles(
                 [UnitText(unit_label(c), c.text) for c in self.article_chunks(old)],
                 [UnitText(unit_label(c), c.text) for c in self.article_chunks(new)])
-            ALIGNMENTS.put(key, found)
+            ALIGNMENTS.put_many({key: found})
         return found
 
 

@@ -29,3 +29,17 @@ def launch(playwright):  # type: ignore[no-untyped-def]
         raise RuntimeError("no Chromium found: install Debian's chromium package or set IPQA_CHROMIUM")
     # --no-sandbox: CI runs as root in a container, where Chromium's sandbox cannot start
     return playwright.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox"])
+
+
+def chromium_browser():  # type: ignore[no-untyped-def]
+    """A module-scoped browser fixture's body: skips without Chromium, closes the browser after."""
+    import pytest
+
+    if chromium_path() is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()

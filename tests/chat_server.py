@@ -60,7 +60,15 @@ def serve_chat_completions(reply: str) -> Iterator[str]:
     ChatCompletions.requests = []
     ChatCompletions.status = 200
     ChatCompletions.reply = reply
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatCompletions)
+    with serve_handler(ChatCompletions) as url:
+        yield url
+
+
+@contextmanager
+def serve_handler(handler: type) -> Iterator[str]:
+    """An HTTP server of ``handler`` (a BaseHTTPRequestHandler) on a free local port, in a thread;
+    yields its base URL ``http://127.0.0.1:PORT/v1``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Iterator
 
 import httpx
 import pytest
 from api_fixtures import LiveServer, build_example_index, make_settings
+from chat_server import serve_handler
 
 def _zh(sentence: str) -> list[str]:
     body = sentence.rstrip("。")
@@ -76,15 +76,8 @@ class _Model(BaseHTTPRequestHandler):
 @pytest.fixture
 def model_url() -> Iterator[str]:
     _Model.answers = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Model)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_handler(_Model) as url:
+        yield url
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from api_fixtures import LiveServer, make_settings, serve, services_factory
-from browser_fixtures import chromium_path, launch
+from browser_fixtures import chromium_browser
 from test_as_of_serving import build_versioned_index
 from versioned_corpus import NEW_BODY, OLD_BODY, QUESTION, TITLE, write_versioned_law
 
@@ -31,14 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_embedder_dir: Path, ex
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if chromium_path() is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
+    yield from chromium_browser()
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 from api_fixtures import WRITE_KEY, LiveServer, build_example_index, make_settings, serve, services_factory
-from browser_fixtures import chromium_path, launch
+from browser_fixtures import chromium_browser
 
 pytestmark = pytest.mark.browser
 
@@ -28,14 +28,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_embedder_dir: Path, ex
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if chromium_path() is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
+    yield from chromium_browser()
 
 
 @pytest.fixture()

@@ -10,7 +10,7 @@ from api.errors import ProblemError
 from api.history_schemas import HistoryResponse
 from api.schemas import Resolved, ResolveResponse
 from ingest.citations import resolve_citation
-from rag.history import HistoryError, LawHistory
+from rag.history import HistoryError, LawHistory, history_to_dict
 
 router = APIRouter(prefix="/v1", tags=["citations"])
 
@@ -57,4 +57,4 @@ def history(state: State, _: ReadAccess,
             found = LawHistory(services.snapshot.store).history(text)
         except HistoryError as exc:
             raise ProblemError(404, str(exc), slug="no-history", title="No history for this citation") from None
-        return HistoryResponse.of(found, services.version)
+        return HistoryResponse.model_validate({**history_to_dict(found), "index_version": services.version})

@@ -3,6 +3,7 @@ shared training sets (``sft.build`` checks and keeps them)."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -24,37 +25,16 @@ def direction_registry() -> Registry[Direction, DirectionOptions]:
     """Direction name -> the function that yields its candidates from a build context."""
     registry: Registry[Direction, DirectionOptions] = Registry("direction", DirectionOptions)
 
-    @registry.register("doctrine")
-    def _doctrine(_: DirectionOptions) -> Direction:
-        from sft.directions.doctrine import candidates
-
-        return candidates
-
-    @registry.register("conduct")
-    def _conduct(_: DirectionOptions) -> Direction:
-        from sft.directions.conduct import candidates
-
-        return candidates
-
-    @registry.register("case")
-    def _case(_: DirectionOptions) -> Direction:
-        from sft.directions.case import candidates
-
-        return candidates
-
-    @registry.register("drafting")
-    def _drafting(_: DirectionOptions) -> Direction:
-        from sft.directions.drafting import candidates
-
-        return candidates
-
-    @registry.register("exam")
-    def _exam(_: DirectionOptions) -> Direction:
-        from sft.directions.exam import candidates
-
-        return candidates
-
+    for name in DIRECTIONS:  # one module per direction, sft/directions/<name>.py, imported when chosen
+        registry.register(name)(_loader(name))
     return registry
+
+
+def _loader(name: str) -> Callable[[DirectionOptions], Direction]:
+    def load(_: DirectionOptions) -> Direction:
+        return importlib.import_module(f"sft.directions.{name}").candidates
+
+    return load
 
 
 def parse_directions(text: str) -> tuple[str, ...]:
