@@ -11,6 +11,12 @@ holds, in quantity, plus the supervised questions given:
 * **question → gold article** from a STARD-format file (lay wording → statute wording), optionally
   leaving out some questions (cross-validation folds).
 
+A model trained on questions has seen them: its scores on those questions are memory. So beside the
+model, ``held_out_folds`` cuts the questions into folds and one *held-out model* is trained per fold
+without that fold's questions (``<model>/held-out/fold-<k>``, the held-out question ids in its
+``ipqa_embedder.json``). The reranker then learns from the dense scores a model gets on questions it
+never saw (cross-fitting), the scores it will meet when serving new questions.
+
 The loss is in-batch multiple-negatives ranking (softmax over the batch's positives, cosine × scale):
 the standard recipe for static retrieval models. Training is seeded (same data and seed, same model),
 shows progress, and resumes from the checkpoint of the last finished epoch.
@@ -18,6 +24,7 @@ shows progress, and resumes from the checkpoint of the last finished epoch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -132,6 +139,35 @@ def question_pairs(path: Path, *, exclude_ids: frozenset[str] = frozenset()) -> 
             if text:
                 pairs.append(Pair(question, f"{name}\n{text}", "question"))
     return pairs
+
+
+def question_ids(path: Path) -> list[str]:
+    """The ids of the questions of ``path`` that :func:`question_pairs` turns into pairs, in file order."""
+    ids = []
+    for _, _, row in read_jsonl(path, "training questions"):
+        gold_text = row.get("gold_text") or {}
+        if str(row.get("question") or "").strip() and isinstance(gold_text, dict) and any(gold_text.values()):
+            ids.append(str(row.get("id")))
+    return ids
+
+
+def held_out_folds(ids: Sequence[str], folds: int, *, seed: int = 0) -> list[frozenset[str]]:
+    """``ids`` cut into ``folds`` disjoint sets by a hash of seed and id: the same id lands in the same
+    fold whatever else the file holds, so adding questions moves no other question's fold."""
+    if folds < 2:
+        raise ConfigError(f"train embedder: held-out folds must be >= 2 (or 0 for none), got {folds}")
+    out: list[set[str]] = [set() for _ in range(folds)]
+    for question_id in ids:
+        digest = hashlib.sha256(f"{seed}:{question_id}".encode()).digest()
+        out[int.from_bytes(digest[:8], "big") % folds].add(question_id)
+    return [frozenset(fold) for fold in out]
+
+
+HELD_OUT_DIR = "held-out"
+
+
+def held_out_model_dir(model_dir: Path, fold: int) -> Path:
+    return Path(model_dir) / HELD_OUT_DIR / f"fold-{fold}"
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int) -> object:

@@ -6,14 +6,15 @@ other folds only. Inside a training fold the association votes and priors of eac
 that question out, so the training features look like what an unseen question gets.
 
 The first stage (BM25, named-law BM25, dense) does not depend on what is learned, so it runs once
-per question and is shared by all folds.
+per question and is shared by all folds. For a question the dense model itself learned from, the
+dense list comes from the held-out model that never saw it (:class:`HeldOutRetrievers`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -35,6 +36,9 @@ from rag.rerank.features import (
 )
 from rag.rerank.ltr import LinearScorer, LtrModel, association_hits
 from rag.retrieval import HybridRetriever
+
+if TYPE_CHECKING:
+    from indexes.held_out_dense import HeldOutModel
 
 KS = (1, 5, 10, 100)
 
@@ -102,11 +106,16 @@ class PreparedQuestion:
 
 
 def prepare(questions: Sequence[TrainingQuestion], retriever: HybridRetriever,
-            extractor: QueryFeatureExtractor, progress: Callable[[int], None] | None = None) -> list[PreparedQuestion]:
+            extractor: QueryFeatureExtractor, progress: Callable[[int], None] | None = None, *,
+            retriever_for: Callable[[TrainingQuestion], HybridRetriever | None] | None = None
+            ) -> list[PreparedQuestion]:
+    """Each question's first stage and query features; ``retriever_for`` may give a question a
+    retriever of its own (None: ``retriever``)."""
     prepared = []
     for question in questions:
-        analyzed = retriever.analyze(question.question)
-        first = candidates_of(retriever.first_stage(analyzed))
+        chosen = (retriever_for(question) if retriever_for is not None else None) or retriever
+        analyzed = chosen.analyze(question.question)
+        first = candidates_of(chosen.first_stage(analyzed))
         item = PreparedQuestion(question, analyzed, first)
         _query_rows(item, first, extractor)
         prepared.append(item)
@@ -124,6 +133,39 @@ def _query_rows(item: PreparedQuestion, candidates: Sequence[Candidate], extract
     if not candidates:
         return np.zeros((0, len(QUERY_FEATURES)), dtype=np.float32)
     return np.array([item.rows[c.hit.chunk.id] for c in candidates], dtype=np.float32)
+
+
+class HeldOutRetrievers:
+    """The first stage of the training questions a dense model learned from, each with the dense list
+    of the held-out model that never saw it (:mod:`indexes.held_out_dense`); None for other questions.
+    ``make_retriever`` builds the first-stage retriever over a snapshot; a held-out model's chunk
+    vectors are computed the first time one of its questions comes (seconds for a static model)."""
+
+    def __init__(self, snapshot, models: Sequence["HeldOutModel"], language: str,
+                 make_retriever: Callable[[object], HybridRetriever]) -> None:
+        self._snapshot = snapshot
+        self._models = list(models)
+        self._language = language
+        self._make_retriever = make_retriever
+        self._fold_of = {(model.source, question_id): n for n, model in enumerate(self._models)
+                         for question_id in model.held_out}
+        self._retrievers: dict[int, HybridRetriever] = {}
+
+    def __call__(self, question: TrainingQuestion) -> HybridRetriever | None:
+        fold = self._fold_of.get((question.source, question.id))
+        if fold is None:
+            return None
+        if fold not in self._retrievers:
+            from indexes.held_out_dense import ExactDenseSearch, WithDenseSearch
+            from indexes.static_embedder import StaticEmbedder
+
+            embedder = StaticEmbedder(self._models[fold].directory, expect_language=self._language)
+            search = ExactDenseSearch(self._snapshot.store, embedder, self._language)
+            self._retrievers[fold] = self._make_retriever(WithDenseSearch(self._snapshot, search))
+        return self._retrievers[fold]
+
+    def covers(self, question: TrainingQuestion) -> bool:
+        return (question.source, question.id) in self._fold_of
 
 
 @dataclass(frozen=True)

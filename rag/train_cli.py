@@ -23,7 +23,9 @@ def register(app: typer.Typer) -> None:
                                             "questions of rag/data/ip_questions.jsonl)."),
         out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: <data_dir>/models/ltr)."),
         folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds."),
-        candidates: int = typer.Option(150, "--candidates", min=10, help="First-stage candidates per question."),
+        candidates: Optional[int] = typer.Option(None, "--candidates", min=10,
+                                                 help="First-stage candidates per question (default: the "
+                                                      "`candidates` setting, the depth the retriever serves)."),
         association_candidates: int = typer.Option(50, "--association-candidates", min=0,
                                                    help="Articles the association model adds per question."),
         neighbours: int = typer.Option(30, "--neighbours", min=1, help="Past questions that vote."),
@@ -47,6 +49,7 @@ def register(app: typer.Typer) -> None:
         if language is not None and language not in ("zh", "en"):
             raise InputError("--language", f"{language!r} is not a language ipqa trains for; valid: zh, en")
         settings = Settings()
+        candidates = candidates or settings.candidates
         options = CvOptions(folds=folds, seed=seed, neighbours=neighbours,
                             association_candidates=association_candidates)
         out = out or default_ltr_model_path(settings)
@@ -62,12 +65,17 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{len(questions)} of them in {language}")
             typer.echo(f"{len(questions)} questions with resolvable gold; {len(unresolved)} gold names do not "
                        f"resolve in index {snapshot.version}")
-            weights = _honest_weights(settings.fusion_weights, snapshot)
-            retriever = first_stage_retriever(snapshot, candidates=candidates, fusion=settings.fusion,
-                                              rrf_k=settings.rrf_k, weights=weights)
+
+            def make_retriever(over, weights):
+                return first_stage_retriever(over, candidates=candidates, fusion=settings.fusion,
+                                             rrf_k=settings.rrf_k, weights=weights)
+
+            weights, retriever_for, dense_training = _dense_for_training(settings.fusion_weights, snapshot,
+                                                                         make_retriever)
+            retriever = make_retriever(snapshot, weights)
             extractor = QueryFeatureExtractor(snapshot.store)
             with typer.progressbar(length=len(questions), label="first stage") as bar:
-                prepared = prepare(questions, retriever, extractor, progress=bar.update)
+                prepared = prepare(questions, retriever, extractor, progress=bar.update, retriever_for=retriever_for)
             baseline = cross_validate(prepared, snapshot.store, extractor, CvOptions(folds=folds, learned=False))
             typer.echo(f"first stage only: {summary_text(baseline.overall)}")
             result = cross_validate(prepared, snapshot.store, extractor, options, progress=typer.echo)
@@ -75,7 +83,8 @@ def register(app: typer.Typer) -> None:
             validation = _validation(prepared, result, baseline, build_domain_prior(settings), min_group)
             metadata = {"dataset": [str(d) for d in datasets], "language_filter": language,
                         "questions": len(questions),
-                        "index_version": snapshot.version, "candidates": candidates, "folds": folds, "seed": seed,
+                        "index_version": snapshot.version, "candidates": candidates,
+                        "dense_training": dense_training, "folds": folds, "seed": seed,
                         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         "cv": result.as_json(), "first_stage_cv": baseline.overall.as_row(), **validation}
             model = train_final(prepared, snapshot.store, extractor, options, metadata)
@@ -95,34 +104,54 @@ def register(app: typer.Typer) -> None:
                                                                "<data_dir>/models/embedder-<language>)."),
         epochs: int = typer.Option(2, "--epochs", min=1),
         seed: int = typer.Option(0, "--seed"),
+        held_out_folds: int = typer.Option(
+            5, "--held-out-folds", min=0,
+            help="Also train one model per fold of the questions, without that fold (0: none). `ipqa train "
+                 "reranker` reads each question's dense scores from the model that never saw it; without them "
+                 "it has to leave the dense list out of what it learns."),
     ) -> None:
         """Train a static embedder for LANGUAGE on the current index's chunks (inverse cloze, citing
         context -> cited article, law + chapter -> article) plus question -> gold article pairs; resumes
         an interrupted run. `ipqa index rebuild` then embeds that language with it."""
         from indexes.embedder import default_zh_model_dir
-        from indexes.embedder_training import TrainOptions, pairs_from_store, question_pairs, train_static_embedder
+        from indexes.embedder_training import (TrainOptions, held_out_folds as cut_folds, held_out_model_dir,
+                                               pairs_from_store, question_ids, question_pairs,
+                                               train_static_embedder)
         from indexes.snapshot import open_snapshot
         from ipqa.settings import Settings
 
         settings = Settings()
         options = TrainOptions(language=language, epochs=epochs, seed=seed)  # refuses other languages
+        if held_out_folds == 1:
+            raise InputError("--held-out-folds", "one fold would hold every question out: use 0 (none) or >= 2")
         target = out or default_zh_model_dir(settings.data_dir)
         snapshot = open_snapshot(settings.index_root, embedder=None)
         try:
-            pairs, texts = pairs_from_store(snapshot.store, language, seed=seed)
+            corpus, texts = pairs_from_store(snapshot.store, language, seed=seed)
             version = snapshot.version
         finally:
             snapshot.close()
         source = questions or settings.shared_data / "evals" / "stard-train.jsonl"
-        if not no_questions and (questions is not None or source.is_file()):
-            pairs += question_pairs(source) * options.question_repeats
+        use_questions = not no_questions and (questions is not None or source.is_file())
+        pairs = corpus + (question_pairs(source) * options.question_repeats if use_questions else [])
         typer.echo(f"{len(pairs)} training pairs from index {version}" +
-                   ("" if no_questions else f" and {source}"), err=True)
+                   (f" and {source}" if use_questions else ""), err=True)
+        info = {"index_version": version, "questions": str(source) if use_questions else None}
         report = train_static_embedder(pairs, texts, target, options, progress=lambda m: typer.echo(m, err=True),
-                                       extra_info={"index_version": version,
-                                                   "questions": None if no_questions else str(source)})
+                                       extra_info=info)
         typer.echo(f"wrote {target} ({report.seconds:.0f} s; pairs {report.pairs}); run `ipqa index rebuild` "
                    "to embed the corpus with it")
+        if not use_questions or not held_out_folds:
+            return
+        folds = cut_folds(question_ids(source), held_out_folds, seed=seed)
+        for fold, held_out in enumerate(folds):
+            fold_dir = held_out_model_dir(target, fold)
+            fold_pairs = corpus + question_pairs(source, exclude_ids=held_out) * options.question_repeats
+            typer.echo(f"held-out model {fold + 1}/{len(folds)}: {len(held_out)} questions left out", err=True)
+            report = train_static_embedder(
+                fold_pairs, texts, fold_dir, options, progress=lambda m: typer.echo(m, err=True),
+                extra_info={**info, "fold": fold, "folds": len(folds), "held_out": sorted(held_out)})
+            typer.echo(f"wrote {fold_dir} ({report.seconds:.0f} s)")
 
     @train_app.command("fields")
     def fields(
@@ -184,21 +213,47 @@ def _validation(prepared, result, baseline, domain_prior, min_group: int) -> dic
     return out
 
 
-def _honest_weights(weights, snapshot):
-    """The fusion weights the reranker learns from, without the dense list of any language whose model
-    was itself trained on questions (``ipqa train embedder`` with STARD): it has seen the very questions
-    the reranker trains and cross-validates on, so its scores there would be memory, not evidence."""
+def _dense_for_training(weights, snapshot, make_retriever):
+    # make_retriever(snapshot, weights) -> the first-stage retriever
+    """The fusion weights the reranker learns from, and the held-out retrievers of the questions a
+    dense model was itself trained on (``ipqa train embedder`` with STARD). That model has seen those
+    very questions, so its scores there are memory, not evidence: each such question's dense list comes
+    from the held-out model that never saw it (``indexes.held_out_dense``); a model trained without
+    held-out models has its dense list left out of what the reranker learns, as before."""
+    from indexes.held_out_dense import held_out_models
     from indexes.routed_embedder import part_for
+    from rag.train import HeldOutRetrievers
 
     embedder = getattr(snapshot, "_embedder", None)
     out = {language: dict(values) for language, values in weights.items()}
+    held_out: list[HeldOutRetrievers] = []
+    how: dict[str, str] = {}
     for language in list(out):
-        if embedder is None or language not in embedder.languages:
+        if embedder is None or language not in embedder.languages or out[language].get("dense", 0) <= 0:
             continue
-        info = getattr(part_for(embedder, language), "info", None)
-        if info is not None and info.extra.get("questions") and out[language].get("dense", 0) > 0:
-            typer.echo(f"note: the {language} dense list is left out of reranker training (its model was "
-                       f"trained on {info.extra['questions']})", err=True)
+        part = part_for(embedder, language)
+        info = getattr(part, "info", None)
+        if info is None or not info.extra.get("questions"):
+            continue
+        models = held_out_models(part.model_dir)
+        if models:
+            # ``out`` as it stands when a held-out model is first used: every language's weights settled
+            held_out.append(HeldOutRetrievers(snapshot, models, language, lambda over: make_retriever(over, out)))
+            how[language] = f"held-out models ({len(models)} folds of {Path(models[0].questions).name})"
+            typer.echo(f"note: the {language} dense list of the questions of {Path(models[0].questions).name} "
+                       f"comes from the held-out model that never saw each ({len(models)} folds)", err=True)
+        else:
             out[language]["dense"] = 0.0
-    return out
+            how[language] = "left out"
+            typer.echo(f"note: the {language} dense list is left out of reranker training (its model was "
+                       f"trained on {info.extra['questions']} and has no held-out models: `ipqa train "
+                       "embedder` trains them)", err=True)
 
+    def retriever_for(question):
+        for retrievers in held_out:
+            found = retrievers(question)
+            if found is not None:
+                return found
+        return None
+
+    return out, (retriever_for if held_out else None), how

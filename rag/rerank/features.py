@@ -28,7 +28,7 @@ from rag.query import AnalyzedQuery
 from rag.rerank.association import Priors, Votes, law_of
 
 QUERY_FEATURES: tuple[str, ...] = (
-    "bm25", "bm25_rel", "bm25_log_rank", "dense_rel", "fused_log_rank", "term_overlap", "title_overlap",
+    "bm25", "bm25_rel", "bm25_log_rank", "dense_rel", "dense_log_rank", "fused_log_rank", "term_overlap", "title_overlap",
     "law_named", "any_law_named", "newest_version", "log_length", "first_stage",
 )
 LEARNED_FEATURES: tuple[str, ...] = (
@@ -146,6 +146,7 @@ class QueryFeatureExtractor:
                 bm25[row] / bm25_top,
                 _log_rank(int(component["bm25_rank"]) if "bm25_rank" in component else None, missing),
                 max(0.0, dense[row]) / dense_top,
+                _log_rank(int(component["dense_rank"]) if "dense_rank" in component else None, missing),
                 _log_rank(candidate.hit.rank or None, missing),
                 len(query_tokens.intersection(text_tokens)) / n_query,
                 len(query_tokens & title_tokens) / n_query,
