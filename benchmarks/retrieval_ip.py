@@ -16,8 +16,10 @@ Configurations (every one over the same index version):
 * ``default - X``: the default with one component removed.
 
 STARD: the Chinese dense model is trained on stard-train's questions (``ipqa train embedder``), and the
-LTR model too, so no STARD figure here includes either (they would be memory, not retrieval); the
-LTR's own 5-fold cross-validated figures are read from its artefact and printed beside them.
+LTR model too, so no STARD figure computed here includes either (they would be memory, not retrieval);
+the LTR's own 5-fold cross-validated figures are read from its artefact and printed beside them. Those
+include the dense list when the embedder has held-out models: each STARD question's dense list then
+comes from the model that never saw it (``indexes/held_out_dense.py``).
 """
 
 from __future__ import annotations

@@ -29,16 +29,12 @@ from ipqa.errors import ConfigError
 
 @dataclass(frozen=True)
 class HeldOutModel:
-    """One held-out model: its directory, the question file it learned from, the ids it never saw."""
+    """One held-out model: its directory, the question files it learned from, and the questions it
+    never saw, as ``<file stem>/<id>`` keys (``indexes.embedder_training.question_key``)."""
 
     directory: Path
-    questions: str  # the question file's path as training recorded it
+    questions: tuple[str, ...]  # the question files' paths as training recorded them
     held_out: frozenset[str]
-
-    @property
-    def source(self) -> str:
-        """The question file's stem: how the reranker's training questions name their dataset."""
-        return Path(self.questions).stem
 
 
 def held_out_models(model_dir: Path) -> list[HeldOutModel]:
@@ -56,7 +52,9 @@ def held_out_models(model_dir: Path) -> list[HeldOutModel]:
         extra = StaticModelInfo.read(directory).extra
         if not extra.get("questions") or not isinstance(extra.get("held_out"), list):
             raise ConfigError(f"held-out model {directory}: its ipqa_embedder.json names no held-out questions")
-        models.append(HeldOutModel(directory, str(extra["questions"]), frozenset(map(str, extra["held_out"]))))
+        questions = extra["questions"]
+        models.append(HeldOutModel(directory, tuple(questions if isinstance(questions, list) else [questions]),
+                                   frozenset(map(str, extra["held_out"]))))
     sources = {model.questions for model in models}
     if len(sources) > 1:
         raise ConfigError(f"held-out models under {root} were trained on different question files: {sorted(sources)}")
@@ -111,5 +109,5 @@ class WithDenseSearch:
 
 
 def covered_ids(models: Sequence[HeldOutModel]) -> frozenset[str]:
-    """Every question id some held-out model left out."""
+    """Every question (``<file stem>/<id>``) some held-out model left out."""
     return frozenset().union(*(model.held_out for model in models)) if models else frozenset()

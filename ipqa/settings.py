@@ -74,7 +74,10 @@ class Settings(BaseSettings):
         description="Per query language: weight of each retriever in the fused score.",
     )
     top_k: int = Field(default=10, ge=1, le=200)
-    # 150 = the first-stage depth `ipqa train reranker` trains the LTR model on; keep them equal.
+    # The first-stage depth: `ipqa train reranker` trains the LTR model at this depth (keep them equal:
+    # retrain after changing it). 300 cross-validated a little better on the training questions (STARD
+    # R@10 0.645 against 0.638, IP questions 0.857 against 0.846) but scored a little worse on ip-qa-dev
+    # (R@10 0.890 against 0.896) and costs 8 ms of search p50 (28 against 20): docs/benchmarks.md.
     candidates: int = Field(default=150, ge=1, le=2000)
     expand_references: bool = True
     reranker: str = Field(default="auto", description="none | ltr | cross-encoder | auto")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 
+from indexes.embedder_training import question_key
 from indexes.protocols import ChunkLookup
 from ingest.citations import resolve
 from ipqa.errors import InputError
@@ -147,12 +148,11 @@ class HeldOutRetrievers:
         self._models = list(models)
         self._language = language
         self._make_retriever = make_retriever
-        self._fold_of = {(model.source, question_id): n for n, model in enumerate(self._models)
-                         for question_id in model.held_out}
+        self._fold_of = {key: n for n, model in enumerate(self._models) for key in model.held_out}
         self._retrievers: dict[int, HybridRetriever] = {}
 
     def __call__(self, question: TrainingQuestion) -> HybridRetriever | None:
-        fold = self._fold_of.get((question.source, question.id))
+        fold = self._fold_of.get(question_key(question.source, question.id))
         if fold is None:
             return None
         if fold not in self._retrievers:
@@ -165,7 +165,7 @@ class HeldOutRetrievers:
         return self._retrievers[fold]
 
     def covers(self, question: TrainingQuestion) -> bool:
-        return (question.source, question.id) in self._fold_of
+        return question_key(question.source, question.id) in self._fold_of
 
 
 @dataclass(frozen=True)

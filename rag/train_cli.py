@@ -96,9 +96,11 @@ def register(app: typer.Typer) -> None:
     @train_app.command("embedder")
     def embedder(
         language: str = typer.Option("zh", "--language", help="zh (English uses the bundled MiniLM)."),
-        questions: Optional[Path] = typer.Option(
-            None, "--questions", help="STARD-format JSONL of questions with gold_text (default: "
-                                      "<shared_data>/evals/stard-train.jsonl when present)."),
+        questions: Optional[list[Path]] = typer.Option(
+            None, "--questions", help="JSONL of questions with gold articles (STARD's gold_text, or gold names "
+                                      "resolved in the index); repeatable. Default: <shared_data>/evals/"
+                                      "stard-train.jsonl when present and the IP questions of "
+                                      "rag/data/ip_questions.jsonl; only questions in LANGUAGE are used."),
         no_questions: bool = typer.Option(False, "--no-questions", help="Learn from the corpus alone."),
         out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: "
                                                                "<data_dir>/models/embedder-<language>)."),
@@ -115,8 +117,8 @@ def register(app: typer.Typer) -> None:
         an interrupted run. `ipqa index rebuild` then embeds that language with it."""
         from indexes.embedder import default_zh_model_dir
         from indexes.embedder_training import (TrainOptions, held_out_folds as cut_folds, held_out_model_dir,
-                                               pairs_from_store, question_ids, question_pairs,
-                                               train_static_embedder)
+                                               pairs_from_store, questions_pairs, train_static_embedder)
+        from rag.data import default_ip_questions
         from indexes.snapshot import open_snapshot
         from ipqa.settings import Settings
 
@@ -125,32 +127,40 @@ def register(app: typer.Typer) -> None:
         if held_out_folds == 1:
             raise InputError("--held-out-folds", "one fold would hold every question out: use 0 (none) or >= 2")
         target = out or default_zh_model_dir(settings.data_dir)
+        if questions:
+            sources = list(questions)
+        else:
+            stard = settings.shared_data / "evals" / "stard-train.jsonl"
+            sources = [p for p in (stard, default_ip_questions()) if p.is_file()]
+        sources = [] if no_questions else sources
         snapshot = open_snapshot(settings.index_root, embedder=None)
         try:
             corpus, texts = pairs_from_store(snapshot.store, language, seed=seed)
+            asked, keys = questions_pairs(sources, lookup=snapshot.store, language=language)
             version = snapshot.version
+            held_out_pairs = []
+            if keys and held_out_folds:
+                for held_out in cut_folds(keys, held_out_folds, seed=seed):
+                    held_out_pairs.append((held_out, questions_pairs(sources, lookup=snapshot.store, language=language,
+                                                                     exclude=held_out)[0]))
         finally:
             snapshot.close()
-        source = questions or settings.shared_data / "evals" / "stard-train.jsonl"
-        use_questions = not no_questions and (questions is not None or source.is_file())
-        pairs = corpus + (question_pairs(source) * options.question_repeats if use_questions else [])
+        pairs = corpus + asked * options.question_repeats
         typer.echo(f"{len(pairs)} training pairs from index {version}" +
-                   (f" and {source}" if use_questions else ""), err=True)
-        info = {"index_version": version, "questions": str(source) if use_questions else None}
+                   (f" and {len(keys)} questions of {', '.join(p.name for p in sources)}" if keys else ""), err=True)
+        info = {"index_version": version, "questions": [str(p) for p in sources] if keys else None}
         report = train_static_embedder(pairs, texts, target, options, progress=lambda m: typer.echo(m, err=True),
                                        extra_info=info)
         typer.echo(f"wrote {target} ({report.seconds:.0f} s; pairs {report.pairs}); run `ipqa index rebuild` "
                    "to embed the corpus with it")
-        if not use_questions or not held_out_folds:
-            return
-        folds = cut_folds(question_ids(source), held_out_folds, seed=seed)
-        for fold, held_out in enumerate(folds):
+        for fold, (held_out, fold_asked) in enumerate(held_out_pairs):
             fold_dir = held_out_model_dir(target, fold)
-            fold_pairs = corpus + question_pairs(source, exclude_ids=held_out) * options.question_repeats
-            typer.echo(f"held-out model {fold + 1}/{len(folds)}: {len(held_out)} questions left out", err=True)
+            typer.echo(f"held-out model {fold + 1}/{len(held_out_pairs)}: {len(held_out)} questions left out",
+                       err=True)
             report = train_static_embedder(
-                fold_pairs, texts, fold_dir, options, progress=lambda m: typer.echo(m, err=True),
-                extra_info={**info, "fold": fold, "folds": len(folds), "held_out": sorted(held_out)})
+                corpus + fold_asked * options.question_repeats, texts, fold_dir, options,
+                progress=lambda m: typer.echo(m, err=True),
+                extra_info={**info, "fold": fold, "folds": len(held_out_pairs), "held_out": sorted(held_out)})
             typer.echo(f"wrote {fold_dir} ({report.seconds:.0f} s)")
 
     @train_app.command("fields")
@@ -239,9 +249,10 @@ def _dense_for_training(weights, snapshot, make_retriever):
         if models:
             # ``out`` as it stands when a held-out model is first used: every language's weights settled
             held_out.append(HeldOutRetrievers(snapshot, models, language, lambda over: make_retriever(over, out)))
-            how[language] = f"held-out models ({len(models)} folds of {Path(models[0].questions).name})"
-            typer.echo(f"note: the {language} dense list of the questions of {Path(models[0].questions).name} "
-                       f"comes from the held-out model that never saw each ({len(models)} folds)", err=True)
+            names = ", ".join(Path(p).name for p in models[0].questions)
+            how[language] = f"held-out models ({len(models)} folds of {names})"
+            typer.echo(f"note: the {language} dense list of the questions of {names} comes from the held-out "
+                       f"model that never saw each ({len(models)} folds)", err=True)
         else:
             out[language]["dense"] = 0.0
             how[language] = "left out"

@@ -23,9 +23,10 @@ fi
 $IPQA index rebuild --source "${sources[@]}"
 # The domain prior's field-of-law model, learned from the index (seconds).
 $IPQA train fields
-# With the real corpora: the Chinese retriever, trained here from the statutes and the STARD questions
-# (a few minutes on 2 cores; a finished model is reused, an interrupted one resumed), then a rebuild
-# that embeds the Chinese chunks with it (the English vectors come from the cache).
+# With the real corpora: the Chinese retriever, trained here from the statutes and the STARD questions,
+# and one held-out model per fold of those questions for the reranker to learn from (about a minute
+# each on 2 cores; a finished model is reused, an interrupted one resumed), then a rebuild that embeds
+# the Chinese chunks with it (the English vectors come from the cache).
 if [ "$#" -gt 0 ]; then
   if $IPQA train embedder --language zh; then
     $IPQA index rebuild --source "${sources[@]}"

@@ -36,14 +36,14 @@ def test_held_out_folds_are_disjoint_cover_every_id_and_stay_put_when_questions_
 
 
 def _questions_file(path: Path, store) -> Path:
-    """TRAINING in STARD format: gold names, and the gold articles' text (what the embedder learns)."""
+    """TRAINING with gold names; the even ones also with the gold articles' text (STARD's format), the
+    odd ones without it (the IP questions' format: the text is looked up in the index)."""
     rows = []
     for i, (question, gold) in enumerate(TRAINING):
-        texts = {}
-        for key in gold:
-            chunk = store.chunks_by_unit_keys([key])[key][0]
-            texts[GOLD_NAMES[key]] = chunk.text
-        rows.append({"id": i, "question": question, "gold": [GOLD_NAMES[k] for k in gold], "gold_text": texts})
+        row = {"id": i, "question": question, "gold": [GOLD_NAMES[k] for k in gold]}
+        if i % 2 == 0:
+            row["gold_text"] = {GOLD_NAMES[key]: store.chunks_by_unit_keys([key])[key][0].text for key in gold}
+        rows.append(row)
     rows.append({"id": 99, "question": "没有答案的问题", "gold": []})  # no gold text: not a training pair
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     return path
@@ -91,12 +91,30 @@ def test_train_embedder_writes_one_held_out_model_per_fold(trained_data_dir) -> 
     model_dir = data_dir / "models" / "embedder-zh"
     models = held_out_models(model_dir)
     assert [m.directory for m in models] == [held_out_model_dir(model_dir, k) for k in range(3)]
-    assert question_ids(dataset) == [str(i) for i in range(len(TRAINING))]  # 99 has no gold text
-    assert covered_ids(models) == set(question_ids(dataset))
+    assert covered_ids(models) == {f"lay/{i}" for i in range(len(TRAINING))}  # 99 has no gold
     assert sum(len(m.held_out) for m in models) == len(TRAINING)
-    assert {m.source for m in models} == {"lay"}
+    assert {m.questions for m in models} == {(str(dataset),)}
     for model in models:  # each a normal model of its own, serving Chinese
         assert StaticEmbedder(model.directory, expect_language="zh").dimension == 256
+
+
+def test_questions_without_gold_text_learn_the_indexed_text_of_their_gold(trained_data_dir) -> None:
+    from indexes.embedder_training import question_pairs
+
+    data_dir, dataset, _ = trained_data_dir
+    assert question_ids(dataset) == [str(i) for i in range(0, len(TRAINING), 2)]  # no index: gold_text only
+    snapshot = open_snapshot(data_dir / "index", embedder=None)
+    try:
+        assert question_ids(dataset, lookup=snapshot.store) == [str(i) for i in range(len(TRAINING))]
+        pairs = question_pairs(dataset, lookup=snapshot.store, exclude_ids=frozenset({"0"}))
+        first = next(p for p in pairs if p.query == TRAINING[1][0])  # id 1: no gold_text in the file
+        assert first.positive.startswith(GOLD_NAMES[TRAINING[1][1][0]] + "\n")
+        gold = TRAINING[1][1][0]
+        assert first.positive.endswith(snapshot.store.newest_versions([gold])[gold].text)
+        assert all(p.query != TRAINING[0][0] for p in pairs)
+        assert question_pairs(dataset, lookup=snapshot.store, language="en") == []
+    finally:
+        snapshot.close()
 
 
 def test_the_reranker_learns_from_held_out_dense_scores(trained_data_dir) -> None:
@@ -123,7 +141,7 @@ def test_each_question_gets_the_dense_list_of_the_model_that_never_saw_it(traine
         models = held_out_models(data_dir / "models" / "embedder-zh")
         retrievers = HeldOutRetrievers(snapshot, models, "zh", lambda over: first_stage_retriever(over, candidates=5))
         for fold, model in enumerate(models):
-            question_id = sorted(model.held_out)[0]
+            question_id = sorted(model.held_out)[0].split("/", 1)[1]
             question = TrainingQuestion(question_id, TRAINING[int(question_id)][0], (), source="lay")
             retriever = retrievers(question)
             assert retriever is not None and retrievers.covers(question)
