@@ -153,6 +153,7 @@ def register(app: typer.Typer) -> None:
                                        extra_info=info)
         typer.echo(f"wrote {target} ({report.seconds:.0f} s; pairs {report.pairs}); run `ipqa index rebuild` "
                    "to embed the corpus with it")
+        _remove_stale_held_out(target, len(held_out_pairs))
         for fold, (held_out, fold_asked) in enumerate(held_out_pairs):
             fold_dir = held_out_model_dir(target, fold)
             typer.echo(f"held-out model {fold + 1}/{len(held_out_pairs)}: {len(held_out)} questions left out",
@@ -223,13 +224,32 @@ def _validation(prepared, result, baseline, domain_prior, min_group: int) -> dic
     return out
 
 
+def _remove_stale_held_out(model_dir: Path, folds: int) -> None:
+    """Remove the held-out models of an earlier run that this run does not retrain (more folds than
+    now, or none now): a reranker must never read a fold model of other questions or fold lines."""
+    import shutil
+
+    from indexes.embedder_training import HELD_OUT_DIR
+
+    root = model_dir / HELD_OUT_DIR
+    if not root.is_dir():
+        return
+    keep = {f"fold-{k}" for k in range(folds)}
+    for directory in root.iterdir():
+        if directory.name not in keep:
+            shutil.rmtree(directory) if directory.is_dir() else directory.unlink()
+            typer.echo(f"removed {directory} (not part of this run's held-out models)", err=True)
+    if not any(root.iterdir()):
+        root.rmdir()
+
+
 def _dense_for_training(weights, snapshot, make_retriever):
-    # make_retriever(snapshot, weights) -> the first-stage retriever
     """The fusion weights the reranker learns from, and the held-out retrievers of the questions a
     dense model was itself trained on (``ipqa train embedder`` with STARD). That model has seen those
     very questions, so its scores there are memory, not evidence: each such question's dense list comes
     from the held-out model that never saw it (``indexes.held_out_dense``); a model trained without
-    held-out models has its dense list left out of what the reranker learns, as before."""
+    held-out models (or with held-out models of other questions) has its dense list left out of what
+    the reranker learns, as before. ``make_retriever(snapshot, weights)`` builds a first stage."""
     from indexes.held_out_dense import held_out_models
     from indexes.routed_embedder import part_for
     from rag.train import HeldOutRetrievers
@@ -246,6 +266,12 @@ def _dense_for_training(weights, snapshot, make_retriever):
         if info is None or not info.extra.get("questions"):
             continue
         models = held_out_models(part.model_dir)
+        trained_on = info.extra["questions"]
+        trained_on = tuple(trained_on) if isinstance(trained_on, list) else (trained_on,)
+        if models and models[0].questions != trained_on:
+            typer.echo(f"note: the held-out models of {part.model_dir} learned from {list(models[0].questions)}, "
+                       f"the model from {list(trained_on)}: run `ipqa train embedder` again", err=True)
+            models = []
         if models:
             # ``out`` as it stands when a held-out model is first used: every language's weights settled
             held_out.append(HeldOutRetrievers(snapshot, models, language, lambda over: make_retriever(over, out)))

@@ -194,3 +194,39 @@ def test_an_unfinished_held_out_model_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=f"held-out model {broken}: not a finished model"):
         held_out_models(tmp_path / "embedder-zh")
     assert held_out_models(tmp_path / "absent") == []
+
+
+def test_held_out_models_of_other_questions_are_not_used(trained_data_dir, tmp_path: Path) -> None:
+    """A held-out model that learned from other question files than the served model (an embedder
+    retrained since) would leak: the reranker leaves the dense list out instead, and says so."""
+    import shutil
+    from types import SimpleNamespace
+
+    from rag.train_cli import _dense_for_training
+
+    data_dir, _, _ = trained_data_dir
+    copy = tmp_path / "embedder-zh"
+    shutil.copytree(data_dir / "models" / "embedder-zh", copy)
+    weights = {"zh": {"bm25": 1.0, "dense": 1.0}}
+    snapshot = SimpleNamespace(_embedder=StaticEmbedder(copy))
+    out, retriever_for, how = _dense_for_training(weights, snapshot, lambda over, w: None)
+    assert out["zh"]["dense"] == 1.0 and retriever_for is not None and how["zh"].startswith("held-out models")
+    for model in held_out_models(copy):
+        meta_path = model.directory / "ipqa_embedder.json"
+        meta = json.loads(meta_path.read_text())
+        meta["questions"] = ["/elsewhere/other.jsonl"]
+        meta_path.write_text(json.dumps(meta))
+    out, retriever_for, how = _dense_for_training(weights, SimpleNamespace(_embedder=StaticEmbedder(copy)),
+                                                  lambda over, w: None)
+    assert out["zh"]["dense"] == 0.0 and retriever_for is None and how == {"zh": "left out"}
+
+
+def test_a_retrained_embedder_removes_held_out_models_it_did_not_retrain(tmp_path: Path) -> None:
+    from rag.train_cli import _remove_stale_held_out
+
+    for fold in range(5):
+        held_out_model_dir(tmp_path, fold).mkdir(parents=True)
+    _remove_stale_held_out(tmp_path, 3)  # 3 folds now: fold-3 and fold-4 were another run's
+    assert sorted(p.name for p in (tmp_path / "held-out").iterdir()) == ["fold-0", "fold-1", "fold-2"]
+    _remove_stale_held_out(tmp_path, 0)  # no held-out models now
+    assert not (tmp_path / "held-out").exists()
