@@ -159,21 +159,16 @@ def _question_rows(path: Path, lookup, language: str | None) -> Iterator[tuple[s
             yield str(row.get("id")), question, texts
 
 
+def _pairs(question: str, texts: dict[str, str]) -> list[Pair]:
+    return [Pair(question, f"{name}\n{text}", "question") for name, text in texts.items()]
+
+
 def question_pairs(path: Path, *, exclude_ids: frozenset[str] = frozenset(), lookup=None,
                    language: str | None = None) -> list[Pair]:
     """Question → gold article text from a JSONL of questions: STARD's ``gold_text``, or (``lookup``
     given) the ``gold`` names resolved in the index; ``language``: only questions in it."""
-    pairs: list[Pair] = []
-    for question_id, question, texts in _question_rows(path, lookup, language):
-        if question_id in exclude_ids:
-            continue
-        pairs.extend(Pair(question, f"{name}\n{text}", "question") for name, text in texts.items())
-    return pairs
-
-
-def question_ids(path: Path, *, lookup=None, language: str | None = None) -> list[str]:
-    """The ids of the questions of ``path`` that :func:`question_pairs` turns into pairs, in file order."""
-    return [question_id for question_id, _, _ in _question_rows(path, lookup, language)]
+    return [pair for question_id, question, texts in _question_rows(path, lookup, language)
+            if question_id not in exclude_ids for pair in _pairs(question, texts)]
 
 
 def question_key(path: Path | str, question_id: str) -> str:
@@ -181,23 +176,15 @@ def question_key(path: Path | str, question_id: str) -> str:
     return f"{Path(path).stem}/{question_id}"
 
 
-def questions_pairs(paths: Sequence[Path], *, lookup=None, language: str | None = None,
-                    exclude: frozenset[str] = frozenset()) -> tuple[list[Pair], list[str]]:
-    """:func:`question_pairs` of several files, less the questions whose :func:`question_key` is in
-    ``exclude``; and the keys of the questions used."""
+def keyed_question_pairs(paths: Sequence[Path], *, lookup=None, language: str | None = None
+                         ) -> dict[str, list[Pair]]:
+    """The pairs of each usable question of several files, by :func:`question_key`, in file order:
+    read and resolved once, then filtered for each held-out fold."""
     stems = [Path(p).stem for p in paths]
     if len(set(stems)) != len(stems):
         raise InputError("--questions", f"two question files share a file name: {stems}")
-    pairs: list[Pair] = []
-    keys: list[str] = []
-    for path in paths:
-        for question_id, question, texts in _question_rows(Path(path), lookup, language):
-            key = question_key(path, question_id)
-            if key in exclude:
-                continue
-            keys.append(key)
-            pairs.extend(Pair(question, f"{name}\n{text}", "question") for name, text in texts.items())
-    return pairs, keys
+    return {question_key(path, question_id): _pairs(question, texts)
+            for path in paths for question_id, question, texts in _question_rows(Path(path), lookup, language)}
 
 
 def held_out_folds(ids: Sequence[str], folds: int, *, seed: int = 0) -> list[frozenset[str]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -106,8 +106,3 @@ class WithDenseSearch:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._snapshot, name)
-
-
-def covered_ids(models: Sequence[HeldOutModel]) -> frozenset[str]:
-    """Every question (``<file stem>/<id>``) some held-out model left out."""
-    return frozenset().union(*(model.held_out for model in models)) if models else frozenset()

@@ -164,9 +164,6 @@ class HeldOutRetrievers:
             self._retrievers[fold] = self._make_retriever(WithDenseSearch(self._snapshot, search))
         return self._retrievers[fold]
 
-    def covers(self, question: TrainingQuestion) -> bool:
-        return question_key(question.source, question.id) in self._fold_of
-
 
 @dataclass(frozen=True)
 class CvOptions:

@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
         an interrupted run. `ipqa index rebuild` then embeds that language with it."""
         from indexes.embedder import default_zh_model_dir
         from indexes.embedder_training import (TrainOptions, held_out_folds as cut_folds, held_out_model_dir,
-                                               pairs_from_store, questions_pairs, train_static_embedder)
+                                               keyed_question_pairs, pairs_from_store, train_static_embedder)
         from rag.data import default_ip_questions
         from indexes.snapshot import open_snapshot
         from ipqa.settings import Settings
@@ -136,32 +136,31 @@ def register(app: typer.Typer) -> None:
         snapshot = open_snapshot(settings.index_root, embedder=None)
         try:
             corpus, texts = pairs_from_store(snapshot.store, language, seed=seed)
-            asked, keys = questions_pairs(sources, lookup=snapshot.store, language=language)
+            asked = keyed_question_pairs(sources, lookup=snapshot.store, language=language)
             version = snapshot.version
-            held_out_pairs = []
-            if keys and held_out_folds:
-                for held_out in cut_folds(keys, held_out_folds, seed=seed):
-                    held_out_pairs.append((held_out, questions_pairs(sources, lookup=snapshot.store, language=language,
-                                                                     exclude=held_out)[0]))
         finally:
             snapshot.close()
-        pairs = corpus + asked * options.question_repeats
+
+        def question_pairs(held_out: frozenset[str] = frozenset()) -> list:
+            return [pair for key, pairs in asked.items() if key not in held_out for pair in pairs]
+
+        pairs = corpus + question_pairs() * options.question_repeats
         typer.echo(f"{len(pairs)} training pairs from index {version}" +
-                   (f" and {len(keys)} questions of {', '.join(p.name for p in sources)}" if keys else ""), err=True)
-        info = {"index_version": version, "questions": [str(p) for p in sources] if keys else None}
+                   (f" and {len(asked)} questions of {', '.join(p.name for p in sources)}" if asked else ""), err=True)
+        info = {"index_version": version, "questions": [str(p) for p in sources] if asked else None}
+        folds = cut_folds(list(asked), held_out_folds, seed=seed) if asked and held_out_folds else []
         report = train_static_embedder(pairs, texts, target, options, progress=lambda m: typer.echo(m, err=True),
                                        extra_info=info)
         typer.echo(f"wrote {target} ({report.seconds:.0f} s; pairs {report.pairs}); run `ipqa index rebuild` "
                    "to embed the corpus with it")
-        _remove_stale_held_out(target, len(held_out_pairs))
-        for fold, (held_out, fold_asked) in enumerate(held_out_pairs):
+        _remove_stale_held_out(target, len(folds))
+        for fold, held_out in enumerate(folds):
             fold_dir = held_out_model_dir(target, fold)
-            typer.echo(f"held-out model {fold + 1}/{len(held_out_pairs)}: {len(held_out)} questions left out",
-                       err=True)
+            typer.echo(f"held-out model {fold + 1}/{len(folds)}: {len(held_out)} questions left out", err=True)
             report = train_static_embedder(
-                corpus + fold_asked * options.question_repeats, texts, fold_dir, options,
+                corpus + question_pairs(held_out) * options.question_repeats, texts, fold_dir, options,
                 progress=lambda m: typer.echo(m, err=True),
-                extra_info={**info, "fold": fold, "folds": len(held_out_pairs), "held_out": sorted(held_out)})
+                extra_info={**info, "fold": fold, "folds": len(folds), "held_out": sorted(held_out)})
             typer.echo(f"wrote {fold_dir} ({report.seconds:.0f} s)")
 
     @train_app.command("fields")
