@@ -74,7 +74,7 @@ def test_ask_streams_the_answer_and_a_citation_opens_the_quoted_span(page) -> No
     assert quoted.startswith("知识产权保护部门处理专利侵权纠纷") and quoted in unit.locator(".unit-text").inner_text()
     # the units before and after are one click away
     unit.locator("[data-unit]", has_text="第九条").first.click()
-    page.wait_for_function("document.querySelector('.unit-citation').textContent.includes('第九条')")
+    page.wait_for_function("document.querySelector('.unit-citation')?.textContent.includes('第九条')")
 
 
 def test_a_filtered_search_shows_only_matching_hits(page) -> None:  # type: ignore[no-untyped-def]
@@ -96,7 +96,7 @@ def test_a_filtered_search_shows_only_matching_hits(page) -> None:  # type: igno
     page.fill("#query", "知识产权保护部门")
     page.fill("#filter-law", "示例知识产权保护条例")  # a Chinese law inside US: nothing
     page.click("#search-button")
-    page.wait_for_function("document.querySelector('#search-summary').textContent === '没有结果。'")
+    page.wait_for_function("document.querySelector('#search-summary')?.textContent === '没有结果。'")
 
 
 def test_a_follow_up_is_read_against_the_thread(page) -> None:  # type: ignore[no-untyped-def]
@@ -117,7 +117,7 @@ def test_upload_shows_the_jobs_progress_to_a_write_key_holder(page, tmp_path: Pa
     upload.write_text("# 网页上传条例\n\n第一条 为了测试网页上传，制定本条例。\n", encoding="utf-8")
     page.set_input_files("#upload-files", str(upload))
     page.click("#upload-button")
-    page.wait_for_function("document.querySelector('#upload-status').textContent.includes('succeeded')",
+    page.wait_for_function("document.querySelector('#upload-status')?.textContent.includes('succeeded')",
                            timeout=120_000)
     assert page.locator("#upload-progress").is_hidden()
 
