@@ -19,7 +19,9 @@ STARD: the Chinese dense model is trained on stard-train's questions (``ipqa tra
 LTR model too, so no STARD figure computed here includes either (they would be memory, not retrieval);
 the LTR's own 5-fold cross-validated figures are read from its artefact and printed beside them. Those
 include the dense list when the embedder has held-out models: each STARD question's dense list then
-comes from the model that never saw it (``indexes/held_out_dense.py``).
+comes from the model that never saw it (``indexes/held_out_dense.py``). With several rerankers (the main
+one and ``models/ltr-*``), "default as served" scores each STARD question by the cross-validated figures
+of the reranker the router gives it (``rag.train.cv_as_served``), read from the artefacts.
 """
 
 from __future__ import annotations
@@ -116,6 +118,13 @@ def main() -> None:
                 for dataset, row in (metadata.get("cv_by_dataset") or {}).items():
                     results["stard"][f"LTR 5-fold CV on {dataset} only"] = row["reranked"]
                     results["stard"][f"first stage on {dataset} only"] = row["first_stage"]
+                # the default as served: each STARD question by the fold model of the reranker the
+                # router gives it (the main one, or e.g. models/ltr-stard for lay civil-law questions)
+                from rag.train import cv_as_served, load_questions
+
+                served = cv_as_served(configurations["default"](), load_questions(stard, snapshot.store)[0])
+                results["stard"]["default as served: 5-fold CV of the reranker each question is routed to"] = served
+                print(f"stard  as served: {served['served_by']}", file=sys.stderr)
     finally:
         snapshot.close()
     if args.json:

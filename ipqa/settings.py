@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     # R@10 0.645 against 0.638, IP questions 0.857 against 0.846) but scored a little worse on ip-qa-dev
     # (R@10 0.890 against 0.896) and costs 8 ms of search p50 (28 against 20): docs/benchmarks.md.
     candidates: int = Field(default=150, ge=1, le=2000)
+    list_depth_factor: int = Field(
+        default=2, ge=1, le=10,
+        description="Each first-stage search (BM25, named-law BM25, dense) returns candidates x this many hits "
+                    "and fusion keeps the best `candidates`: an article 200th by BM25 and 40th by dense then "
+                    "gets both votes. 2 cross-validated better than 1 on STARD (docs/benchmarks.md).")
     expand_references: bool = True
     reranker: str = Field(default="auto", description="none | ltr | cross-encoder | auto")
     reranker_path: Path | None = None

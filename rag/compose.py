@@ -161,7 +161,8 @@ def build_retriever(settings: Settings, snapshot: "IndexSnapshot") -> HybridRetr
     law_names = law_names_of(snapshot)
     reranker = build_reranker(settings, snapshot, law_names)
     return HybridRetriever(snapshot, fusion=settings.fusion, rrf_k=settings.rrf_k, weights=settings.fusion_weights,
-                           candidates=settings.candidates, reranker=reranker,
+                           candidates=settings.candidates, list_depth_factor=settings.list_depth_factor,
+                           reranker=reranker,
                            expand_references=settings.expand_references, law_names=law_names,
                            domain_prior=build_domain_prior(settings),
                            reranker_fields=reranker_fields(settings.reranker_fields, reranker),

@@ -137,6 +137,7 @@ class RetrievalOptions:
     rrf_k: int = 60
     weights: Mapping[str, Mapping[str, float]] | None = None  # language -> retriever -> weight
     candidates: int = 100
+    list_depth_factor: int = 1  # each search returns depth x this many hits; fusion keeps depth
     clean_query: bool = True
     law_boost: bool = True  # search the laws a question names separately
     collapse_versions: bool = True
@@ -150,6 +151,8 @@ class RetrievalOptions:
             raise ValueError(f"fusion {self.fusion!r} is unknown; valid: {', '.join(FUSIONS)}")
         if self.rrf_k < 1 or self.candidates < 1:
             raise ValueError(f"rrf_k and candidates must be >= 1, got {self.rrf_k} and {self.candidates}")
+        if self.list_depth_factor < 1:
+            raise ValueError(f"list_depth_factor must be >= 1, got {self.list_depth_factor}")
 
 
 class HybridRetriever:
@@ -157,7 +160,7 @@ class HybridRetriever:
 
     def __init__(self, snapshot: IndexSnapshot, *, fusion: str = "rrf", rrf_k: int = 60,
                  weights: Mapping[str, Mapping[str, float]] | None = None, candidates: int = 100,
-                 reranker: Reranker | None = None, expand_references: bool = True,
+                 list_depth_factor: int = 1, reranker: Reranker | None = None, expand_references: bool = True,
                  candidate_sources: Sequence[CandidateSource] | None = None, clean_query: bool = True,
                  law_boost: bool = True, collapse_versions: bool = True, law_names: LawNames | None = None,
                  expand_per_hit: int = 1, expand_total: int = 5, cited_first: bool = True,
@@ -170,7 +173,7 @@ class HybridRetriever:
         self.domain_prior = domain_prior
         self.reranker_fields = frozenset(reranker_fields) if reranker_fields is not None else None
         self.options = RetrievalOptions(fusion=fusion, rrf_k=rrf_k, weights=weights, candidates=candidates,
-                                        clean_query=clean_query, law_boost=law_boost,
+                                        list_depth_factor=list_depth_factor, clean_query=clean_query, law_boost=law_boost,
                                         collapse_versions=collapse_versions, expand_references=expand_references,
                                         expand_per_hit=expand_per_hit, expand_total=expand_total,
                                         cited_first=cited_first)
@@ -207,28 +210,30 @@ class HybridRetriever:
                            depth: int | None = None, field_titles: frozenset[str] | None = None) -> list[Ranked]:
         """The fused first stage as int ids with scores, best first, no chunk loaded (loading and
         decoding chunks costs more than the searches: only the caller knows how many it needs).
-        ``depth`` (default: the ``candidates`` option) is how many each search returns;
+        ``depth`` (default: the ``candidates`` option) is how many are kept, each search returning
+        ``list_depth_factor`` times as many (a unit deep in one list and high in another gets both votes);
         ``field_titles``: the laws of the question's field, searched as one more BM25 list (as the
         laws a question names are), so that the field's articles are candidates even when other laws
         use the question's words more often."""
         options = self.options
         depth = depth or options.candidates
+        list_depth = depth * options.list_depth_factor
         weights = dict(self.weights_for(analyzed.language))
         lists: dict[str, list[tuple[int, float]]] = {}
         if weights.get("bm25", 0.0) > 0:
-            lists["bm25"] = self.snapshot.search_bm25_ids(analyzed.lexical, depth, filters)
+            lists["bm25"] = self.snapshot.search_bm25_ids(analyzed.lexical, list_depth, filters)
             if analyzed.laws and self.law_names is not None:
                 titles = self.law_names.titles(analyzed.laws)
-                lists[LAW_LIST] = self.snapshot.search_bm25_ids(analyzed.lexical, depth,
+                lists[LAW_LIST] = self.snapshot.search_bm25_ids(analyzed.lexical, list_depth,
                                                                 restrict_titles(filters, titles))
                 weights[LAW_LIST] = weights["bm25"]
             if field_titles:
-                lists[FIELD_LIST] = self.snapshot.search_bm25_ids(analyzed.lexical, depth,
+                lists[FIELD_LIST] = self.snapshot.search_bm25_ids(analyzed.lexical, list_depth,
                                                                   restrict_titles(filters, field_titles))
                 weights[FIELD_LIST] = FIELD_LIST_WEIGHT * weights["bm25"]
         # Never embed the query for a list that would count for nothing.
         if weights.get("dense", 0.0) > 0 and analyzed.language in self.snapshot.embedder_languages:
-            lists["dense"] = self.snapshot.search_dense_ids(analyzed.text, depth, filters)
+            lists["dense"] = self.snapshot.search_dense_ids(analyzed.text, list_depth, filters)
         if options.fusion == "rrf":
             fused = fuse_rrf_scored(lists, weights, options.rrf_k)
         else:
@@ -246,7 +251,7 @@ class HybridRetriever:
                     depth: int | None = None, field_titles: frozenset[str] | None = None) -> list[Hit]:
         """Fused BM25 (+ named-law BM25) and dense hits, best first, ``source="hybrid"``; component
         scores hold each list's score and rank (``bm25``, ``bm25_rank``, ``dense``, …) and ``fused``.
-        ``depth`` (default: the ``candidates`` option) is how many each search returns."""
+        ``depth`` (default: the ``candidates`` option) is how many are kept (see :meth:`first_stage_ranked`)."""
         return self._hits(self.first_stage_ranked(analyzed, filters, depth=depth, field_titles=field_titles))
 
     def _hits(self, ranked: Sequence[Ranked], ranks: Sequence[int] | None = None) -> list[Hit]:
@@ -321,18 +326,29 @@ class HybridRetriever:
         return self._titles_by_field.get(field) or None
 
     def reranker_for(self, query: str, posterior: Mapping[str, float]) -> Reranker | None:
-        """The reranker that serves this question: among those serving its language, the one whose
-        fields hold the most of the field posterior, at least half (the first on a tie); None when no
-        reranker was validated for questions like it."""
+        """The reranker that serves this question, None when no reranker was validated for questions
+        like it. Eligible: those that serve its language and whose fields hold at least half of its
+        field posterior. Among them, the one with the best expected cross-validated MRR on it: each
+        field's MRR in its artefact (``cv_mrr_by_field``) weighted by the question's posterior. So a lay
+        civil-law question goes to a model of lay questions when that model did better on civil law,
+        and a question that is partly about patents stays with the model that also learned patents.
+        Without such records, the one whose fields hold the most posterior; the first on a tie."""
         best: Reranker | None = None
-        best_mass = 0.5
+        best_key: tuple[float, float] | None = None
         for reranker, fields in self.routes:
             if not reranker.serves(query):
                 continue
             mass = 1.0 if fields is None or not posterior else sum(
                 p for field, p in posterior.items() if field in fields)
-            if mass > best_mass or (best is None and mass >= best_mass):
-                best, best_mass = reranker, mass
+            if mass < 0.5:
+                continue
+            record = getattr(reranker, "cv_mrr_by_field", {})
+            # the MRR it can be expected to reach on this question: its cross-validated MRR per field,
+            # weighted by the question's field posterior (a field it has no record for counts 0)
+            quality = sum(p * record.get(field, 0.0) for field, p in posterior.items()) if record and posterior else -1.0
+            key = (quality, mass)
+            if best_key is None or key > best_key:
+                best, best_key = reranker, key
         return best
 
     def _field_served(self, posterior: Mapping[str, float]) -> bool:

@@ -23,7 +23,7 @@ from indexes.protocols import ChunkLookup
 from ingest.citations import resolve
 from ipqa.errors import InputError
 from ipqa.jsonl import read_jsonl
-from ipqa.metrics import MetricSummary, mean_metrics
+from ipqa.metrics import MetricSummary, mean_metrics, recall_at_k, reciprocal_rank
 from rag.query import AnalyzedQuery
 from rag.rerank.association import Priors, QuestionAssociations, Votes
 from rag.rerank.features import (
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from indexes.held_out_dense import HeldOutModel
 
 KS = (1, 5, 10, 100)
+PER_QUESTION_COLUMNS = (*(f"R@{k}" for k in KS), "RR")
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,17 @@ class CvResult:
     def as_json(self) -> dict:
         return {"folds": [f.as_row() for f in self.folds], "overall": self.overall.as_row()}
 
+    def per_question(self, prepared: Sequence["PreparedQuestion"]) -> dict[str, list[float]]:
+        """Each question's cross-validated figures, ``file-stem/id`` -> ``[R@1, R@5, R@10, R@100, RR]``
+        (:data:`PER_QUESTION_COLUMNS`): what a benchmark needs to score questions routed between
+        several rerankers, each question by the model that would serve it."""
+        out = {}
+        for item, ranked in zip(prepared, self.ranked):
+            gold = set(item.question.gold)
+            out[question_key(item.question.source, item.question.id)] = [
+                *(round(recall_at_k(ranked, gold, k), 4) for k in KS), round(reciprocal_rank(ranked, gold), 4)]
+        return out
+
     def by_group(self, prepared: Sequence["PreparedQuestion"], group_of: Callable[["PreparedQuestion"], str]
                  ) -> dict[str, MetricSummary]:
         """The cross-validated figures of each group of questions (dataset, language, field…)."""
@@ -324,11 +336,12 @@ def summary_text(summary: MetricSummary) -> str:
 
 def first_stage_retriever(snapshot, *, candidates: int, clean_query: bool = True, law_boost: bool = True,
                           fusion: str = "rrf", rrf_k: int = 60,
-                          weights: Mapping[str, Mapping[str, float]] | None = None) -> HybridRetriever:
+                          weights: Mapping[str, Mapping[str, float]] | None = None,
+                          list_depth_factor: int = 1) -> HybridRetriever:
     """The retriever whose first stage training and evaluation share (no reranker, no expansion)."""
     return HybridRetriever(snapshot, fusion=fusion, rrf_k=rrf_k, weights=weights, candidates=candidates,
-                           reranker=None, expand_references=False, candidate_sources=[], clean_query=clean_query,
-                           law_boost=law_boost)
+                           list_depth_factor=list_depth_factor, reranker=None, expand_references=False,
+                           candidate_sources=[], clean_query=clean_query, law_boost=law_boost)
 
 
 # --- where the learned reranker is validated -------------------------------------------------------
@@ -365,3 +378,48 @@ def validate_groups(prepared: Sequence[PreparedQuestion], reranked: CvResult, fi
     theirs = first_stage.by_group(prepared, group_of)
     return [GroupValidation(group, mine[group].questions, mine[group].as_row(), theirs[group].as_row(),
                             min_questions) for group in mine]
+
+
+def cv_as_served(retriever: HybridRetriever, questions: Sequence[TrainingQuestion]) -> dict:
+    """The cross-validated figures of ``questions`` as the retriever serves them: each question scored
+    by the fold model of the reranker the retriever would give it (:meth:`HybridRetriever.reranker_for`),
+    or by the first stage's cross-validated figures where none serves it. Read from the artefacts'
+    ``cv_per_question`` (``ipqa train reranker``); a question no artefact scored is counted as
+    ``unscored`` and left out. Returns mean ``R@k`` and ``MRR``, ``questions``, and ``served_by``
+    (questions per reranker, by the datasets it learned from)."""
+    main = next((reranker for reranker, _ in retriever.routes), None)
+    first_stage = _per_question(main, "first_stage")
+    sums = [0.0] * len(PER_QUESTION_COLUMNS)
+    scored = unscored = 0
+    served_by: dict[str, int] = {}
+    for question in questions:
+        analyzed = retriever.analyze(question.question)
+        posterior = (retriever.domain_prior.field_posterior(analyzed.lexical, analyzed.language)
+                     if retriever.domain_prior is not None else {})
+        reranker = retriever.reranker_for(question.question, posterior)
+        rows = _per_question(reranker, "reranked") if reranker is not None else first_stage
+        values = rows.get(question_key(question.source, question.id))
+        if values is None:
+            unscored += 1
+            continue
+        name = _trained_on(reranker) if reranker is not None else "first stage"
+        served_by[name] = served_by.get(name, 0) + 1
+        scored += 1
+        sums = [total + value for total, value in zip(sums, values)]
+    figures = {column.replace("RR", "MRR"): round(total / scored, 4) if scored else 0.0
+               for column, total in zip(PER_QUESTION_COLUMNS, sums)}
+    return {**figures, "questions": scored, "unscored": unscored, "served_by": served_by}
+
+
+def _per_question(reranker: object, which: str) -> Mapping[str, Sequence[float]]:
+    metadata = getattr(getattr(reranker, "model", None), "metadata", None) or {}
+    record = metadata.get("cv_per_question") or {}
+    if record and list(record.get("columns", ())) != list(PER_QUESTION_COLUMNS):
+        raise InputError("cv_per_question", f"columns {record.get('columns')} are not {list(PER_QUESTION_COLUMNS)}")
+    return record.get(which) or {}
+
+
+def _trained_on(reranker: object) -> str:
+    metadata = getattr(getattr(reranker, "model", None), "metadata", None) or {}
+    datasets = metadata.get("dataset") or []
+    return " + ".join(Path(d).stem for d in datasets) or getattr(reranker, "name", "reranker")

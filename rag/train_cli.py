@@ -22,6 +22,10 @@ def register(app: typer.Typer) -> None:
                                             "format); repeat it to train on several (e.g. STARD and the IP "
                                             "questions of rag/data/ip_questions.jsonl)."),
         out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: <data_dir>/models/ltr)."),
+        name: Optional[str] = typer.Option(None, "--name", help="Write <data_dir>/models/ltr-NAME instead: a model "
+                                           "served beside the main one, for the fields of law where it "
+                                           "cross-validated better (e.g. `--name stard` trained on STARD alone "
+                                           "for lay civil-law questions)."),
         folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds."),
         candidates: Optional[int] = typer.Option(None, "--candidates", min=10,
                                                  help="First-stage candidates per question (default: the "
@@ -43,8 +47,8 @@ def register(app: typer.Typer) -> None:
         from rag.rerank.features import QueryFeatureExtractor
         from rag.compose import build_embedder, default_ltr_model_path
         from rag.compose import build_domain_prior
-        from rag.train import (CvOptions, cross_validate, first_stage_retriever, load_datasets, prepare,
-                               summary_text, train_final)
+        from rag.train import (PER_QUESTION_COLUMNS, CvOptions, cross_validate, first_stage_retriever,
+                               load_datasets, prepare, summary_text, train_final)
 
         if language is not None and language not in ("zh", "en"):
             raise InputError("--language", f"{language!r} is not a language ipqa trains for; valid: zh, en")
@@ -52,6 +56,12 @@ def register(app: typer.Typer) -> None:
         candidates = candidates or settings.candidates
         options = CvOptions(folds=folds, seed=seed, neighbours=neighbours,
                             association_candidates=association_candidates)
+        if name is not None:
+            if out is not None:
+                raise InputError("--name", "give --out or --name, not both")
+            if not name or not all(ch.isalnum() or ch in "-_" for ch in name):
+                raise InputError("--name", f"{name!r} is not a model name (letters, digits, - and _)")
+            out = settings.data_dir / "models" / f"ltr-{name}"
         out = out or default_ltr_model_path(settings)
         # the configured embedder, so the first stage is the one served (dense search for the
         # languages it serves); the index refuses a different one
@@ -68,7 +78,8 @@ def register(app: typer.Typer) -> None:
 
             def make_retriever(over, weights):
                 return first_stage_retriever(over, candidates=candidates, fusion=settings.fusion,
-                                             rrf_k=settings.rrf_k, weights=weights)
+                                             rrf_k=settings.rrf_k, weights=weights,
+                                             list_depth_factor=settings.list_depth_factor)
 
             weights, retriever_for, dense_training = _dense_for_training(settings.fusion_weights, snapshot,
                                                                          make_retriever)
@@ -84,9 +95,14 @@ def register(app: typer.Typer) -> None:
             metadata = {"dataset": [str(d) for d in datasets], "language_filter": language,
                         "questions": len(questions),
                         "index_version": snapshot.version, "candidates": candidates,
+                        "list_depth_factor": settings.list_depth_factor,
                         "dense_training": dense_training, "folds": folds, "seed": seed,
                         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        "cv": result.as_json(), "first_stage_cv": baseline.overall.as_row(), **validation}
+                        "cv": result.as_json(), "first_stage_cv": baseline.overall.as_row(), **validation,
+                        # per question, so a benchmark can score questions routed between rerankers
+                        "cv_per_question": {"columns": list(PER_QUESTION_COLUMNS),
+                                            "reranked": result.per_question(prepared),
+                                            "first_stage": baseline.per_question(prepared)}}
             model = train_final(prepared, snapshot.store, extractor, options, metadata)
             path = model.save(out)
         finally:

@@ -43,6 +43,11 @@ stard="${IPQA_SHARED_DATA:-../shared/data}/evals/stard-train.jsonl"
 if [ "$#" -gt 0 ] && [ -f "$stard" ]; then
   $IPQA train reranker --dataset "$stard" --dataset rag/data/ip_questions.jsonl \
     || echo "no reranker trained (the index needs the statutes the questions cite); answering without it"
+  # A second one of the lay questions alone (models/ltr-stard): each question goes to the reranker that
+  # cross-validated better on its field of law, so lay civil-law questions are not ranked by a model
+  # that also learned how practitioners ask about patents.
+  $IPQA train reranker --dataset "$stard" --name stard \
+    || echo "no STARD-only reranker trained; the main reranker serves every field it was validated on"
 fi
 for question in "${questions[@]}"; do
   $IPQA ask "$question"

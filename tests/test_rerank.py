@@ -283,6 +283,20 @@ def test_train_reranker_command_cross_validates_and_writes_what_auto_loads(tmp_p
     assert model.metadata["cv_by_dataset"]["train"]["questions"] == 9
     # the lay wording of TRAINING is only learnable: cross-validation validates it for Chinese, so it is served
     assert model.metadata["cv_by_language"]["zh"]["validated"] and model.metadata["languages"] == ["zh"]
+    # each question's cross-validated figures, for scoring questions routed between rerankers
+    per_question = model.metadata["cv_per_question"]
+    assert per_question["columns"] == ["R@1", "R@5", "R@10", "R@100", "RR"]
+    assert sorted(per_question["reranked"]) == sorted(per_question["first_stage"]) == [f"train/{i}" for i in range(9)]
+    mean_r10 = sum(row[2] for row in per_question["reranked"].values()) / 9
+    assert mean_r10 == pytest.approx(model.metadata["cv"]["overall"]["R@10"], abs=1e-3)
+    # --name writes a model served beside the main one; it and --out exclude each other
+    common = ["train", "reranker", "--dataset", str(dataset), "--folds", "3", "--neighbours", "3"]
+    result = CliRunner().invoke(build_app(), [*common, "--name", "lay"])
+    assert result.exit_code == 0, result.output
+    assert LtrModel.load(data_dir / "models" / "ltr-lay").metadata["questions"] == 9
+    for bad in (["--name", "lay", "--out", str(tmp_path / "x")], ["--name", "../up"]):
+        result = CliRunner().invoke(build_app(), [*common, *bad])
+        assert isinstance(result.exception, InputError) and "--name" in str(result.exception)
 
     settings = Settings()
     snapshot = open_snapshot(settings.index_root, embedder=None)
@@ -424,3 +438,72 @@ def test_a_reranker_validated_for_no_field_serves_no_question_a_field_model_can_
                                 more_rerankers=[(unvalidated, frozenset())], expand_references=False)
     assert retriever.reranker_for("专利", {"patent": 0.9, "civil": 0.1}) is None
     assert retriever.reranker_for("专利", {"civil": 0.9, "patent": 0.1}) is main
+
+
+class _Scored(_Marker):
+    """A marker reranker with what an LTR artefact records: CV MRR per validated field and per-question
+    cross-validated figures (``[R@1, R@5, R@10, R@100, RR]``)."""
+
+    def __init__(self, name: str, cv_mrr_by_field: dict[str, float], reranked: dict[str, list[float]],
+                 first_stage: dict[str, list[float]] | None = None) -> None:
+        from types import SimpleNamespace
+
+        super().__init__(name)
+        self.cv_mrr_by_field = cv_mrr_by_field
+        columns = ["R@1", "R@5", "R@10", "R@100", "RR"]
+        self.model = SimpleNamespace(metadata={"dataset": [f"/data/{name}.jsonl"], "cv_per_question": {
+            "columns": columns, "reranked": reranked, "first_stage": first_stage or {}}})
+
+
+class _FieldsByWord:
+    """A domain prior stand-in: 借 makes a civil question, anything else a patent one."""
+
+    def field_posterior(self, lexical: str, language: str) -> dict[str, float]:
+        return {"civil": 0.9, "patent": 0.1} if "借" in lexical else {"patent": 0.8, "civil": 0.2}
+
+
+def test_of_the_rerankers_validated_for_a_question_the_one_expected_to_do_best_on_it_serves_it(snapshot) -> None:
+    main = _Scored("main", {"civil": 0.50, "patent": 0.70}, {})
+    lay = _Scored("lay", {"civil": 0.60}, {})
+    retriever = HybridRetriever(snapshot, reranker=main, reranker_fields=None,
+                                more_rerankers=[(lay, frozenset({"civil", "criminal"}))], expand_references=False)
+    # expected MRR: lay 0.9 x 0.60 = 0.54 against main 0.9 x 0.50 + 0.1 x 0.70 = 0.52
+    assert retriever.reranker_for("借钱不还", {"civil": 0.9, "patent": 0.1}) is lay
+    assert retriever.reranker_for("专利", {"patent": 0.8, "civil": 0.2}) is main  # lay holds 0.2 < half
+    # partly a patent question: main's patent record counts (0.58 against 0.36), though lay is eligible
+    assert retriever.reranker_for("借钱", {"civil": 0.6, "patent": 0.4}) is main
+    lay.cv_mrr_by_field = {"civil": 0.50}
+    assert retriever.reranker_for("借钱", {"civil": 1.0}) is main  # a tie, and equal mass: the first
+
+
+def test_ltr_reads_its_cv_mrr_per_validated_field_from_the_artefact(snapshot, trained) -> None:
+    from dataclasses import replace as dc_replace
+
+    by_field = {"civil": {"questions": 40, "validated": True, "reranked": {"MRR": 0.4}, "first_stage": {"MRR": 0.3}},
+                "patent": {"questions": 40, "validated": False, "reranked": {"MRR": 0.9}, "first_stage": {"MRR": 0.95}}}
+    model = dc_replace(trained, metadata={**trained.metadata, "validated_fields": ["civil"], "cv_by_field": by_field})
+    assert LtrReranker(model, snapshot.store).cv_mrr_by_field == {"civil": 0.4}
+    assert LtrReranker(dc_replace(trained, metadata={}), snapshot.store).cv_mrr_by_field == {}
+
+
+def test_cv_as_served_scores_each_question_by_the_reranker_it_is_routed_to(snapshot) -> None:
+    from rag.train import TrainingQuestion, cv_as_served
+
+    questions = [TrainingQuestion("1", "借钱不还怎么办", ("k1",), source="s"),
+                 TrainingQuestion("2", "专利被人仿冒", ("k2",), source="s"),
+                 TrainingQuestion("3", "专利无效", ("k3",), source="s")]  # in no artefact
+    main = _Scored("main", {"civil": 0.50, "patent": 0.70},
+                   reranked={"s/1": [0, 0, 0, 1, 0.02], "s/2": [1, 1, 1, 1, 1.0]},
+                   first_stage={"s/1": [0, 0, 0, 0, 0.0], "s/2": [0, 1, 1, 1, 0.5]})
+    lay = _Scored("lay", {"civil": 0.60}, reranked={"s/1": [0, 1, 1, 1, 0.5]})
+    retriever = HybridRetriever(snapshot, reranker=main, reranker_fields=None, domain_prior=_FieldsByWord(),
+                                more_rerankers=[(lay, frozenset({"civil"}))], expand_references=False)
+    served = cv_as_served(retriever, questions)
+    assert served["served_by"] == {"lay": 1, "main": 1} and served["questions"] == 2 and served["unscored"] == 1
+    assert served["R@1"] == 0.5 and served["R@10"] == 1.0 and served["MRR"] == 0.75
+    # where no reranker serves a question, the main artefact's cross-validated first stage counts
+    lay.model.metadata["cv_per_question"]["first_stage"] = {"s/2": [0, 0, 1, 1, 0.2]}
+    only_lay = HybridRetriever(snapshot, reranker=lay, reranker_fields=frozenset({"civil"}),
+                               domain_prior=_FieldsByWord(), expand_references=False)
+    served = cv_as_served(only_lay, questions[:2])
+    assert served["served_by"] == {"lay": 1, "first stage": 1} and served["R@5"] == 0.5 and served["MRR"] == 0.35

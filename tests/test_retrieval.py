@@ -95,6 +95,38 @@ def test_english_query_fuses_bm25_and_dense(snapshot) -> None:
         assert top.source == "hybrid"
 
 
+def test_each_search_goes_list_depth_factor_deeper_than_the_candidates_fusion_keeps(snapshot) -> None:
+    """A unit 4th in one list and 1st in the other gets both votes only if each list goes deep enough."""
+    asked: list[int] = []
+
+    class Recording:
+        def __init__(self, inner) -> None:
+            self._inner = inner
+
+        def search_bm25_ids(self, query, k, filters=None):
+            asked.append(k)
+            return self._inner.search_bm25_ids(query, k, filters)
+
+        def search_dense_ids(self, query, k, filters=None):
+            asked.append(k)
+            return self._inner.search_dense_ids(query, k, filters)
+
+        def __getattr__(self, name):
+            return getattr(self._inner, name)
+
+    deep = HybridRetriever(Recording(snapshot), weights=BOTH, candidates=3, list_depth_factor=4,
+                           expand_references=False, law_boost=False, cited_first=False)
+    ranked = deep.first_stage_ranked(deep.analyze("whoever actively induces infringement"))
+    assert set(asked) == {12} and len(ranked) == 3
+    shallow = HybridRetriever(snapshot, weights=BOTH, candidates=3, expand_references=False, law_boost=False,
+                              cited_first=False).first_stage_ranked(deep.analyze("whoever actively induces infringement"))
+    # the deeper lists can only add votes: every kept unit scores at least what it scored before
+    before = {r.int_id: r.score for r in shallow}
+    assert all(r.score >= before[r.int_id] for r in ranked if r.int_id in before)
+    with pytest.raises(ValueError, match="list_depth_factor"):
+        HybridRetriever(snapshot, list_depth_factor=0)
+
+
 def test_weights_per_language_switch_a_retriever_off(snapshot) -> None:
     retriever = HybridRetriever(snapshot, weights={"en": {"bm25": 0.0, "dense": 1.0}}, expand_references=False)
     hits = retriever.retrieve("bicycle brake caliper", 5)
