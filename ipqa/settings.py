@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     # retrain after changing it). 300 cross-validated a little better on the training questions (STARD
     # R@10 0.645 against 0.638, IP questions 0.857 against 0.846) but scored a little worse on ip-qa-dev
     # (R@10 0.890 against 0.896) and costs 8 ms of search p50 (28 against 20): docs/benchmarks.md.
+    # Each search goes list_depth_factor times deeper before fusion keeps `candidates`.
     candidates: int = Field(default=150, ge=1, le=2000)
     list_depth_factor: int = Field(
         default=2, ge=1, le=10,

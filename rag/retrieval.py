@@ -8,9 +8,11 @@ Steps of :meth:`HybridRetriever.retrieve`:
    embedder serves the question's language and the language's dense weight is not 0), and, when
    the question names laws, BM25 restricted to those laws (so their articles are candidates even
    when other laws use the same words more often); fused by reciprocal rank fusion or by weighted
-   min-max-normalised scores, with weights per query language;
+   min-max-normalised scores, with weights per query language; each search goes ``list_depth_factor``
+   times deeper than the candidates fusion keeps;
 3. candidates from other sources (the LTR reranker's association model) join the list;
-4. the reranker (if any) reorders all candidates;
+4. the reranker chosen for the question (:meth:`HybridRetriever.reranker_for`), if any, reorders all
+   candidates;
 5. versions are collapsed: of several versions of one article only the best-placed stays (on a tie,
    the newest);
 6. cross-reference expansion appends the units the top hits cite (``source="xref"``).
