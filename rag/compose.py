@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from indexes.embedder import EmbedderOptions, create_embedder, with_chinese_model
 from ipqa.settings import Settings
@@ -160,13 +160,35 @@ def build_retriever(settings: Settings, snapshot: "IndexSnapshot") -> HybridRetr
     questions of ``reranker_fields``) and domain prior."""
     law_names = law_names_of(snapshot)
     reranker = build_reranker(settings, snapshot, law_names)
+    extra = build_extra_rerankers(settings, snapshot, law_names)
+    for served in [reranker, *(r for r, _ in extra)]:
+        warn_if_trained_at_another_depth(served, settings)
     return HybridRetriever(snapshot, fusion=settings.fusion, rrf_k=settings.rrf_k, weights=settings.fusion_weights,
                            candidates=settings.candidates, list_depth_factor=settings.list_depth_factor,
                            reranker=reranker,
                            expand_references=settings.expand_references, law_names=law_names,
                            domain_prior=build_domain_prior(settings),
                            reranker_fields=reranker_fields(settings.reranker_fields, reranker),
-                           more_rerankers=build_extra_rerankers(settings, snapshot, law_names))
+                           more_rerankers=extra)
+
+
+def warn_if_trained_at_another_depth(reranker: object, settings: Settings) -> None:
+    """An LTR model's rank features mean what they meant at the first-stage depth it was trained at
+    (``candidates`` and ``list_depth_factor`` in its artefact; 1 before the factor existed): served at
+    another depth it still works, less well. Said once, when the retriever is built."""
+    metadata = getattr(getattr(reranker, "model", None), "metadata", None)
+    if not isinstance(metadata, Mapping) or "candidates" not in metadata:
+        return
+    trained = (metadata["candidates"], metadata.get("list_depth_factor", 1))
+    serving = (settings.candidates, settings.list_depth_factor)
+    if trained != serving:
+        import warnings
+
+        datasets = ", ".join(Path(str(d)).name for d in metadata.get("dataset") or []) or "its datasets"
+        warnings.warn(f"the reranker trained on {datasets} learned from a first stage of candidates={trained[0]}, "
+                      f"list_depth_factor={trained[1]}; it is served at {serving[0]} and {serving[1]}: run "
+                      "`ipqa train reranker` again (or set IPQA_CANDIDATES / IPQA_LIST_DEPTH_FACTOR back)",
+                      RuntimeWarning, stacklevel=2)
 
 
 def extra_ltr_model_paths(settings: Settings) -> list[Path]:

@@ -334,24 +334,28 @@ class HybridRetriever:
         field's MRR in its artefact (``cv_mrr_by_field``) weighted by the question's posterior. So a lay
         civil-law question goes to a model of lay questions when that model did better on civil law,
         and a question that is partly about patents stays with the model that also learned patents.
-        Without such records, the one whose fields hold the most posterior; the first on a tie."""
-        best: Reranker | None = None
-        best_key: tuple[float, float] | None = None
+        When one of them has no such record (a cross-encoder, an older artefact), or the question has no
+        posterior, the one whose fields hold the most of it; the first on a tie."""
+        eligible: list[tuple[Reranker, float, Mapping[str, float]]] = []
         for reranker, fields in self.routes:
             if not reranker.serves(query):
                 continue
             mass = 1.0 if fields is None or not posterior else sum(
                 p for field, p in posterior.items() if field in fields)
-            if mass < 0.5:
-                continue
-            record = getattr(reranker, "cv_mrr_by_field", {})
-            # the MRR it can be expected to reach on this question: its cross-validated MRR per field,
-            # weighted by the question's field posterior (a field it has no record for counts 0)
-            quality = sum(p * record.get(field, 0.0) for field, p in posterior.items()) if record and posterior else -1.0
-            key = (quality, mass)
-            if best_key is None or key > best_key:
-                best, best_key = reranker, key
-        return best
+            if mass >= 0.5:
+                eligible.append((reranker, mass, getattr(reranker, "cv_mrr_by_field", None) or {}))
+        if not eligible:
+            return None
+        if posterior and all(record for _, _, record in eligible):
+            # the MRR each can be expected to reach on this question: its cross-validated MRR per
+            # field, weighted by the question's field posterior (a field it has no record for counts 0)
+            def key(entry: tuple[Reranker, float, Mapping[str, float]]) -> tuple[float, float]:
+                _, mass, record = entry
+                return sum(p * record.get(field, 0.0) for field, p in posterior.items()), mass
+        else:  # records cannot be compared with their absence (a cross-encoder, an older artefact)
+            def key(entry: tuple[Reranker, float, Mapping[str, float]]) -> tuple[float, float]:
+                return entry[1], 0.0
+        return max(eligible, key=key)[0]  # max keeps the first of equals
 
     def _field_served(self, posterior: Mapping[str, float]) -> bool:
         """Whether the learned reranker serves a question with this field posterior: when its fields

@@ -386,7 +386,9 @@ def cv_as_served(retriever: HybridRetriever, questions: Sequence[TrainingQuestio
     or by the first stage's cross-validated figures where none serves it. Read from the artefacts'
     ``cv_per_question`` (``ipqa train reranker``); a question no artefact scored is counted as
     ``unscored`` and left out. Returns mean ``R@k`` and ``MRR``, ``questions``, and ``served_by``
-    (questions per reranker, by the datasets it learned from)."""
+    (questions per reranker, by the datasets it learned from); with nothing scored the figures are None.
+    A question no reranker serves counts with its cross-validated first stage, without the domain prior
+    that would reorder it when served; cited-first and cross-reference expansion are not part of any."""
     main = next((reranker for reranker, _ in retriever.routes), None)
     first_stage = _per_question(main, "first_stage")
     sums = [0.0] * len(PER_QUESTION_COLUMNS)
@@ -406,7 +408,7 @@ def cv_as_served(retriever: HybridRetriever, questions: Sequence[TrainingQuestio
         served_by[name] = served_by.get(name, 0) + 1
         scored += 1
         sums = [total + value for total, value in zip(sums, values)]
-    figures = {column.replace("RR", "MRR"): round(total / scored, 4) if scored else 0.0
+    figures = {column.replace("RR", "MRR"): round(total / scored, 4) if scored else None
                for column, total in zip(PER_QUESTION_COLUMNS, sums)}
     return {**figures, "questions": scored, "unscored": unscored, "served_by": served_by}
 

@@ -3,6 +3,7 @@ it on all of them and write the artefact the ``ltr`` reranker loads."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -59,7 +60,7 @@ def register(app: typer.Typer) -> None:
         if name is not None:
             if out is not None:
                 raise InputError("--name", "give --out or --name, not both")
-            if not name or not all(ch.isalnum() or ch in "-_" for ch in name):
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
                 raise InputError("--name", f"{name!r} is not a model name (letters, digits, - and _)")
             out = settings.data_dir / "models" / f"ltr-{name}"
         out = out or default_ltr_model_path(settings)

@@ -303,6 +303,8 @@ def test_train_reranker_command_cross_validates_and_writes_what_auto_loads(tmp_p
     try:
         retriever = build_retriever(settings, snapshot)
         assert isinstance(retriever.reranker, LtrReranker)
+        # served at the first-stage depth it was trained at (settings -> training -> artefact -> retriever)
+        assert model.metadata["list_depth_factor"] == settings.list_depth_factor == retriever.options.list_depth_factor
         assert retriever.retrieve("邻居山寨我的产品", 1)[0].chunk.citation == "专利法 第十一条"
     finally:
         snapshot.close()
@@ -474,6 +476,41 @@ def test_of_the_rerankers_validated_for_a_question_the_one_expected_to_do_best_o
     assert retriever.reranker_for("借钱", {"civil": 0.6, "patent": 0.4}) is main
     lay.cv_mrr_by_field = {"civil": 0.50}
     assert retriever.reranker_for("借钱", {"civil": 1.0}) is main  # a tie, and equal mass: the first
+    # records are not compared with their absence: beside a reranker without them (a cross-encoder, an
+    # older artefact) the one whose fields hold the most posterior serves, the first on a tie
+    plain = _Marker("plain")
+    mixed = HybridRetriever(snapshot, reranker=plain, reranker_fields=None,
+                            more_rerankers=[(lay, frozenset({"civil"}))], expand_references=False)
+    assert mixed.reranker_for("借钱不还", {"civil": 0.9, "patent": 0.1}) is plain  # mass 1.0 against 0.9
+    assert mixed.reranker_for("借钱不还", {"civil": 1.0}) is plain
+
+
+def test_a_reranker_trained_at_another_first_stage_depth_is_named_when_served(snapshot, trained) -> None:
+    from dataclasses import replace as dc_replace
+
+    from ipqa.settings import Settings
+    from rag.compose import warn_if_trained_at_another_depth
+
+    settings = Settings.model_validate({"candidates": 150, "list_depth_factor": 2})
+    before_factor = LtrReranker(dc_replace(trained, metadata={"candidates": 150, "dataset": ["/d/stard-train.jsonl"]}),
+                                snapshot.store)
+    with pytest.warns(RuntimeWarning, match=r"stard-train.jsonl.*list_depth_factor=1.*ipqa train reranker"):
+        warn_if_trained_at_another_depth(before_factor, settings)
+    same = LtrReranker(dc_replace(trained, metadata={"candidates": 150, "list_depth_factor": 2}), snapshot.store)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_trained_at_another_depth(same, settings)
+        warn_if_trained_at_another_depth(_Marker("cross-encoder"), settings)  # no artefact: nothing to compare
+
+
+def test_a_malformed_cv_record_in_an_artefact_is_a_config_error(snapshot, trained) -> None:
+    from dataclasses import replace as dc_replace
+
+    bad = dc_replace(trained, metadata={"cv_by_field": {"civil": {"validated": True, "reranked": {}}}})
+    with pytest.raises(ConfigError, match="cv_by_field"):
+        LtrReranker(bad, snapshot.store)
 
 
 def test_ltr_reads_its_cv_mrr_per_validated_field_from_the_artefact(snapshot, trained) -> None:
@@ -507,3 +544,5 @@ def test_cv_as_served_scores_each_question_by_the_reranker_it_is_routed_to(snaps
                                domain_prior=_FieldsByWord(), expand_references=False)
     served = cv_as_served(only_lay, questions[:2])
     assert served["served_by"] == {"lay": 1, "first stage": 1} and served["R@5"] == 0.5 and served["MRR"] == 0.35
+    nothing = cv_as_served(only_lay, questions[2:])  # in no artefact's cross-validation
+    assert nothing["questions"] == 0 and nothing["unscored"] == 1 and nothing["R@10"] is None

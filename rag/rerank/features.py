@@ -77,7 +77,8 @@ def candidates_of(hits: Sequence[Hit]) -> list[Candidate]:
 
 
 def _log_rank(rank: int | None, missing: int) -> float:
-    return math.log1p(rank if rank is not None else missing)
+    # a rank deeper than a missing candidate's would say "worse than absent": clamp it
+    return math.log1p(min(rank, missing) if rank is not None else missing)
 
 
 class QueryFeatureExtractor:

@@ -172,10 +172,14 @@ class LtrReranker:
         self.validated_fields = frozenset(recorded) if recorded is not None else None
         # Its cross-validated MRR on the questions of each field it was validated for: when several
         # rerankers could serve a question, the retriever gives it to the one that did best on its field.
-        self.cv_mrr_by_field: dict[str, float] = {
-            str(group): float(row["reranked"]["MRR"])
-            for group, row in (model.metadata.get("cv_by_field") or {}).items()
-            if row.get("validated") and (recorded is None or group in recorded)}
+        try:
+            self.cv_mrr_by_field: dict[str, float] = {
+                str(group): float(row["reranked"]["MRR"])
+                for group, row in (model.metadata.get("cv_by_field") or {}).items()
+                if row.get("validated") and (recorded is None or group in recorded)}
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"LTR artefact (trained on {model.metadata.get('dataset')}): its cv_by_field is not "
+                              f"per-field cross-validated figures ({exc!r}); run `ipqa train reranker` again") from None
         self._store = store
         self._law_names = law_names
         self._clean = clean_queries
