@@ -58,8 +58,10 @@ def corpus_pairs(chunks: list[Any]) -> list[tuple[str, str]]:
 
 
 def evaluate(model: Any, sections: list[Any], keys: list[str], question_sets: dict[str, list[Any]]) -> dict:
-    """Dense-only R@10 and MRR over the sections, per question set."""
+    """Dense-only R@10 and MRR over the sections, per question set (gold outside the sections ignored)."""
     import numpy as np
+
+    from ipqa.metrics import mean_metrics
 
     documents = model.encode([c.text for c in sections], batch_size=32, normalize_embeddings=True,
                              convert_to_numpy=True)
@@ -68,14 +70,10 @@ def evaluate(model: Any, sections: list[Any], keys: list[str], question_sets: di
         queries = model.encode([q.question for q in questions], batch_size=32, normalize_embeddings=True,
                                convert_to_numpy=True)
         scores = queries @ documents.T
-        recall, reciprocal = [], []
-        for row, question in enumerate(questions):
-            order = [keys[j] for j in np.argsort(-scores[row])]
-            gold = set(question.gold) & set(keys)
-            recall.append(len(gold & set(order[:10])) / len(gold))
-            reciprocal.append(1 / (1 + min(order.index(g) for g in gold)))
-        out[name] = {"n": len(questions), "R@10": round(float(np.mean(recall)), 3),
-                     "MRR": round(float(np.mean(reciprocal)), 3)}
+        runs = [([keys[j] for j in np.argsort(-scores[row])], set(question.gold) & set(keys))
+                for row, question in enumerate(questions)]
+        summary = mean_metrics(runs, ks=(10,), ndcg_ks=())
+        out[name] = {"n": summary.questions, "R@10": round(summary.recall[10], 3), "MRR": round(summary.mrr, 3)}
     return out
 
 
@@ -90,6 +88,7 @@ def main() -> None:
 
     import torch
     from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import losses
 
     from indexes.embedder import minilm_model_dir
     from indexes.snapshot import open_snapshot
@@ -124,9 +123,7 @@ def main() -> None:
     model = SentenceTransformer(str(minilm_model_dir()), device="cpu")
     model.max_seq_length = 256
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
-
-    def embed(texts: list[str]) -> Any:
-        return torch.nn.functional.normalize(model(model.tokenize(texts))["sentence_embedding"], dim=-1)
+    loss_of = losses.MultipleNegativesRankingLoss(model)  # in-batch negatives, cosine x 20
 
     for epoch in range(1, args.epochs + 1):
         started = time.monotonic()
@@ -134,8 +131,8 @@ def main() -> None:
         random.shuffle(pairs)
         for start in range(0, len(pairs), args.batch):
             batch = pairs[start:start + args.batch]
-            logits = embed([a for a, _ in batch]) @ embed([b for _, b in batch]).T * 20.0
-            loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch)))
+            features = [model.preprocess([a for a, _ in batch]), model.preprocess([b for _, b in batch])]
+            loss = loss_of(features, torch.arange(len(batch)))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

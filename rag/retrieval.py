@@ -284,10 +284,7 @@ class HybridRetriever:
         filters = in_force_today(filters, dt.date.today().isoformat())
         # Never fewer candidates than hits asked for (an evaluation may ask for 100).
         depth = max(self.options.candidates, k)
-        analyzed = self.analyze(query)
-        posterior = (self.domain_prior.field_posterior(analyzed.lexical, analyzed.language)
-                     if self.domain_prior is not None else {})
-        reranker = self.reranker_for(query, posterior)
+        analyzed, posterior, reranker = self.route(query)
         learned_applies = reranker is not None if self.routes else self._field_served(posterior)
         sources = self._sources_for(query, reranker) if learned_applies else []
         if reranker is None and not sources and self.domain_prior is None:
@@ -327,6 +324,14 @@ class HybridRetriever:
             self._titles_by_field = titles_by_field(self.law_names.all_titles())
         return self._titles_by_field.get(field) or None
 
+    def route(self, query: str) -> tuple[AnalyzedQuery, Mapping[str, float], Reranker | None]:
+        """The question analysed, its field posterior (empty without a domain prior) and the reranker
+        that serves it (:meth:`reranker_for`): what :meth:`retrieve` decides before searching."""
+        analyzed = self.analyze(query)
+        posterior = (self.domain_prior.field_posterior(analyzed.lexical, analyzed.language)
+                     if self.domain_prior is not None else {})
+        return analyzed, posterior, self.reranker_for(query, posterior)
+
     def reranker_for(self, query: str, posterior: Mapping[str, float]) -> Reranker | None:
         """The reranker that serves this question, None when no reranker was validated for questions
         like it. Eligible: those that serve its language and whose fields hold at least half of its
@@ -346,15 +351,17 @@ class HybridRetriever:
                 eligible.append((reranker, mass, getattr(reranker, "cv_mrr_by_field", None) or {}))
         if not eligible:
             return None
-        if posterior and all(record for _, _, record in eligible):
-            # the MRR each can be expected to reach on this question: its cross-validated MRR per
-            # field, weighted by the question's field posterior (a field it has no record for counts 0)
-            def key(entry: tuple[Reranker, float, Mapping[str, float]]) -> tuple[float, float]:
-                _, mass, record = entry
-                return sum(p * record.get(field, 0.0) for field, p in posterior.items()), mass
-        else:  # records cannot be compared with their absence (a cross-encoder, an older artefact)
-            def key(entry: tuple[Reranker, float, Mapping[str, float]]) -> tuple[float, float]:
-                return entry[1], 0.0
+        # records are compared only with records, never with their absence (a cross-encoder, an older artefact)
+        by_record = bool(posterior) and all(record for _, _, record in eligible)
+
+        def key(entry: tuple[Reranker, float, Mapping[str, float]]) -> tuple[float, float]:
+            _, mass, record = entry
+            if not by_record:
+                return mass, 0.0
+            # the MRR it can be expected to reach on this question: its cross-validated MRR per field,
+            # weighted by the question's field posterior (a field it has no record for counts 0)
+            return sum(p * record.get(field, 0.0) for field, p in posterior.items()), mass
+
         return max(eligible, key=key)[0]  # max keeps the first of equals
 
     def _field_served(self, posterior: Mapping[str, float]) -> bool:

@@ -395,10 +395,7 @@ def cv_as_served(retriever: HybridRetriever, questions: Sequence[TrainingQuestio
     scored = unscored = 0
     served_by: dict[str, int] = {}
     for question in questions:
-        analyzed = retriever.analyze(question.question)
-        posterior = (retriever.domain_prior.field_posterior(analyzed.lexical, analyzed.language)
-                     if retriever.domain_prior is not None else {})
-        reranker = retriever.reranker_for(question.question, posterior)
+        _, _, reranker = retriever.route(question.question)
         rows = _per_question(reranker, "reranked") if reranker is not None else first_stage
         values = rows.get(question_key(question.source, question.id))
         if values is None:
@@ -413,15 +410,18 @@ def cv_as_served(retriever: HybridRetriever, questions: Sequence[TrainingQuestio
     return {**figures, "questions": scored, "unscored": unscored, "served_by": served_by}
 
 
+def _metadata(reranker: object) -> Mapping:
+    """An LTR reranker's artefact metadata; {} for any other reranker (or none)."""
+    return getattr(getattr(reranker, "model", None), "metadata", None) or {}
+
+
 def _per_question(reranker: object, which: str) -> Mapping[str, Sequence[float]]:
-    metadata = getattr(getattr(reranker, "model", None), "metadata", None) or {}
-    record = metadata.get("cv_per_question") or {}
+    record = _metadata(reranker).get("cv_per_question") or {}
     if record and list(record.get("columns", ())) != list(PER_QUESTION_COLUMNS):
         raise InputError("cv_per_question", f"columns {record.get('columns')} are not {list(PER_QUESTION_COLUMNS)}")
     return record.get(which) or {}
 
 
 def _trained_on(reranker: object) -> str:
-    metadata = getattr(getattr(reranker, "model", None), "metadata", None) or {}
-    datasets = metadata.get("dataset") or []
+    datasets = _metadata(reranker).get("dataset") or []
     return " + ".join(Path(d).stem for d in datasets) or getattr(reranker, "name", "reranker")

@@ -450,11 +450,12 @@ class _Scored(_Marker):
                  first_stage: dict[str, list[float]] | None = None) -> None:
         from types import SimpleNamespace
 
+        from rag.train import PER_QUESTION_COLUMNS
+
         super().__init__(name)
         self.cv_mrr_by_field = cv_mrr_by_field
-        columns = ["R@1", "R@5", "R@10", "R@100", "RR"]
         self.model = SimpleNamespace(metadata={"dataset": [f"/data/{name}.jsonl"], "cv_per_question": {
-            "columns": columns, "reranked": reranked, "first_stage": first_stage or {}}})
+            "columns": list(PER_QUESTION_COLUMNS), "reranked": reranked, "first_stage": first_stage or {}}})
 
 
 class _FieldsByWord:

@@ -171,7 +171,8 @@ class LtrReranker:
         recorded = model.metadata.get("validated_fields")
         self.validated_fields = frozenset(recorded) if recorded is not None else None
         # Its cross-validated MRR on the questions of each field it was validated for: when several
-        # rerankers could serve a question, the retriever gives it to the one that did best on its field.
+        # rerankers could serve a question, the retriever weighs these by the question's field posterior
+        # and gives it to the one expected to do best (HybridRetriever.reranker_for).
         try:
             self.cv_mrr_by_field: dict[str, float] = {
                 str(group): float(row["reranked"]["MRR"])
