@@ -36,8 +36,11 @@ KNOWN_LANGUAGES = frozenset({"zh", "en"})
 
 # Files whose content identifies a model's behaviour; hashed into a path embedder's name so a
 # different model at the same path is never mistaken for the one an index was built with.
+# ipqa_embedder.json: a model ``ipqa train embedder`` adapted records its weights' digest there, so a
+# retrained model (same configuration, new weights) is a new embedder to indexes and the embedding cache
 _IDENTITY_FILES = ("config.json", "config_sentence_transformers.json", "modules.json",
-                   "sentence_bert_config.json", "tokenizer.json", "vocab.txt", "1_Pooling/config.json")
+                   "sentence_bert_config.json", "tokenizer.json", "vocab.txt", "1_Pooling/config.json",
+                   "ipqa_embedder.json")
 
 
 def resolve_device(device: str) -> str:
@@ -545,6 +548,30 @@ def default_zh_model_dir(data_dir: Path) -> Path:
     """Where ``ipqa train embedder --language zh`` writes and ``embedder_zh = auto`` reads
     (``rag.compose.build_embedder`` joins it to the configured embedder)."""
     return data_dir / "models" / "embedder-zh"
+
+
+def default_en_model_dir(data_dir: Path) -> Path:
+    """Where ``ipqa train embedder --language en`` writes and ``embedder_en = auto`` reads."""
+    return data_dir / "models" / "embedder-en"
+
+
+def english_model_spec(embedder: str, spec: str, data_dir: Path) -> str:
+    """The embedder to create for ``embedder``: the English model ``ipqa train embedder --language en``
+    adapted from the bundled MiniLM in its place, when ``embedder`` is ``minilm`` and ``spec`` is
+    ``auto`` (and one was trained) or a path; ``embedder`` itself otherwise (a configured model
+    directory is the user's choice, ``none`` keeps the bundled model)."""
+    from indexes.static_embedder import METADATA_FILE
+    from indexes.transformer_training import read_adapted_model
+
+    if embedder != "minilm" or spec == "none":
+        return embedder
+    directory = default_en_model_dir(data_dir) if spec == "auto" else Path(spec).expanduser()
+    if spec == "auto" and not (directory / METADATA_FILE).is_file():  # nothing trained (or not finished)
+        return embedder
+    if not directory.is_dir():
+        raise ConfigError(f"embedder_en {spec!r}: no model directory at {directory}")
+    read_adapted_model(directory, expect_language="en")  # refuses another family, format or language
+    return str(directory)
 
 
 def with_chinese_model(base: Embedder | None, spec: str, data_dir: Path) -> Embedder | None:

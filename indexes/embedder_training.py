@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from indexes.static_embedder import FAMILY, FORMAT_VERSION, StaticModelInfo
+from indexes.static_embedder import FAMILY, FORMAT_VERSION, TrainedModelInfo
 from ipqa.errors import ConfigError, InputError
 from ipqa.jsonl import read_jsonl
 
@@ -67,7 +67,7 @@ class TrainOptions:
     def __post_init__(self) -> None:
         if self.language != "zh":
             raise ConfigError(f"train embedder: language {self.language!r} is not supported (static training is "
-                              "for Chinese; English uses the bundled MiniLM)")
+                              "for Chinese; English adapts the bundled MiniLM: indexes.transformer_training)")
         for name in ("dimension", "vocab_size", "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train embedder: {name} must be >= 1, got {getattr(self, name)}")
@@ -319,9 +319,9 @@ def train_static_embedder(pairs: Sequence[Pair], vocabulary_texts: Iterable[str]
     return TrainReport(counts, options.epochs - resumed_from, resumed_from, time.perf_counter() - started, losses)
 
 
-def _finished_model(out: Path, options: TrainOptions, counts: dict[str, int]) -> StaticModelInfo | None:
+def _finished_model(out: Path, options: TrainOptions, counts: dict[str, int]) -> TrainedModelInfo | None:
     try:
-        info = StaticModelInfo.read(out)
+        info = TrainedModelInfo.read(out)
     except ConfigError:
         return None
     return info if info.extra.get("options") == asdict(options) and info.extra.get("pairs") == counts else None
@@ -337,7 +337,7 @@ def _save(weights, tokenizer, out: Path, options: TrainOptions, counts: dict[str
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]")
     module = StaticEmbedding(fast, embedding_weights=weights.numpy())
     SentenceTransformer(modules=[module], device="cpu").save(str(out))
-    info = StaticModelInfo(FAMILY, FORMAT_VERSION, frozenset({options.language}),
+    info = TrainedModelInfo(FAMILY, FORMAT_VERSION, frozenset({options.language}),
                            {"options": asdict(options), "pairs": counts, "epoch_losses": losses, **extra_info})
     info.write(out)
 

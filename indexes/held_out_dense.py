@@ -22,7 +22,7 @@ import numpy as np
 
 from indexes.embedder_training import HELD_OUT_DIR
 from indexes.protocols import ChunkStore, Embedder, SearchFilters
-from indexes.static_embedder import StaticModelInfo, is_static_model_dir
+from indexes.static_embedder import TrainedModelInfo, is_static_model_dir
 from indexes.text import detect_language
 from ipqa.errors import ConfigError
 
@@ -49,7 +49,7 @@ def held_out_models(model_dir: Path) -> list[HeldOutModel]:
             continue
         if not is_static_model_dir(directory):
             raise ConfigError(f"held-out model {directory}: not a finished model; run `ipqa train embedder` again")
-        extra = StaticModelInfo.read(directory).extra
+        extra = TrainedModelInfo.read(directory).extra
         if not extra.get("questions") or not isinstance(extra.get("held_out"), list):
             raise ConfigError(f"held-out model {directory}: its ipqa_embedder.json names no held-out questions")
         questions = extra["questions"]

@@ -35,8 +35,10 @@ _KNOWN_LANGUAGES = frozenset({"zh", "en"})
 
 
 @dataclass(frozen=True)
-class StaticModelInfo:
-    """What ``ipqa_embedder.json`` says about a trained model directory."""
+class TrainedModelInfo:
+    """What ``ipqa_embedder.json`` says about a model directory ``ipqa train embedder`` wrote: its
+    family (``static`` here, ``adapted-transformer`` in :mod:`indexes.transformer_training`), format
+    and languages, and how it was trained."""
 
     family: str
     format_version: int
@@ -44,7 +46,9 @@ class StaticModelInfo:
     extra: dict[str, Any]
 
     @classmethod
-    def read(cls, model_dir: Path) -> "StaticModelInfo":
+    def read(cls, model_dir: Path, *, family: str = FAMILY, format_version: int = FORMAT_VERSION) -> "TrainedModelInfo":
+        """The metadata of a model of ``family`` written in ``format_version``; anything else (another
+        family, another format, no metadata, languages outside ipqa's) is a ``ConfigError`` naming it."""
         path = model_dir / METADATA_FILE
         if not path.is_file():
             raise ConfigError(f"embedder model directory {model_dir}: no {METADATA_FILE} (not a model written by "
@@ -53,20 +57,22 @@ class StaticModelInfo:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"embedder model directory {model_dir}: {METADATA_FILE} is unreadable: {exc}") from exc
-        family = raw.get("family")
+        if not isinstance(raw, dict):
+            raise ConfigError(f"embedder model directory {model_dir}: {METADATA_FILE} is not a JSON object")
+        found_family = raw.get("family")
         version = raw.get("format_version")
         languages = frozenset(raw.get("languages") or ())
-        if family != FAMILY:
-            raise ConfigError(f"embedder model directory {model_dir}: family {family!r} in {METADATA_FILE}, "
-                              f"expected {FAMILY!r}")
-        if version != FORMAT_VERSION:
+        if found_family != family:
+            raise ConfigError(f"embedder model directory {model_dir}: family {found_family!r} in {METADATA_FILE}, "
+                              f"expected {family!r}")
+        if version != format_version:
             raise ConfigError(f"embedder model directory {model_dir}: written in format {version!r}, this ipqa "
-                              f"reads format {FORMAT_VERSION}; retrain it with `ipqa train embedder`")
+                              f"reads format {format_version}; retrain it with `ipqa train embedder`")
         if not languages or not languages <= _KNOWN_LANGUAGES:
             raise ConfigError(f"embedder model directory {model_dir}: languages {sorted(languages)} in "
                               f"{METADATA_FILE}; expected a non-empty subset of {sorted(_KNOWN_LANGUAGES)}")
-        return cls(family, int(version), languages, {k: v for k, v in raw.items()
-                                                      if k not in {"family", "format_version", "languages"}})
+        return cls(found_family, int(version), languages, {k: v for k, v in raw.items()
+                                                            if k not in {"family", "format_version", "languages"}})
 
     def write(self, model_dir: Path) -> None:
         payload = {"family": self.family, "format_version": self.format_version,
@@ -105,7 +111,7 @@ class StaticEmbedder:
         from tokenizers import Tokenizer
 
         model_dir = Path(model_dir).expanduser().resolve()
-        info = StaticModelInfo.read(model_dir)
+        info = TrainedModelInfo.read(model_dir)
         if expect_language is not None and expect_language not in info.languages:
             raise ConfigError(f"embedder model directory {model_dir} serves {sorted(info.languages)}, not "
                               f"{expect_language!r}")

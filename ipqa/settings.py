@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     embedder_languages: list[str] | None = Field(
         default=None, description="Languages a path-configured embedder serves (e.g. [\"zh\",\"en\"])."
     )
+    embedder_en: str = Field(
+        default="auto",
+        description="The English model in place of the bundled `minilm`: auto = the model `ipqa train embedder "
+                    "--language en` adapted under <data_dir>/models/embedder-en when it exists; none = the bundled "
+                    "MiniLM; or a path. A model directory configured as `embedder` is used as it is.",
+    )
     embedder_zh: str = Field(
         default="auto",
         description="The Chinese embedder beside an English-only one: auto = the model `ipqa train embedder "

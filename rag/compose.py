@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from indexes.embedder import EmbedderOptions, create_embedder, with_chinese_model
+from indexes.embedder import EmbedderOptions, create_embedder, english_model_spec, with_chinese_model
 from ipqa.settings import Settings
 from rag.generators import GeneratorOptions, create_generator, generator_registry
 from rag.judges import JudgeOptions, create_judge, judge_registry
@@ -72,9 +72,11 @@ def query_encoder_cache(settings: Settings) -> Path:
 
 
 def build_embedder(settings: Settings, *, one_shot: bool = False) -> "Embedder":
-    """The configured embedder (registry name or model directory), joined by the Chinese model
+    """The configured embedder (registry name or model directory; for the bundled MiniLM, the English
+    model adapted from it, ``embedder_en``, when one was trained), joined by the Chinese model
     ``embedder_zh`` when it does not serve Chinese (``indexes.embedder.with_chinese_model``)."""
-    base = create_embedder(settings.embedder, embedder_options(settings, one_shot=one_shot))
+    spec = english_model_spec(settings.embedder, settings.embedder_en, settings.data_dir)
+    base = create_embedder(spec, embedder_options(settings, one_shot=one_shot))
     return with_chinese_model(base, settings.embedder_zh, settings.data_dir)
 
 

@@ -112,26 +112,38 @@ def register(app: typer.Typer) -> None:
 
     @train_app.command("embedder")
     def embedder(
-        language: str = typer.Option("zh", "--language", help="zh (English uses the bundled MiniLM)."),
+        language: str = typer.Option("zh", "--language", help="zh: a static model trained from scratch; en: the "
+                                                             "bundled MiniLM adapted to the corpus's legal English."),
         questions: Optional[list[Path]] = typer.Option(
-            None, "--questions", help="JSONL of questions with gold articles (STARD's gold_text, or gold names "
+            None, "--questions", help="(zh) JSONL of questions with gold articles (STARD's gold_text, or gold names "
                                       "resolved in the index); repeatable. Default: <shared_data>/evals/"
                                       "stard-train.jsonl when present and the IP questions of "
                                       "rag/data/ip_questions.jsonl; only questions in LANGUAGE are used."),
-        no_questions: bool = typer.Option(False, "--no-questions", help="Learn from the corpus alone."),
+        no_questions: bool = typer.Option(False, "--no-questions", help="(zh) Learn from the corpus alone."),
         out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default: "
                                                                "<data_dir>/models/embedder-<language>)."),
-        epochs: int = typer.Option(2, "--epochs", min=1),
+        epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Default: 2 (zh), 1 (en)."),
         seed: int = typer.Option(0, "--seed"),
         held_out_folds: int = typer.Option(
             5, "--held-out-folds", min=0,
-            help="Also train one model per fold of the questions, without that fold (0: none). `ipqa train "
+            help="(zh) Also train one model per fold of the questions, without that fold (0: none). `ipqa train "
                  "reranker` reads each question's dense scores from the model that never saw it; without them "
                  "it has to leave the dense list out of what it learns."),
+        base: Optional[Path] = typer.Option(None, "--base", help="(en) The sentence-transformers model to adapt "
+                                                                 "(default: the bundled MiniLM)."),
     ) -> None:
-        """Train a static embedder for LANGUAGE on the current index's chunks (inverse cloze, citing
-        context -> cited article, law + chapter -> article) plus question -> gold article pairs; resumes
-        an interrupted run. `ipqa index rebuild` then embeds that language with it."""
+        """Train the dense retriever for LANGUAGE on the current index's chunks; resumes an interrupted
+        run and reuses a finished one. zh: a static model from inverse cloze, citing context -> cited
+        article, law + chapter -> article, plus question -> gold article pairs. en: the bundled MiniLM
+        adapted on section heading -> text, subsection -> section, claims -> abstract (no questions).
+        `ipqa index rebuild` then embeds that language with it."""
+        if language not in ("zh", "en"):
+            raise InputError("--language", f"{language!r}: ipqa trains embedders for zh and en")
+        if language == "en":
+            _adapt_english(out=out, epochs=epochs, seed=seed, base=base, questions=questions)
+            return
+        if base is not None:
+            raise InputError("--base", "only --language en adapts a base model; Chinese is trained from scratch")
         from indexes.embedder import default_zh_model_dir
         from indexes.embedder_training import (TrainOptions, held_out_folds as cut_folds, held_out_model_dir,
                                                keyed_question_pairs, pairs_from_store, train_static_embedder)
@@ -140,7 +152,7 @@ def register(app: typer.Typer) -> None:
         from ipqa.settings import Settings
 
         settings = Settings()
-        options = TrainOptions(language=language, epochs=epochs, seed=seed)  # refuses other languages
+        options = TrainOptions(language=language, epochs=epochs or 2, seed=seed)  # refuses other languages
         if held_out_folds == 1:
             raise InputError("--held-out-folds", "one fold would hold every question out: use 0 (none) or >= 2")
         target = out or default_zh_model_dir(settings.data_dir)
@@ -201,6 +213,36 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"wrote {path} (fields per language: {sizes})")
 
     app.add_typer(train_app, name="train")
+
+
+def _adapt_english(*, out: Optional[Path], epochs: Optional[int], seed: int, base: Optional[Path],
+                   questions: Optional[list[Path]]) -> None:
+    """``ipqa train embedder --language en``: the bundled MiniLM (or ``base``) adapted on the index's
+    English pairs (``indexes.transformer_training``), written to ``<data_dir>/models/embedder-en``."""
+    from indexes.embedder import default_en_model_dir, minilm_model_dir
+    from indexes.snapshot import open_snapshot
+    from indexes.transformer_training import AdaptOptions, adapt_sentence_transformer, english_pairs_from_store
+    from ipqa.settings import Settings
+
+    if questions:
+        raise InputError("--questions", "the English model learns from the corpus alone (no question is a training "
+                                        "pair, so the reranker can trust its scores on its training questions)")
+    settings = Settings()
+    options = AdaptOptions(epochs=epochs or AdaptOptions.epochs, seed=seed)
+    base_dir = (base or minilm_model_dir()).expanduser().resolve()
+    target = out or default_en_model_dir(settings.data_dir)
+    snapshot = open_snapshot(settings.index_root, embedder=None)
+    try:
+        pairs = english_pairs_from_store(snapshot.store, options)
+        version = snapshot.version
+    finally:
+        snapshot.close()
+    typer.echo(f"{len(pairs)} English training pairs from index {version}; adapting {base_dir.name}", err=True)
+    report = adapt_sentence_transformer(base_dir, pairs, target, options, progress=lambda m: typer.echo(m, err=True),
+                                        extra_info={"index_version": version, "base_model": str(base_dir),
+                                                    "questions": None})
+    typer.echo(f"wrote {target} ({report.seconds:.0f} s; pairs {report.pairs}); run `ipqa index rebuild` to "
+               "embed the English chunks with it")
 
 
 def _validation(prepared, result, baseline, domain_prior, min_group: int) -> dict:

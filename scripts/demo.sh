@@ -25,13 +25,23 @@ $IPQA index rebuild --source "${sources[@]}"
 $IPQA train fields
 # With the real corpora: the Chinese retriever, trained here from the statutes and the STARD questions,
 # and one held-out model per fold of those questions for the reranker to learn from (about a minute
-# each on 2 cores; a finished model is reused, an interrupted one resumed), then a rebuild that embeds
-# the Chinese chunks with it (the English vectors come from the cache).
+# each on 2 cores); the English one, the bundled MiniLM adapted on the U.S. Code's and the patents' own
+# pairs (about 11 minutes); a finished model is reused, an interrupted one resumed. Then a rebuild that
+# embeds each language with its model.
 if [ "$#" -gt 0 ]; then
+  trained=""
   if $IPQA train embedder --language zh; then
-    $IPQA index rebuild --source "${sources[@]}"
+    trained=1
   else
     echo "no Chinese embedder trained (the corpus has no Chinese statutes); Chinese is served by BM25"
+  fi
+  if $IPQA train embedder --language en; then
+    trained=1
+  else
+    echo "no English embedder adapted (the corpus has no U.S. Code sections or patents); English keeps the bundled MiniLM"
+  fi
+  if [ -n "$trained" ]; then
+    $IPQA index rebuild --source "${sources[@]}"
   fi
 fi
 $IPQA index status
