@@ -10,7 +10,8 @@ on pairs the indexed English corpus provides — nothing from any question set:
 then compares dense-only retrieval over the indexed U.S. Code sections, the bundled model (the anchor)
 against the adapted one after each epoch, on the English questions whose gold is such a section: the
 English IP training questions (``rag/data/ip_questions.jsonl``) and ip-qa-dev's English half. Nothing
-is saved: it measures whether building ``ipqa train embedder --language en`` is worth it.
+is saved: it measured whether building ``ipqa train embedder --language en`` was worth it (it was: the
+pairs are now ``indexes.transformer_training.english_pairs``, and the command trains one epoch).
 
     IPQA_DATA_DIR=/path python benchmarks/minilm_adaptation.py [--epochs 2] [--lr 2e-5] [--json]
 
@@ -31,30 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SUBSECTION = re.compile(r"\n(?=\([a-z]\) )")
 HAN = re.compile(r"[\u4e00-\u9fff]")
-
-
-def corpus_pairs(chunks: list[Any]) -> list[tuple[str, str]]:
-    """(anchor, positive) pairs from the English chunks: section heading -> text, subsection -> rest of
-    its section, first claims -> abstract of the same patent."""
-    pairs: list[tuple[str, str]] = []
-    by_document: dict[str, list[Any]] = {}
-    for chunk in chunks:
-        by_document.setdefault(chunk.document_id, []).append(chunk)
-        if chunk.unit != "section" or "U.S.C." not in chunk.citation:
-            continue
-        heading, _, body = chunk.text.partition("\n")
-        if body.strip():
-            pairs.append((heading, body[:1500]))
-        for part in (p for p in SUBSECTION.split(body) if len(p) > 80):
-            pairs.append((part[:600], (heading + "\n" + body.replace(part, " "))[:1500]))
-    for document in by_document.values():
-        abstracts = [c for c in document if c.unit == "abstract"]
-        claims = [c for c in document if c.unit == "claim"]
-        if abstracts:
-            pairs += [(claim.text[:600], abstracts[0].text[:1200]) for claim in claims[:3]]
-    return pairs
 
 
 def evaluate(model: Any, sections: list[Any], keys: list[str], question_sets: dict[str, list[Any]]) -> dict:
@@ -92,6 +70,7 @@ def main() -> None:
 
     from indexes.embedder import minilm_model_dir
     from indexes.snapshot import open_snapshot
+    from indexes.transformer_training import english_pairs
     from ipqa.settings import Settings
     from rag.rerank.features import unit_key_of
     from rag.train import load_questions
@@ -106,7 +85,8 @@ def main() -> None:
             int(i) for i, language in zip(ids, languages) if language == "en").values())
         sections = [c for c in chunks if c.unit == "section" and "U.S.C." in c.citation]
         keys = [unit_key_of(c) for c in sections]
-        pairs = corpus_pairs(chunks)
+        pairs = [(p.query, p.positive) for p in english_pairs(
+            (c.document_id, c.citation, c.unit, c.text) for c in chunks)]  # what `ipqa train embedder --language en` learns from
         question_sets = {}
         for name, path in (("IP training questions (en)", ROOT / "rag" / "data" / "ip_questions.jsonl"),
                            ("ip-qa-dev (en)", settings.shared_data / "evals" / "ip-qa-dev.jsonl")):

@@ -144,7 +144,8 @@ def _fingerprint(base_dir: Path, options: AdaptOptions, pairs: Sequence[Pair]) -
     counts: dict[str, int] = {}
     for pair in pairs:
         counts[pair.kind] = counts.get(pair.kind, 0) + 1
-    return {"options": asdict(options), "base": base_identity(base_dir), "pairs": counts,
+    learned = {k: v for k, v in asdict(options).items() if k != "checkpoint_every"}  # what shapes the model
+    return {"options": learned, "base": base_identity(base_dir), "pairs": counts,
             "pairs_digest": digest.hexdigest()[:16]}
 
 

@@ -332,7 +332,8 @@ class HybridRetriever:
                      if self.domain_prior is not None else {})
         return analyzed, posterior, self.reranker_for(query, posterior)
 
-    def reranker_for(self, query: str, posterior: Mapping[str, float]) -> Reranker | None:
+    def reranker_for(self, query: str, posterior: Mapping[str, float], *,
+                     records: Callable[[Reranker], Mapping[str, float]] | None = None) -> Reranker | None:
         """The reranker that serves this question, None when no reranker was validated for questions
         like it. Eligible: those that serve its language and whose fields hold at least half of its
         field posterior. Among them, the one with the best expected cross-validated MRR on it: each
@@ -340,7 +341,8 @@ class HybridRetriever:
         civil-law question goes to a model of lay questions when that model did better on civil law,
         and a question that is partly about patents stays with the model that also learned patents.
         When one of them has no such record (a cross-encoder, an older artefact), or the question has no
-        posterior, the one whose fields hold the most of it; the first on a tie."""
+        posterior, the one whose fields hold the most of it; the first on a tie. ``records``: each
+        reranker's per-field MRR in place of its artefact's (a benchmark's leave-one-out records)."""
         eligible: list[tuple[Reranker, float, Mapping[str, float]]] = []
         for reranker, fields in self.routes:
             if not reranker.serves(query):
@@ -348,7 +350,8 @@ class HybridRetriever:
             mass = 1.0 if fields is None or not posterior else sum(
                 p for field, p in posterior.items() if field in fields)
             if mass >= 0.5:
-                eligible.append((reranker, mass, getattr(reranker, "cv_mrr_by_field", None) or {}))
+                record = records(reranker) if records is not None else getattr(reranker, "cv_mrr_by_field", None)
+                eligible.append((reranker, mass, record or {}))
         if not eligible:
             return None
         # records are compared only with records, never with their absence (a cross-encoder, an older artefact)

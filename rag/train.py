@@ -380,7 +380,8 @@ def validate_groups(prepared: Sequence[PreparedQuestion], reranked: CvResult, fi
                             min_questions) for group in mine]
 
 
-def cv_as_served(retriever: HybridRetriever, questions: Sequence[TrainingQuestion]) -> dict:
+def cv_as_served(retriever: HybridRetriever, questions: Sequence[TrainingQuestion], *,
+                 leave_one_out: bool = False) -> dict:
     """The cross-validated figures of ``questions`` as the retriever serves them: each question scored
     by the fold model of the reranker the retriever would give it (:meth:`HybridRetriever.reranker_for`),
     or by the first stage's cross-validated figures where none serves it. Read from the artefacts'
@@ -388,16 +389,24 @@ def cv_as_served(retriever: HybridRetriever, questions: Sequence[TrainingQuestio
     ``unscored`` and left out. Returns mean ``R@k`` and ``MRR``, ``questions``, and ``served_by``
     (questions per reranker, by the datasets it learned from); with nothing scored the figures are None.
     A question no reranker serves counts with its cross-validated first stage, without the domain prior
-    that would reorder it when served; cited-first and cross-reference expansion are not part of any."""
+    that would reorder it when served; cited-first and cross-reference expansion are not part of any.
+
+    ``leave_one_out``: the router's per-field records are cross-validated MRRs of the very questions
+    scored here, so choosing by them is in part choosing by the answer. With it, each question is routed
+    by records with its own reciprocal rank taken out of its field's mean (:func:`_records_without`)."""
     main = next((reranker for reranker, _ in retriever.routes), None)
     first_stage = _per_question(main, "first_stage")
     sums = [0.0] * len(PER_QUESTION_COLUMNS)
     scored = unscored = 0
     served_by: dict[str, int] = {}
     for question in questions:
-        _, _, reranker = retriever.route(question.question)
+        key = question_key(question.source, question.id)
+        _, posterior, reranker = retriever.route(question.question)
+        if leave_one_out and posterior:
+            reranker = retriever.reranker_for(question.question, posterior,
+                                              records=lambda r: _records_without(r, key, posterior))
         rows = _per_question(reranker, "reranked") if reranker is not None else first_stage
-        values = rows.get(question_key(question.source, question.id))
+        values = rows.get(key)
         if values is None:
             unscored += 1
             continue
@@ -408,6 +417,19 @@ def cv_as_served(retriever: HybridRetriever, questions: Sequence[TrainingQuestio
     figures = {column.replace("RR", "MRR"): round(total / scored, 4) if scored else None
                for column, total in zip(PER_QUESTION_COLUMNS, sums)}
     return {**figures, "questions": scored, "unscored": unscored, "served_by": served_by}
+
+
+def _records_without(reranker: object, key: str, posterior: Mapping[str, float]) -> Mapping[str, float]:
+    """``reranker``'s per-field cross-validated MRRs with question ``key``'s own reciprocal rank taken
+    out of the mean of its field (its likeliest one, as training grouped it), when it was one of them."""
+    record = dict(getattr(reranker, "cv_mrr_by_field", None) or {})
+    field = max(posterior, key=posterior.get)
+    row = (_metadata(reranker).get("cv_by_field") or {}).get(field) or {}
+    own = _per_question(reranker, "reranked").get(key)
+    count = int(row.get("questions") or 0)
+    if field in record and own is not None and count > 1:
+        record[field] = (record[field] * count - own[-1]) / (count - 1)
+    return record
 
 
 def _metadata(reranker: object) -> Mapping:

@@ -547,3 +547,22 @@ def test_cv_as_served_scores_each_question_by_the_reranker_it_is_routed_to(snaps
     assert served["served_by"] == {"lay": 1, "first stage": 1} and served["R@5"] == 0.5 and served["MRR"] == 0.35
     nothing = cv_as_served(only_lay, questions[2:])  # in no artefact's cross-validation
     assert nothing["questions"] == 0 and nothing["unscored"] == 1 and nothing["R@10"] is None
+
+
+def test_cv_as_served_leave_one_out_routes_each_question_without_its_own_record(snapshot) -> None:
+    from rag.train import TrainingQuestion, cv_as_served
+
+    question = TrainingQuestion("1", "借钱不还怎么办", ("k1",), source="s")  # civil 0.9, patent 0.1
+    main = _Scored("main", {"civil": 0.50, "patent": 0.70}, reranked={"s/1": [0, 0, 0, 1, 0.02]})
+    lay = _Scored("lay", {"civil": 0.60}, reranked={"s/1": [1, 1, 1, 1, 1.0]})
+    for scored, mrr in ((main, 0.50), (lay, 0.60)):  # two civil questions in each one's record
+        scored.model.metadata["cv_by_field"] = {"civil": {"questions": 2, "validated": True,
+                                                          "reranked": {"MRR": mrr}}}
+    retriever = HybridRetriever(snapshot, reranker=main, reranker_fields=None, domain_prior=_FieldsByWord(),
+                                more_rerankers=[(lay, frozenset({"civil"}))], expand_references=False)
+    # in-sample: lay 0.9 x 0.60 = 0.54 beats main 0.52, partly because lay ranked this very question first
+    assert cv_as_served(retriever, [question])["served_by"] == {"lay": 1}
+    # without it: lay's civil MRR is (1.2 - 1.0) / 1 = 0.2, main's (1.0 - 0.02) / 1 = 0.98: main serves it
+    honest = cv_as_served(retriever, [question], leave_one_out=True)
+    assert honest["served_by"] == {"main": 1} and honest["MRR"] == 0.02
+    assert lay.cv_mrr_by_field == {"civil": 0.60}  # the artefacts' records are left as they were
