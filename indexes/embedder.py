@@ -25,6 +25,8 @@ import numpy as np
 from indexes.document_runtime import DOCUMENT_RUNTIMES, ChosenRuntime, DocumentRuntimeOptions, choose_document_runtime
 from indexes.onnx_query import QUERY_RUNTIMES, OnnxQueryEncoder, UnsupportedModel
 from indexes.protocols import Embedder
+from indexes.static_embedder import METADATA_FILE as TRAINED_MODEL_METADATA
+from indexes.transformer_training import read_adapted_model
 from ipqa.errors import ConfigError
 from ipqa.registry import Registry
 
@@ -560,13 +562,10 @@ def english_model_spec(embedder: str, spec: str, data_dir: Path) -> str:
     adapted from the bundled MiniLM in its place, when ``embedder`` is ``minilm`` and ``spec`` is
     ``auto`` (and one was trained) or a path; ``embedder`` itself otherwise (a configured model
     directory is the user's choice, ``none`` keeps the bundled model)."""
-    from indexes.static_embedder import METADATA_FILE
-    from indexes.transformer_training import read_adapted_model
-
     if embedder != "minilm" or spec == "none":
         return embedder
     directory = default_en_model_dir(data_dir) if spec == "auto" else Path(spec).expanduser()
-    if spec == "auto" and not (directory / METADATA_FILE).is_file():  # nothing trained (or not finished)
+    if spec == "auto" and not (directory / TRAINED_MODEL_METADATA).is_file():  # nothing trained (or not finished)
         return embedder
     if not directory.is_dir():
         raise ConfigError(f"embedder_en {spec!r}: no model directory at {directory}")
