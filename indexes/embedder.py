@@ -565,7 +565,13 @@ def english_model_spec(embedder: str, spec: str, data_dir: Path) -> str:
     if embedder != "minilm" or spec == "none":
         return embedder
     directory = default_en_model_dir(data_dir) if spec == "auto" else Path(spec).expanduser()
-    if spec == "auto" and not (directory / TRAINED_MODEL_METADATA).is_file():  # nothing trained (or not finished)
+    if spec == "auto" and not (directory / TRAINED_MODEL_METADATA).is_file():
+        if (directory.parent / f"{directory.name}.old" / TRAINED_MODEL_METADATA).is_file():
+            raise ConfigError(f"embedder_en 'auto': {directory} is missing but {directory.name}.old is beside it: "
+                              "a `ipqa train embedder --language en` was interrupted while replacing the model; "
+                              "run it again (it puts the model back or finishes the new one)")
+        # no model directory written by `ipqa train embedder` (training writes beside it and moves it in
+        # whole, so an unfinished run leaves none): the bundled model serves English
         return embedder
     if not directory.is_dir():
         raise ConfigError(f"embedder_en {spec!r}: no model directory at {directory}")

@@ -124,9 +124,9 @@ def register(app: typer.Typer) -> None:
                                                                "<data_dir>/models/embedder-<language>)."),
         epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Default: 2 (zh), 1 (en)."),
         seed: int = typer.Option(0, "--seed"),
-        held_out_folds: int = typer.Option(
-            5, "--held-out-folds", min=0,
-            help="(zh) Also train one model per fold of the questions, without that fold (0: none). `ipqa train "
+        held_out_folds: Optional[int] = typer.Option(
+            None, "--held-out-folds", min=0,
+            help="(zh; default 5) Also train one model per fold of the questions, without that fold (0: none). `ipqa train "
                  "reranker` reads each question's dense scores from the model that never saw it; without them "
                  "it has to leave the dense list out of what it learns."),
         base: Optional[Path] = typer.Option(None, "--base", help="(en) The sentence-transformers model to adapt "
@@ -140,8 +140,15 @@ def register(app: typer.Typer) -> None:
         if language not in ("zh", "en"):
             raise InputError("--language", f"{language!r}: ipqa trains embedders for zh and en")
         if language == "en":
-            _adapt_english(out=out, epochs=epochs, seed=seed, base=base, questions=questions)
+            for given, option in ((questions, "--questions"), (no_questions, "--no-questions"),
+                                  (held_out_folds is not None, "--held-out-folds")):
+                if given:
+                    raise InputError(option, "the English model learns from the corpus alone (no question is a "
+                                             "training pair, so the reranker can trust its scores on its training "
+                                             "questions): this option is for --language zh")
+            _adapt_english(out=out, epochs=epochs, seed=seed, base=base)
             return
+        held_out_folds = 5 if held_out_folds is None else held_out_folds
         if base is not None:
             raise InputError("--base", "only --language en adapts a base model; Chinese is trained from scratch")
         from indexes.embedder import default_zh_model_dir
@@ -215,18 +222,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(train_app, name="train")
 
 
-def _adapt_english(*, out: Optional[Path], epochs: Optional[int], seed: int, base: Optional[Path],
-                   questions: Optional[list[Path]]) -> None:
+def _adapt_english(*, out: Optional[Path], epochs: Optional[int], seed: int, base: Optional[Path]) -> None:
     """``ipqa train embedder --language en``: the bundled MiniLM (or ``base``) adapted on the index's
     English pairs (``indexes.transformer_training``), written to ``<data_dir>/models/embedder-en``."""
-    from indexes.embedder import default_en_model_dir, minilm_model_dir
+    from indexes.embedder import default_en_model_dir, english_model_spec, minilm_model_dir
     from indexes.snapshot import open_snapshot
     from indexes.transformer_training import AdaptOptions, adapt_sentence_transformer, english_pairs_from_store
     from ipqa.settings import Settings
 
-    if questions:
-        raise InputError("--questions", "the English model learns from the corpus alone (no question is a training "
-                                        "pair, so the reranker can trust its scores on its training questions)")
     settings = Settings()
     options = AdaptOptions(epochs=epochs or AdaptOptions.epochs, seed=seed)
     base_dir = (base or minilm_model_dir()).expanduser().resolve()
@@ -241,8 +244,13 @@ def _adapt_english(*, out: Optional[Path], epochs: Optional[int], seed: int, bas
     report = adapt_sentence_transformer(base_dir, pairs, target, options, progress=lambda m: typer.echo(m, err=True),
                                         extra_info={"index_version": version, "base_model": str(base_dir),
                                                     "questions": None})
-    typer.echo(f"wrote {target} ({report.seconds:.0f} s; pairs {report.pairs}); run `ipqa index rebuild` to "
-               "embed the English chunks with it")
+    if Path(english_model_spec(settings.embedder, settings.embedder_en, settings.data_dir)).resolve() == target.resolve():
+        typer.echo(f"wrote {target} ({report.seconds:.0f} s; pairs {report.pairs}); run `ipqa index rebuild` to "
+                   "embed the English chunks with it, then `ipqa train reranker` (it learned from the old dense scores)")
+    else:
+        typer.echo(f"wrote {target} ({report.seconds:.0f} s; pairs {report.pairs}); not what serves English with "
+                   f"these settings (IPQA_EMBEDDER={settings.embedder!r}, IPQA_EMBEDDER_EN={settings.embedder_en!r}): "
+                   "set IPQA_EMBEDDER_EN to it to use it")
 
 
 def _validation(prepared, result, baseline, domain_prior, min_group: int) -> dict:

@@ -38,7 +38,7 @@ if [ "$#" -gt 0 ]; then
   if $IPQA train embedder --language en; then
     trained=1
   else
-    echo "no English embedder adapted (the corpus has no U.S. Code sections or patents); English keeps the bundled MiniLM"
+    echo "no English embedder adapted (exit $?: see above; with no U.S. Code sections or patents there is nothing to learn from); English keeps the bundled MiniLM"
   fi
   if [ -n "$trained" ]; then
     $IPQA index rebuild --source "${sources[@]}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index_corpus import HashingEmbedder, corpus, patent
@@ -91,7 +92,7 @@ def test_adapting_writes_a_loadable_english_model_seeded_and_reused(tiny_embedde
     embedder = create_embedder(str(tmp_path / "a"), device="cpu")  # a normal sentence-transformers directory
     assert embedder.languages == frozenset({"en"}) and embedder.encode_query(["patent"]).shape == (1, 32)
     base = create_embedder(str(tiny_embedder_dir), device="cpu")
-    assert embedder.name != base.name  # it learned: new weights, a new embedder to every index
+    assert not np.allclose(embedder.encode_query(["patent law"]), base.encode_query(["patent law"]))  # it learned
 
     again = adapt_sentence_transformer(tiny_embedder_dir, _pairs(), tmp_path / "a", options)
     assert again.epochs_run == 0  # the same base, options and pairs: reused
@@ -116,24 +117,74 @@ def test_an_interrupted_run_resumes_to_the_same_model(tiny_embedder_dir: Path, t
 
     with pytest.raises(Interrupted):
         adapt_sentence_transformer(tiny_embedder_dir, _pairs(), tmp_path / "cut", options, progress=stop_at_step_5)
-    assert not (tmp_path / "cut").exists() and (tmp_path / "cut.partial" / "state.pt").is_file()
+    assert not (tmp_path / "cut").exists() and (tmp_path / "cut.partial" / "checkpoint" / "state.pt").is_file()
     messages: list[str] = []
     adapt_sentence_transformer(tiny_embedder_dir, _pairs(), tmp_path / "cut", options, progress=messages.append)
     assert messages[0] == "resuming at epoch 1 step 5"
     assert _weights(tmp_path / "cut") == _weights(tmp_path / "whole")
 
 
+def test_a_torn_checkpoint_is_discarded_and_training_starts_afresh(tiny_embedder_dir: Path, tmp_path: Path) -> None:
+    options = AdaptOptions(batch_size=2, learning_rate=1e-3, checkpoint_every=1)
+    adapt_sentence_transformer(tiny_embedder_dir, _pairs(), tmp_path / "whole", options)
+
+    def stop_at_step_5(message: str) -> None:
+        if "step 5/" in message:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        adapt_sentence_transformer(tiny_embedder_dir, _pairs(), tmp_path / "cut", options, progress=stop_at_step_5)
+    state = tmp_path / "cut.partial" / "checkpoint" / "state.pt"
+    state.write_bytes(state.read_bytes()[:100])  # cut short, as by a crash while writing
+    messages: list[str] = []
+    adapt_sentence_transformer(tiny_embedder_dir, _pairs(), tmp_path / "cut", options, progress=messages.append)
+    assert messages[0].startswith("discarding the unreadable checkpoint")
+    assert _weights(tmp_path / "cut") == _weights(tmp_path / "whole")  # trained from the start: the same model
+
+
+def test_a_run_interrupted_while_replacing_the_model_puts_it_back(adapted_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    data_dir = tmp_path / "var"
+    model = default_en_model_dir(data_dir)
+    model.parent.mkdir(parents=True)
+    shutil.copytree(adapted_dir, model.parent / "embedder-en.old")  # moved aside, the new one not yet moved in
+    with pytest.raises(ConfigError, match="embedder-en.old is beside it: a `ipqa train embedder --language en` was "
+                                          "interrupted"):
+        english_model_spec("minilm", "auto", data_dir)  # not silently the bundled model
+    messages: list[str] = []
+    options = json.loads((adapted_dir / METADATA_FILE).read_text())["options"]
+    adapt_sentence_transformer(Path(json.loads((adapted_dir / METADATA_FILE).read_text())["base_model"]), _pairs(),
+                               model, AdaptOptions(**options), progress=messages.append)
+    assert messages[0].startswith("restored") and messages[1].startswith("reusing the model")
+    assert english_model_spec("minilm", "auto", data_dir) == str(model)
+
+
+def test_an_output_directory_that_is_not_an_english_model_is_never_replaced(tiny_embedder_dir: Path,
+                                                                            tmp_path: Path) -> None:
+    mine = tmp_path / "my-notes"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(InputError, match="my-notes: exists and is not an English model written by"):
+        adapt_sentence_transformer(tiny_embedder_dir, _pairs(), mine, AdaptOptions(batch_size=4))
+    assert (mine / "notes.txt").read_text() == "keep me"
+    (tmp_path / "empty").mkdir()  # an empty directory is fine
+    adapt_sentence_transformer(tiny_embedder_dir, _pairs(), tmp_path / "empty", AdaptOptions(batch_size=4))
+    assert is_adapted_model_dir(tmp_path / "empty")
+
+
 def test_no_pairs_or_no_base_model_is_named(tiny_embedder_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no training pairs"):
         adapt_sentence_transformer(tiny_embedder_dir, [], tmp_path / "m", AdaptOptions())
-    with pytest.raises(InputError, match="not a sentence-transformers model directory"):
+    with pytest.raises(InputError, match="nowhere: not a sentence-transformers model directory"):
         adapt_sentence_transformer(tmp_path / "nowhere", _pairs(), tmp_path / "m", AdaptOptions())
 
 
 @pytest.fixture(scope="module")
 def adapted_dir(tiny_embedder_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("adapted") / "embedder-en"
-    adapt_sentence_transformer(tiny_embedder_dir, _pairs(), out, AdaptOptions(batch_size=4))
+    adapt_sentence_transformer(tiny_embedder_dir, _pairs(), out, AdaptOptions(batch_size=4),
+                               extra_info={"base_model": str(tiny_embedder_dir)})
     return out
 
 
@@ -192,6 +243,9 @@ def test_train_embedder_en_end_to_end_then_the_rebuild_embeds_english_with_it(
     assert result.exit_code == 0, result.output
     assert "6 English training pairs" in result.output  # two claims of each of three patents
     assert is_adapted_model_dir(data_dir / "models" / "embedder-en")
+    assert "run `ipqa index rebuild` to embed the English chunks with it" in result.output  # what serves next
+    elsewhere = runner.invoke(build_app(), args + ["--out", str(tmp_path / "other")], env=env)
+    assert "not what serves English with these settings" in elsewhere.output
     assert "reusing the model" in runner.invoke(build_app(), args, env=env).output
 
     for name, value in env.items():
@@ -210,7 +264,9 @@ def test_train_embedder_en_end_to_end_then_the_rebuild_embeds_english_with_it(
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--language", "en", "--questions", "q.jsonl"], "learns from the corpus alone"),
+    (["--language", "en", "--questions", "q.jsonl"], "--questions: the English model learns from the corpus alone"),
+    (["--language", "en", "--no-questions"], "--no-questions: the English model learns from the corpus alone"),
+    (["--language", "en", "--held-out-folds", "3"], "--held-out-folds: the English model learns from the corpus"),
     (["--language", "zh", "--base", "/m"], "only --language en adapts a base model"),
     (["--language", "fr"], "'fr': ipqa trains embedders for zh and en"),
 ])
