@@ -240,7 +240,7 @@ def _adapt_english(*, out: Optional[Path], epochs: Optional[int], seed: int, bas
         version = snapshot.version
     finally:
         snapshot.close()
-    typer.echo(f"{len(pairs)} English training pairs from index {version}; adapting {base_dir.name}", err=True)
+    typer.echo(f"{len(pairs)} English training pairs from index {version}; adapting {base_dir}", err=True)
     report = adapt_sentence_transformer(base_dir, pairs, target, options, progress=lambda m: typer.echo(m, err=True),
                                         extra_info={"index_version": version, "base_model": str(base_dir),
                                                     "questions": None})
