@@ -221,6 +221,13 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> object:
     return tokenizer
 
 
+def shuffled_batches(pairs: Sequence[Pair], batch_size: int, *, seed: int, epoch: int) -> list[list[Pair]]:
+    """The batches of one epoch of in-batch-negatives training: the pairs in a seeded order (the same
+    for the same seed and epoch, so a resumed run sees the batches an uninterrupted one would), cut
+    into ``batch_size`` batches; a last batch of one (no negative) is dropped."""
+    return list(_batches(pairs, batch_size, random.Random(seed * 1000 + epoch)))
+
+
 def _batches(pairs: Sequence[Pair], batch_size: int, rng: random.Random) -> Iterator[list[Pair]]:
     order = list(range(len(pairs)))
     rng.shuffle(order)
@@ -297,8 +304,7 @@ def train_static_embedder(pairs: Sequence[Pair], vocabulary_texts: Iterable[str]
 
     losses: list[float] = []
     for epoch in range(resumed_from, options.epochs):
-        rng = random.Random(options.seed * 1000 + epoch)
-        batches = list(_batches(pairs, options.batch_size, rng))
+        batches = shuffled_batches(pairs, options.batch_size, seed=options.seed, epoch=epoch)
         total = 0.0
         for step, batch in enumerate(batches, start=1):
             queries = encode([p.query for p in batch])

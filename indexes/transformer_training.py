@@ -30,15 +30,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import re
 import shutil
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from indexes.embedder_training import Pair, TrainReport
+from indexes.embedder_training import Pair, TrainReport, shuffled_batches
 from indexes.static_embedder import METADATA_FILE, TrainedModelInfo
 from ipqa.errors import ConfigError, InputError
 
@@ -143,26 +143,19 @@ def _fingerprint(base_dir: Path, options: AdaptOptions, pairs: Sequence[Pair]) -
     digest = hashlib.sha256()
     for pair in pairs:
         digest.update(pair.query.encode() + b"\x1f" + pair.positive.encode() + b"\x1e")
-    counts: dict[str, int] = {}
-    for pair in pairs:
-        counts[pair.kind] = counts.get(pair.kind, 0) + 1
+    counts = dict(Counter(pair.kind for pair in pairs))
     learned = {k: v for k, v in asdict(options).items() if k != "checkpoint_every"}  # what shapes the model
     return {"options": learned, "base": base_identity(base_dir), "pairs": counts,
             "pairs_digest": digest.hexdigest()[:16]}
 
 
 def _finished(out: Path, fingerprint: dict[str, Any]) -> TrainedModelInfo | None:
-    if not is_adapted_model_dir(out):
+    try:
+        info = TrainedModelInfo.read(out, family=FAMILY, format_version=FORMAT_VERSION)
+    except ConfigError:
         return None
-    info = TrainedModelInfo.read(out, family=FAMILY, format_version=FORMAT_VERSION)
     same = all(info.extra.get(key) == value for key, value in fingerprint.items())
     return info if same else None
-
-
-def _batches(count: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    order = list(range(count))
-    random.Random(seed * 1000 + epoch).shuffle(order)
-    return [batch for batch in (order[s:s + batch_size] for s in range(0, count, batch_size)) if len(batch) >= 2]
 
 
 def _weights_digest(model_dir: Path) -> str:
@@ -238,9 +231,9 @@ def adapt_sentence_transformer(base_dir: Path, pairs: Sequence[Pair], out: Path,
     resumed_from = epoch
     model.train()
     while epoch < options.epochs:
-        batches = _batches(len(pairs), options.batch_size, options.seed, epoch)
+        batches = shuffled_batches(pairs, options.batch_size, seed=options.seed, epoch=epoch)
         for index in range(step, len(batches)):
-            batch = [pairs[i] for i in batches[index]]
+            batch = batches[index]
             features = [model.preprocess([p.query for p in batch]), model.preprocess([p.positive for p in batch])]
             loss = loss_of(features, torch.arange(len(batch)))
             optimizer.zero_grad()

@@ -193,6 +193,14 @@ def warn_if_trained_at_another_depth(reranker: object, settings: Settings) -> No
                       RuntimeWarning, stacklevel=2)
 
 
+EXTRA_LTR_PREFIX = "ltr-"
+
+
+def named_ltr_model_path(settings: Settings, name: str) -> Path:
+    """Where ``ipqa train reranker --name NAME`` writes: a model served beside the main one."""
+    return settings.data_dir / "models" / f"{EXTRA_LTR_PREFIX}{name}"
+
+
 def extra_ltr_model_paths(settings: Settings) -> list[Path]:
     """The LTR artefacts served beside the main one (``ltr_extra_models``; by default every
     ``<data_dir>/models/ltr-*`` directory that holds a model), in name order."""
@@ -203,7 +211,7 @@ def extra_ltr_model_paths(settings: Settings) -> list[Path]:
     if settings.ltr_extra_models is not None:
         return list(settings.ltr_extra_models)
     models = settings.data_dir / "models"
-    return sorted(p for p in models.glob("ltr-*") if (p / MODEL_FILE).is_file()) if models.is_dir() else []
+    return sorted(p for p in models.glob(f"{EXTRA_LTR_PREFIX}*") if (p / MODEL_FILE).is_file()) if models.is_dir() else []
 
 
 def build_extra_rerankers(settings: Settings, snapshot: "IndexSnapshot",

@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         from indexes.snapshot import open_snapshot
         from ipqa.settings import Settings
         from rag.rerank.features import QueryFeatureExtractor
-        from rag.compose import build_embedder, default_ltr_model_path
+        from rag.compose import build_embedder, default_ltr_model_path, named_ltr_model_path
         from rag.compose import build_domain_prior
         from rag.train import (PER_QUESTION_COLUMNS, CvOptions, cross_validate, first_stage_retriever,
                                load_datasets, prepare, summary_text, train_final)
@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
                 raise InputError("--name", "give --out or --name, not both")
             if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
                 raise InputError("--name", f"{name!r} is not a model name (letters, digits, - and _)")
-            out = settings.data_dir / "models" / f"ltr-{name}"
+            out = named_ltr_model_path(settings, name)
         out = out or default_ltr_model_path(settings)
         # the configured embedder, so the first stage is the one served (dense search for the
         # languages it serves); the index refuses a different one
