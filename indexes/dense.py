@@ -94,6 +94,7 @@ class DenseIndex:
         self._use_gpu = gpu_available() if use_gpu is None else bool(use_gpu and gpu_available())
         self._gpu_index: Any = None
         self._gpu_dirty = True
+        self._id_set: frozenset[int] | None = None  # ids(), as a set on first need (known_vectors)
         self._apply_search_params()
 
     # ------------------------------------------------------------------ building
@@ -186,6 +187,20 @@ class DenseIndex:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.vstack([self._index.reconstruct(int(i)) for i in wanted])  # IDMap2 maps ids itself
 
+    def known_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(found ids, their vectors)`` for the ``ids`` that are in the index (flat and HNSW only),
+        without :meth:`vectors`' scan of every id: a reranker asks this for a few hundred candidates on
+        every search."""
+        if self.kind == "ivf":
+            raise NotImplementedError("IVF indexes cannot look vectors up by id")
+        wanted = _as_ids(ids, "DenseIndex.known_vectors")
+        if self._id_set is None:
+            self._id_set = frozenset(self.ids().tolist())
+        found = np.asarray([i for i in wanted.tolist() if i in self._id_set], dtype=np.int64)
+        if not len(found):
+            return found, np.zeros((0, self.dimension), dtype=np.float32)
+        return found, self._index.reconstruct_batch(found)  # IDMap2 maps ids itself
+
     # ------------------------------------------------------------------ changing
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add vectors; an id already present is replaced (remove, then add)."""
@@ -200,6 +215,7 @@ class DenseIndex:
             self.remove(id_array[present])
         self._index.add_with_ids(matrix, id_array)
         self._gpu_dirty = True
+        self._id_set = None
 
     def remove(self, ids: np.ndarray) -> int:
         """Remove ids (absent ones are ignored); returns how many were removed."""
@@ -213,6 +229,7 @@ class DenseIndex:
         else:
             removed = int(self._index.remove_ids(faiss.IDSelectorBatch(id_array)))
         self._gpu_dirty = True
+        self._id_set = None
         return removed
 
     def _rebuild_hnsw_without(self, id_array: np.ndarray) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -72,9 +72,21 @@ class ExactDenseSearch:
         self._vectors = (np.asarray(embedder.encode_document([texts[i] for i in selected]), dtype=np.float32)
                          if selected else np.zeros((0, 1), dtype=np.float32))
         self._embedder = embedder
+        self._row_of: dict[int, int] | None = None
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def cosines(self, query: str, int_ids: Sequence[int]) -> dict[int, float]:
+        """The score of ``query`` against each of ``int_ids`` that this language holds."""
+        if self._row_of is None:
+            self._row_of = {int(i): row for row, i in enumerate(self._ids)}
+        rows = [(int(i), self._row_of[int(i)]) for i in int_ids if int(i) in self._row_of]
+        if not rows:
+            return {}
+        vector = np.asarray(self._embedder.encode_query([query]), dtype=np.float32)[0]
+        scores = self._vectors[[row for _, row in rows]] @ vector
+        return {i: float(score) for (i, _), score in zip(rows, scores)}
 
     def search_ids(self, query: str, k: int) -> list[tuple[int, float]]:
         """The best ``k`` (int id, score) pairs, best first."""
@@ -103,6 +115,11 @@ class WithDenseSearch:
         if filters is not None and not filters.is_empty():
             raise ValueError("WithDenseSearch searches the whole index; filters are not supported")
         return self._search.search_ids(query, k)
+
+    def dense_cosines(self, query: str, int_ids: Sequence[int]) -> dict[int, float]:
+        if detect_language(query) != self._search.language:
+            return self._snapshot.dense_cosines(query, int_ids)
+        return self._search.cosines(query, int_ids)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._snapshot, name)

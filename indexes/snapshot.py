@@ -64,6 +64,7 @@ class Snapshot:
         self._embedder = embedder
         self._reader_lock = reader_lock
         self._language_ids: dict[str, frozenset[int]] = {}  # int ids per language, read on first need
+        self._query_vectors: dict[str, np.ndarray] = {}
         # Dense search needs both a model to encode the query and vectors to search.
         self.embedder_languages: frozenset[str] = (
             frozenset(embedder.languages) if embedder is not None and dense is not None else frozenset())
@@ -150,7 +151,7 @@ class Snapshot:
         allowed = self.store.allowed_int_ids(filters)
         if allowed is not None and len(allowed) == 0:
             return []
-        vector = np.asarray(self._embedder.encode_query([query]), dtype=np.float32)
+        vector = self._query_vector(query)
         scores, ids = self._dense.search(vector, k, allowed_ids=allowed)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
@@ -170,11 +171,35 @@ class Snapshot:
             ids = self.store.allowed_int_ids(only_language(None, language))
             own = self._language_ids[language] = frozenset(int(i) for i in (ids if ids is not None else ()))
         wanted = min(k, len(own))
-        vector = np.asarray(self._embedder.encode_query([query]), dtype=np.float32)  # type: ignore[union-attr]
+        vector = self._query_vector(query)
         scores, ids = self._dense.search(vector, self.OWN_LANGUAGE_OVERSAMPLING * k + 32)
         kept = [(int(i), float(s)) for i, s in zip(ids[0], scores[0])
                 if i >= 0 and int(i) in own and int(i) not in excluded][:k]
         return kept if len(kept) >= min(wanted, len(own) - len(excluded)) else None
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        """``[1, dim]`` float32; the last few are remembered (a reranked search asks twice: the dense
+        list, then the cosines of every candidate)."""
+        found = self._query_vectors.get(query)
+        if found is None:
+            found = np.asarray(self._embedder.encode_query([query]), dtype=np.float32)  # type: ignore[union-attr]
+            if len(self._query_vectors) >= 8:
+                self._query_vectors.pop(next(iter(self._query_vectors)))
+            self._query_vectors[query] = found
+        return found
+
+    def dense_cosines(self, query: str, int_ids: Sequence[int]) -> dict[int, float]:
+        """The dense score of ``query`` against the stored vector of each of ``int_ids`` (those with
+        one): the evidence of the dense model for candidates its own list did not reach. Empty when
+        there is no embedder or no vectors, or the query's language is not served."""
+        if (self._dense is None or self._embedder is None or not len(int_ids)
+                or detect_language(query) not in self.embedder_languages):
+            return {}
+        ids, vectors = self._dense.known_vectors(np.asarray(int_ids, dtype=np.int64))
+        if not len(ids):
+            return {}
+        scores = vectors @ self._query_vector(query)[0]
+        return {int(i): float(score) for i, score in zip(ids, scores)}
 
     def search_bm25(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
         return self._hits(self.search_bm25_ids(query, k, filters), "bm25")

@@ -124,7 +124,12 @@ def reranker_options(settings: Settings, snapshot: "IndexSnapshot | None" = None
                      law_names: "LawNames | None" = None) -> RerankerOptions:
     return RerankerOptions(reranker_path=settings.reranker_path, ltr_model_path=default_ltr_model_path(settings),
                            device=settings.embed_device, store=snapshot.store if snapshot is not None else None,
-                           law_names=law_names)
+                           law_names=law_names, dense=_dense_cosines(snapshot))
+
+
+def _dense_cosines(snapshot: object) -> object | None:
+    """The snapshot as the LTR reranker's source of every candidate's dense score, when it has one."""
+    return snapshot if hasattr(snapshot, "dense_cosines") else None
 
 
 def build_reranker(settings: Settings, snapshot: "IndexSnapshot",
@@ -224,7 +229,8 @@ def build_extra_rerankers(settings: Settings, snapshot: "IndexSnapshot",
     named = settings.ltr_extra_models is not None
     out: list[tuple["Reranker", frozenset[str] | None]] = []
     for path in extra_ltr_model_paths(settings):
-        reranker = LtrReranker(LtrModel.load(path), snapshot.store, law_names=law_names)
+        reranker = LtrReranker(LtrModel.load(path), snapshot.store, law_names=law_names,
+                               dense=_dense_cosines(snapshot))  # type: ignore[arg-type]
         fields = reranker.validated_fields
         out.append((reranker, fields if fields is not None else (None if named else frozenset())))
     return out

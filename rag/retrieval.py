@@ -43,7 +43,7 @@ from rag.expansion import expand_references
 from rag.filters import in_force_today, out_of_force_ids, restrict_titles
 from rag.protocols import Reranker
 from rag.query import AnalyzedQuery, LawNames, analyze_query
-from rag.rerank import CandidateSource
+from rag.rerank import CandidateSource, SeededCandidateSource
 from rag.rerank.features import unit_key_of
 from rag.versioned import CitationVersions
 from rag.verify import law_titles_in_store
@@ -379,11 +379,18 @@ class HybridRetriever:
     def _add_source_candidates(hits: list[Hit], sources: Sequence[CandidateSource], query: str,
                                filters: SearchFilters | None) -> list[Hit]:
         present = {hit.chunk.id for hit in hits}
+        first_stage = tuple(hits)
         for source in sources:
             for hit in source.candidates(query, filters):
                 if hit.chunk.id not in present:
                     present.add(hit.chunk.id)
                     hits.append(hit)
+        for source in sources:
+            if isinstance(source, SeededCandidateSource):
+                for hit in source.seeded_candidates(query, first_stage, filters):
+                    if hit.chunk.id not in present:
+                        present.add(hit.chunk.id)
+                        hits.append(hit)
         return hits
 
     def _sources_for(self, query: str, reranker: Reranker | None = None) -> list[CandidateSource]:

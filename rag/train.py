@@ -31,11 +31,14 @@ from rag.rerank.features import (
     QUERY_FEATURES,
     Candidate,
     QueryFeatureExtractor,
+    best_first_stage_cosine,
+    candidate_cosines,
     candidates_of,
     feature_matrix,
     learned_features,
 )
-from rag.rerank.ltr import LinearScorer, LtrModel, association_hits
+from rag.rerank.cocitation import CoCitations
+from rag.rerank.ltr import SCORERS, LinearScorer, LtrModel, Scorer, association_hits, fit_scorer
 from rag.retrieval import HybridRetriever
 
 if TYPE_CHECKING:
@@ -105,6 +108,10 @@ class PreparedQuestion:
     analyzed: AnalyzedQuery
     first: list[Candidate]
     rows: dict[str, np.ndarray] = field(default_factory=dict)  # chunk id -> query feature row
+    # what gives its candidates' dense scores: the snapshot its first stage searched (a held-out
+    # model's, for a question the dense model learned from); None: no dense features
+    dense: object | None = None
+    best_cosine: float = 0.0  # the best first-stage candidate's dense score
 
 
 def prepare(questions: Sequence[TrainingQuestion], retriever: HybridRetriever,
@@ -118,7 +125,9 @@ def prepare(questions: Sequence[TrainingQuestion], retriever: HybridRetriever,
         chosen = (retriever_for(question) if retriever_for is not None else None) or retriever
         analyzed = chosen.analyze(question.question)
         first = candidates_of(chosen.first_stage(analyzed))
-        item = PreparedQuestion(question, analyzed, first)
+        dense = chosen.snapshot if hasattr(chosen.snapshot, "dense_cosines") else None
+        item = PreparedQuestion(question, analyzed, first, dense=dense)
+        item.best_cosine = best_first_stage_cosine(first, candidate_cosines(dense, analyzed.text, first))
         _query_rows(item, first, extractor)
         prepared.append(item)
         if progress is not None:
@@ -130,7 +139,8 @@ def _query_rows(item: PreparedQuestion, candidates: Sequence[Candidate], extract
                 ) -> np.ndarray:
     missing = [c for c in candidates if c.hit.chunk.id not in item.rows]
     if missing:
-        for candidate, row in zip(missing, extractor.extract(item.analyzed, missing)):
+        cosines = candidate_cosines(item.dense, item.analyzed.text, missing)  # type: ignore[arg-type]
+        for candidate, row in zip(missing, extractor.extract(item.analyzed, missing, cosines, item.best_cosine)):
             item.rows[candidate.hit.chunk.id] = row
     if not candidates:
         return np.zeros((0, len(QUERY_FEATURES)), dtype=np.float32)
@@ -176,6 +186,11 @@ class CvOptions:
     collapse_versions: bool = True
     drop_features: frozenset[str] = frozenset()  # ablations: these features are zeroed
     c: float = 1.0
+    scorer: str = "trees"  # rag.rerank.ltr.SCORERS
+    # a training question's learned features come from a model of the other questions of its inner
+    # fold (0: of all the others, leave-one-out, which leaks the label to trees: see rag.rerank.ltr)
+    inner_folds: int = 5
+    cocitation_candidates: int = 50  # 0: co-citations are a feature only
 
     def __post_init__(self) -> None:
         if self.folds < 2:
@@ -183,6 +198,12 @@ class CvOptions:
         unknown = sorted(self.drop_features - set(FEATURE_NAMES))
         if unknown:
             raise InputError("drop_features", f"unknown features {unknown}; valid: {', '.join(FEATURE_NAMES)}")
+        if self.scorer not in SCORERS:
+            raise InputError("--scorer", f"{self.scorer!r} is unknown; valid: {', '.join(SCORERS)}")
+        if self.inner_folds == 1 or self.inner_folds < 0:
+            raise InputError("inner_folds", f"must be 0 (leave-one-out) or >= 2, got {self.inner_folds}")
+        if self.cocitation_candidates < 0:
+            raise InputError("cocitation_candidates", f"must be >= 0, got {self.cocitation_candidates}")
 
 
 class _Fold:
@@ -194,7 +215,17 @@ class _Fold:
         self.gold = [p.question.gold for p in train]
         self.associations = QuestionAssociations(self.questions, self.gold, neighbours=options.neighbours)
         self.priors = Priors.count(self.gold)
-        self.scorer: LinearScorer | None = None
+        self.cocitations = CoCitations(self.gold)
+        self.scorer: Scorer | None = None
+
+    def learned(self, item: PreparedQuestion, *, leave_out: int | None = None) -> tuple[Votes, Priors, dict[str, float]]:
+        """What this fold's questions say about ``item``: association votes, priors, co-citation scores
+        of its first stage; ``leave_out``: the position of ``item`` among them, not counted."""
+        votes = self.associations.votes(item.analyzed.lexical, exclude=leave_out)
+        priors = self.priors if leave_out is None else self.priors.without(item.question.gold)
+        cocitations = self.cocitations if leave_out is None else CoCitations(
+            [g for i, g in enumerate(self.gold) if i != leave_out])
+        return votes, priors, cocitations.scores(ranked_units(item.first, None))
 
 
 def _mask(options: CvOptions) -> np.ndarray:
@@ -202,18 +233,30 @@ def _mask(options: CvOptions) -> np.ndarray:
     return np.array([not set(name.split("*")) & options.drop_features for name in FEATURE_NAMES], dtype=np.float32)
 
 
-def _candidates(item: PreparedQuestion, votes: Votes, lookup: ChunkLookup, options: CvOptions) -> list[Candidate]:
-    if not options.association_candidates:
-        return item.first
+def _candidates(item: PreparedQuestion, votes: Votes, lookup: ChunkLookup, options: CvOptions,
+                cocited: Mapping[str, float] | None = None) -> list[Candidate]:
+    """The first stage, then the association candidates, then the co-citation candidates (as
+    ``HybridRetriever`` merges the reranker's sources when serving)."""
     present = {c.hit.chunk.id for c in item.first}
-    extra = [hit for hit in association_hits(votes, lookup, options.association_candidates)  # type: ignore[arg-type]
-             if hit.chunk.id not in present]
-    return item.first + candidates_of(extra)
+    extra: list = []
+    if options.association_candidates:
+        extra += [hit for hit in association_hits(votes, lookup, options.association_candidates)  # type: ignore[arg-type]
+                  if hit.chunk.id not in present]
+        present.update(hit.chunk.id for hit in extra)
+    if options.cocitation_candidates and cocited:
+        first_units = {c.unit_key for c in item.first}
+        scores = {key: value for key, value in cocited.items() if key not in first_units}
+        extra += [hit for hit in association_hits(Votes(scores, {}), lookup,  # type: ignore[arg-type]
+                                                  options.cocitation_candidates, source="cocited")
+                  if hit.chunk.id not in present]
+    return item.first + candidates_of(extra) if extra else item.first
 
 
 def _features(item: PreparedQuestion, candidates: Sequence[Candidate], priors: Priors, votes: Votes,
-              extractor: QueryFeatureExtractor, options: CvOptions) -> np.ndarray:
-    features = feature_matrix(_query_rows(item, candidates, extractor), learned_features(candidates, priors, votes))
+              extractor: QueryFeatureExtractor, options: CvOptions,
+              cocited: Mapping[str, float] | None = None) -> np.ndarray:
+    features = feature_matrix(_query_rows(item, candidates, extractor),
+                              learned_features(candidates, priors, votes, cocited))
     return features * _mask(options)
 
 
@@ -236,29 +279,49 @@ def ranked_units(candidates: Sequence[Candidate], scores: Sequence[float] | None
     return ranked
 
 
-def fit_fold(fold: _Fold, train: Sequence[PreparedQuestion], lookup: ChunkLookup,
-             extractor: QueryFeatureExtractor) -> LinearScorer:
-    features, labels = [], []
+def _training_rows(fold: _Fold, train: Sequence[PreparedQuestion]):
+    """Each training question with the learned evidence it is trained on: from an inner-fold model of
+    the other questions (``options.inner_folds``), or leave-one-out (0); in ``train``'s order."""
+    options = fold.options
+    if not options.inner_folds or len(train) < options.inner_folds:
+        for position, item in enumerate(train):
+            yield item, fold.learned(item, leave_out=position)
+        return
+    from sklearn.model_selection import KFold
+
+    learned: dict[int, tuple] = {}
+    splitter = KFold(options.inner_folds, shuffle=True, random_state=options.seed + 1)
+    for inner_train, inner_test in splitter.split(np.arange(len(train))):
+        inner = _Fold([train[i] for i in inner_train], options)
+        for i in inner_test:
+            learned[int(i)] = inner.learned(train[i])
     for position, item in enumerate(train):
-        votes = fold.associations.votes(item.analyzed.lexical, exclude=position)
-        priors = fold.priors.without(item.question.gold)
-        candidates = _candidates(item, votes, lookup, fold.options)
-        features.append(_features(item, candidates, priors, votes, extractor, fold.options))
+        yield item, learned[position]
+
+
+def fit_fold(fold: _Fold, train: Sequence[PreparedQuestion], lookup: ChunkLookup,
+             extractor: QueryFeatureExtractor) -> Scorer:
+    features, labels = [], []
+    for item, (votes, priors, cocited) in _training_rows(fold, train):
+        candidates = _candidates(item, votes, lookup, fold.options, cocited)
+        features.append(_features(item, candidates, priors, votes, extractor, fold.options, cocited))
         gold = set(item.question.gold)
         labels.append(np.array([c.unit_key in gold for c in candidates], dtype=bool))
     x, y = np.vstack(features), np.concatenate(labels)
     if y.all() or not y.any():
         raise InputError("dataset", "the training candidates are all relevant or all irrelevant: nothing to learn")
-    return LinearScorer.fit(x, y, c=fold.options.c)
+    if fold.options.scorer == "linear":
+        return LinearScorer.fit(x, y, c=fold.options.c)
+    return fit_scorer(fold.options.scorer, x, y, seed=fold.options.seed)
 
 
 def rank_with(fold: _Fold | None, item: PreparedQuestion, lookup: ChunkLookup, extractor: QueryFeatureExtractor,
               options: CvOptions) -> list[str]:
     if fold is None or fold.scorer is None:
         return ranked_units(item.first, None, collapse=options.collapse_versions)
-    votes = fold.associations.votes(item.analyzed.lexical)
-    candidates = _candidates(item, votes, lookup, options)
-    scores = fold.scorer.score(_features(item, candidates, fold.priors, votes, extractor, options))
+    votes, priors, cocited = fold.learned(item)
+    candidates = _candidates(item, votes, lookup, options, cocited)
+    scores = fold.scorer.score(_features(item, candidates, priors, votes, extractor, options, cocited))
     return ranked_units(candidates, list(scores), collapse=options.collapse_versions)
 
 
@@ -325,7 +388,8 @@ def train_final(prepared: Sequence[PreparedQuestion], lookup: ChunkLookup, extra
     scorer = fit_fold(fold, prepared, lookup, extractor)
     return LtrModel(scorer=scorer, questions=tuple(fold.questions), gold=tuple(fold.gold),
                     neighbours=options.neighbours, association_candidates=options.association_candidates,
-                    metadata=dict(metadata))
+                    cocitation_candidates=options.cocitation_candidates,
+                    metadata={**dict(metadata), "scorer": options.scorer, "inner_folds": options.inner_folds})
 
 
 def summary_text(summary: MetricSummary) -> str:

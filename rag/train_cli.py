@@ -34,6 +34,10 @@ def register(app: typer.Typer) -> None:
         association_candidates: int = typer.Option(50, "--association-candidates", min=0,
                                                    help="Articles the association model adds per question."),
         neighbours: int = typer.Option(30, "--neighbours", min=1, help="Past questions that vote."),
+        cocitation_candidates: int = typer.Option(50, "--cocitation-candidates", min=0,
+                                                  help="Articles cited together with the first stage's (in past "
+                                                       "questions' gold) added per question."),
+        scorer: str = typer.Option("trees", "--scorer", help="trees (gradient-boosted, LightGBM) or linear."),
         seed: int = typer.Option(0, "--seed", help="Fold assignment seed."),
         language: Optional[str] = typer.Option(None, "--language", help="Train on the questions of this language "
                                                "only (zh or en): a model per language ranks better than one "
@@ -56,7 +60,8 @@ def register(app: typer.Typer) -> None:
         settings = Settings()
         candidates = candidates or settings.candidates
         options = CvOptions(folds=folds, seed=seed, neighbours=neighbours,
-                            association_candidates=association_candidates)
+                            association_candidates=association_candidates,
+                            cocitation_candidates=cocitation_candidates, scorer=scorer)
         if name is not None:
             if out is not None:
                 raise InputError("--name", "give --out or --name, not both")

@@ -196,3 +196,18 @@ def test_gpu_clone_gives_the_cpu_results(data) -> None:  # pragma: no cover - no
     assert gpu.on_gpu
     queries = unit_vectors(10, seed=4)
     assert (gpu.search(queries, 5)[1] == cpu.search(queries, 5)[1]).all()
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_known_vectors_skips_unknown_ids_and_follows_adds_and_removals(kind: str) -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(20, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = DenseIndex.build(np.arange(1, 21), vectors, kind=kind)
+    found, got = index.known_vectors(np.array([5, 999, 7]))
+    assert found.tolist() == [5, 7] and np.allclose(got, vectors[[4, 6]], atol=1e-6)
+    index.remove(np.array([5]))
+    index.add(np.array([999]), vectors[:1])
+    found, got = index.known_vectors(np.array([5, 999, 7]))
+    assert found.tolist() == [999, 7] and np.allclose(got[0], vectors[0], atol=1e-6)
+    assert index.known_vectors(np.array([12345]))[0].size == 0

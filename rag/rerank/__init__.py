@@ -30,6 +30,15 @@ class CandidateSource(Protocol):
         """False when :meth:`candidates` would propose nothing for this query."""
 
 
+@runtime_checkable
+class SeededCandidateSource(Protocol):
+    """A source whose candidates depend on what the first stage found (co-citations of its articles):
+    asked after every :class:`CandidateSource`, with the first stage's hits in rank order."""
+
+    def seeded_candidates(self, query: str, first_stage: Sequence[Hit],
+                          filters: SearchFilters | None = None) -> list[Hit]: ...
+
+
 @dataclass(frozen=True)
 class RerankerOptions:
     """What any reranker may be built from: the configured model paths, plus the index it reranks
@@ -40,6 +49,8 @@ class RerankerOptions:
     device: str = "auto"
     store: "ChunkStore | None" = field(default=None, compare=False, repr=False)
     law_names: "LawNames | None" = field(default=None, compare=False, repr=False)
+    # the snapshot's dense scores of any chunk (``indexes.snapshot.Snapshot.dense_cosines``) for ``ltr``
+    dense: object | None = field(default=None, compare=False, repr=False)
 
 
 def reranker_registry() -> "Registry[Reranker | None, RerankerOptions]":
@@ -59,7 +70,8 @@ def reranker_registry() -> "Registry[Reranker | None, RerankerOptions]":
                               "of `ipqa train reranker`")
         if options.store is None:
             raise ValueError("reranker 'ltr' needs the chunk store of the index it reranks over (store=...)")
-        return LtrReranker(LtrModel.load(options.ltr_model_path), options.store, law_names=options.law_names)
+        return LtrReranker(LtrModel.load(options.ltr_model_path), options.store, law_names=options.law_names,
+                           dense=options.dense)  # type: ignore[arg-type]
 
     @registry.register("cross-encoder")
     def _cross_encoder(options: RerankerOptions) -> "Reranker":

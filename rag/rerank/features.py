@@ -15,12 +15,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
+from typing import Mapping, Protocol, Sequence
 
 import numpy as np
 
 from indexes.protocols import ChunkStore, NewestVersion
 from indexes.read_cache import BoundedCache
+from indexes.store import int_id_for
 from indexes.tokenize import tokenize
 from ingest.citations import fallback_key, parse_citation
 from ipqa.domain import Chunk, Hit
@@ -30,9 +31,12 @@ from rag.rerank.association import Priors, Votes, law_of
 QUERY_FEATURES: tuple[str, ...] = (
     "bm25", "bm25_rel", "bm25_log_rank", "dense_rel", "dense_log_rank", "fused_log_rank", "term_overlap", "title_overlap",
     "law_named", "any_law_named", "newest_version", "log_length", "first_stage",
+    # the dense score of every candidate, not only of those the dense list reached (DenseCosines),
+    # and its gap to the best first-stage candidate's
+    "dense_cos", "dense_cos_gap",
 )
 LEARNED_FEATURES: tuple[str, ...] = (
-    "article_prior", "law_prior", "assoc_article", "assoc_law",
+    "article_prior", "law_prior", "assoc_article", "assoc_law", "cocited", "cocited_any",
 )
 # Products of the two groups: a linear model cannot otherwise say "association votes count for
 # more when the text matches too" (candidates only the association model found tend to be
@@ -40,7 +44,7 @@ LEARNED_FEATURES: tuple[str, ...] = (
 INTERACTIONS: tuple[tuple[str, str], ...] = (
     ("assoc_article", "first_stage"), ("assoc_article", "bm25_rel"), ("assoc_law", "bm25_rel"),
     ("article_prior", "bm25_rel"), ("assoc_article", "term_overlap"), ("assoc_law", "first_stage"),
-    ("article_prior", "first_stage"), ("law_prior", "bm25_rel"),
+    ("article_prior", "first_stage"), ("law_prior", "bm25_rel"), ("dense_cos_gap", "term_overlap"),
 )
 FEATURE_NAMES: tuple[str, ...] = QUERY_FEATURES + LEARNED_FEATURES + tuple(f"{a}*{b}" for a, b in INTERACTIONS)
 
@@ -57,6 +61,29 @@ def _unit_key_of_citation(citation: str) -> str:
     # every query (version collapse, cited-first, LTR features): parse each citation once.
     ref = parse_citation(citation)
     return ref.unit_key if ref is not None else fallback_key(citation)
+
+
+class DenseCosines(Protocol):
+    """The dense model's score of a query against stored chunk vectors (``indexes.snapshot.Snapshot``;
+    a held-out model's in training): ``{int id: score}`` for the ids it has a vector of."""
+
+    def dense_cosines(self, query: str, int_ids: Sequence[int]) -> dict[int, float]: ...
+
+
+def candidate_cosines(dense: DenseCosines | None, query: str, candidates: Sequence[Candidate]) -> dict[str, float]:
+    """``{chunk id: dense score}`` of ``candidates`` (empty without ``dense``)."""
+    if dense is None or not candidates:
+        return {}
+    ids = {c.hit.chunk.id: int_id_for(c.hit.chunk.id) for c in candidates}
+    found = dense.dense_cosines(query, list(ids.values()))
+    return {chunk_id: found[i] for chunk_id, i in ids.items() if i in found}
+
+
+def best_first_stage_cosine(candidates: Sequence[Candidate], cosines: Mapping[str, float]) -> float:
+    """The best dense score among the first stage's candidates (rank > 0), what ``dense_cos_gap`` is
+    measured from: the same for a question whichever other candidates are added to its list."""
+    return max((cosines[c.hit.chunk.id] for c in candidates if c.hit.rank and c.hit.chunk.id in cosines),
+               default=0.0)
 
 
 @dataclass(frozen=True)
@@ -121,8 +148,11 @@ class QueryFeatureExtractor:
         found.update(new)
         return found
 
-    def extract(self, query: AnalyzedQuery, candidates: Sequence[Candidate]) -> np.ndarray:
-        """float32 ``[len(candidates), len(QUERY_FEATURES)]``."""
+    def extract(self, query: AnalyzedQuery, candidates: Sequence[Candidate],
+                cosines: Mapping[str, float] | None = None, best_cosine: float = 0.0) -> np.ndarray:
+        """float32 ``[len(candidates), len(QUERY_FEATURES)]``; ``cosines``: dense scores by chunk id
+        (:func:`candidate_cosines`), ``best_cosine``: :func:`best_first_stage_cosine`."""
+        cosines = cosines or {}
         rows = np.zeros((len(candidates), len(QUERY_FEATURES)), dtype=np.float32)
         if not candidates:
             return rows
@@ -156,19 +186,27 @@ class QueryFeatureExtractor:
                 self._is_newest(candidate, newest.get(candidate.unit_key)),
                 math.log1p(len(chunk.text)),
                 float(bool(candidate.hit.rank)),  # 0 for candidates only another source proposed
+                cosines.get(chunk.id, 0.0),
+                cosines[chunk.id] - best_cosine if chunk.id in cosines else 0.0,
             )
         return rows
 
 
-def learned_features(candidates: Sequence[Candidate], priors: Priors, votes: Votes) -> np.ndarray:
-    """float32 ``[len(candidates), len(LEARNED_FEATURES)]``."""
+def learned_features(candidates: Sequence[Candidate], priors: Priors, votes: Votes,
+                     cocited: Mapping[str, float] | None = None) -> np.ndarray:
+    """float32 ``[len(candidates), len(LEARNED_FEATURES)]``; ``cocited``: the co-citation scores
+    (:class:`rag.rerank.cocitation.CoCitations`) of the question's first stage."""
+    cocited = cocited or {}
     rows = np.zeros((len(candidates), len(LEARNED_FEATURES)), dtype=np.float32)
     for row, candidate in enumerate(candidates):
+        together = cocited.get(candidate.unit_key, 0.0)
         rows[row] = (
             math.log1p(max(0, priors.articles.get(candidate.unit_key, 0))),
             math.log1p(max(0, priors.laws.get(candidate.law, 0))),
             votes.articles.get(candidate.unit_key, 0.0),
             votes.laws.get(candidate.law, 0.0),
+            together,
+            float(together > 0),
         )
     return rows
 
