@@ -81,9 +81,9 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(default=10, ge=1, le=200)
     # The first-stage depth: `ipqa train reranker` trains the LTR model at this depth (keep them equal:
-    # retrain after changing it). 300 cross-validated a little better on the training questions (STARD
-    # R@10 0.645 against 0.638, IP questions 0.857 against 0.846) but scored a little worse on ip-qa-dev
-    # (R@10 0.890 against 0.896) and costs 8 ms of search p50 (28 against 20): docs/benchmarks.md.
+    # retrain after changing it). With the tree reranker, 300 (list_depth_factor 1) cross-validates STARD
+    # R@100 0.882 as served against 0.871, at a search p50 of 35 ms against 25 (the target is 30):
+    # docs/benchmarks.md, "The reranker's tail".
     # Each search goes list_depth_factor times deeper before fusion keeps `candidates`.
     candidates: int = Field(default=150, ge=1, le=2000)
     list_depth_factor: int = Field(

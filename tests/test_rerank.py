@@ -294,6 +294,10 @@ def test_train_reranker_command_cross_validates_and_writes_what_auto_loads(tmp_p
     result = CliRunner().invoke(build_app(), [*common, "--name", "lay"])
     assert result.exit_code == 0, result.output
     assert LtrModel.load(data_dir / "models" / "ltr-lay").metadata["questions"] == 9
+    assert model.metadata["scorer"] == "trees" and type(model.scorer).__name__ == "TreeScorer"
+    result = CliRunner().invoke(build_app(), [*common, "--name", "linear", "--scorer", "linear"])
+    assert result.exit_code == 0, result.output
+    assert isinstance(LtrModel.load(data_dir / "models" / "ltr-linear").scorer, LinearScorer)
     for bad in (["--name", "lay", "--out", str(tmp_path / "x")], ["--name", "../up"]):
         result = CliRunner().invoke(build_app(), [*common, *bad])
         assert isinstance(result.exception, InputError) and "--name" in str(result.exception)
@@ -432,6 +436,8 @@ def test_train_reranker_refuses_a_language_it_cannot_train_for(tmp_path: Path) -
     dataset.write_text("{}", encoding="utf-8")
     result = CliRunner().invoke(build_app(), ["train", "reranker", "--dataset", str(dataset), "--language", "fr"])
     assert isinstance(result.exception, InputError) and "valid: zh, en" in str(result.exception)
+    result = CliRunner().invoke(build_app(), ["train", "reranker", "--dataset", str(dataset), "--scorer", "forest"])
+    assert isinstance(result.exception, InputError) and "valid: trees, linear" in str(result.exception)
 
 
 def test_a_reranker_validated_for_no_field_serves_no_question_a_field_model_can_place(snapshot) -> None:
