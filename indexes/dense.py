@@ -188,17 +188,22 @@ class DenseIndex:
         return np.vstack([self._index.reconstruct(int(i)) for i in wanted])  # IDMap2 maps ids itself
 
     def known_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(found ids, their vectors)`` for the ``ids`` that are in the index (flat and HNSW only),
-        without :meth:`vectors`' scan of every id: a reranker asks this for a few hundred candidates on
-        every search."""
-        if self.kind == "ivf":
-            raise NotImplementedError("IVF indexes cannot look vectors up by id")
+        """``(found ids, their vectors)`` for the ``ids`` that are in the index, without :meth:`vectors`'
+        scan of every id: a reranker asks this for a few hundred candidates on every search. IVF gets
+        a hash table from id to list position on first use (FAISS's ``DirectMap.Hashtable``)."""
         wanted = _as_ids(ids, "DenseIndex.known_vectors")
-        if self._id_set is None:
-            self._id_set = frozenset(self.ids().tolist())
-        found = np.asarray([i for i in wanted.tolist() if i in self._id_set], dtype=np.int64)
+        id_set = self._id_set
+        if id_set is None:
+            if self.kind == "ivf":
+                import faiss
+
+                self._index.set_direct_map_type(faiss.DirectMap.Hashtable)
+            id_set = self._id_set = frozenset(self.ids().tolist())
+        found = np.asarray([i for i in wanted.tolist() if i in id_set], dtype=np.int64)
         if not len(found):
             return found, np.zeros((0, self.dimension), dtype=np.float32)
+        if self.kind == "ivf":
+            return found, np.vstack([self._index.reconstruct(int(i)) for i in found])
         return found, self._index.reconstruct_batch(found)  # IDMap2 maps ids itself
 
     # ------------------------------------------------------------------ changing
@@ -227,7 +232,11 @@ class DenseIndex:
         if self.kind == "hnsw":
             removed = self._rebuild_hnsw_without(id_array)
         else:
-            removed = int(self._index.remove_ids(faiss.IDSelectorBatch(id_array)))
+            # IVF with the id hash table known_vectors gives it removes only by an id array
+            direct_map = getattr(self._index, "direct_map", None)
+            hashed = direct_map is not None and direct_map.type == faiss.DirectMap.Hashtable
+            selector = faiss.IDSelectorArray(id_array) if hashed else faiss.IDSelectorBatch(id_array)
+            removed = int(self._index.remove_ids(selector))
         self._gpu_dirty = True
         self._id_set = None
         return removed

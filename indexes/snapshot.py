@@ -20,6 +20,7 @@ from indexes.dense import DenseIndex
 from indexes.layout import (BM25_DIR, DENSE_DIR, FORMAT_VERSION, MANIFEST, STORE_FILE, IndexLayout, ReaderLock,
                             check_embedder, check_files)
 from indexes.protocols import SearchFilters
+from indexes.read_cache import BoundedCache
 from indexes.routed_embedder import routes_languages
 from indexes.store import SqliteChunkStore
 from indexes.text import detect_language
@@ -64,7 +65,7 @@ class Snapshot:
         self._embedder = embedder
         self._reader_lock = reader_lock
         self._language_ids: dict[str, frozenset[int]] = {}  # int ids per language, read on first need
-        self._query_vectors: dict[str, np.ndarray] = {}
+        self._query_vectors: BoundedCache[str, np.ndarray] = BoundedCache(8)
         # Dense search needs both a model to encode the query and vectors to search.
         self.embedder_languages: frozenset[str] = (
             frozenset(embedder.languages) if embedder is not None and dense is not None else frozenset())
@@ -166,10 +167,7 @@ class Snapshot:
         """The best ``k`` of ``language`` (less the ``excluded`` ids) by an unrestricted search, or
         None when its top did not hold ``k`` of them (the caller then restricts the search): exact
         either way."""
-        own = self._language_ids.get(language)
-        if own is None:
-            ids = self.store.allowed_int_ids(only_language(None, language))
-            own = self._language_ids[language] = frozenset(int(i) for i in (ids if ids is not None else ()))
+        own = self._own_language_ids(language)
         wanted = min(k, len(own))
         vector = self._query_vector(query)
         scores, ids = self._dense.search(vector, self.OWN_LANGUAGE_OVERSAMPLING * k + 32)
@@ -179,22 +177,34 @@ class Snapshot:
 
     def _query_vector(self, query: str) -> np.ndarray:
         """``[1, dim]`` float32; the last few are remembered (a reranked search asks twice: the dense
-        list, then the cosines of every candidate)."""
-        found = self._query_vectors.get(query)
+        list, then the scores of every candidate). Thread-safe, as every read of a snapshot is."""
+        found = self._query_vectors.get_many((query,)).get(query)
         if found is None:
             found = np.asarray(self._embedder.encode_query([query]), dtype=np.float32)  # type: ignore[union-attr]
-            if len(self._query_vectors) >= 8:
-                self._query_vectors.pop(next(iter(self._query_vectors)))
-            self._query_vectors[query] = found
+            self._query_vectors.put_many({query: found})
         return found
+
+    def _own_language_ids(self, language: str) -> frozenset[int]:
+        own = self._language_ids.get(language)
+        if own is None:
+            ids = self.store.allowed_int_ids(only_language(None, language))
+            own = self._language_ids[language] = frozenset(int(i) for i in (ids if ids is not None else ()))
+        return own
 
     def dense_cosines(self, query: str, int_ids: Sequence[int]) -> dict[int, float]:
         """The dense score of ``query`` against the stored vector of each of ``int_ids`` (those with
-        one): the evidence of the dense model for candidates its own list did not reach. Empty when
-        there is no embedder or no vectors, or the query's language is not served."""
+        one, in the query's language: another language's vectors come from another model): the evidence
+        of the dense model for candidates its own list did not reach. Empty when there is no embedder
+        or no vectors, or the query's language is not served."""
+        language = detect_language(query)
         if (self._dense is None or self._embedder is None or not len(int_ids)
-                or detect_language(query) not in self.embedder_languages):
+                or language not in self.embedder_languages):
             return {}
+        if routes_languages(self._embedder):
+            own = self._own_language_ids(language)
+            int_ids = [i for i in int_ids if int(i) in own]
+            if not int_ids:
+                return {}
         ids, vectors = self._dense.known_vectors(np.asarray(int_ids, dtype=np.int64))
         if not len(ids):
             return {}

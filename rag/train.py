@@ -125,7 +125,10 @@ def prepare(questions: Sequence[TrainingQuestion], retriever: HybridRetriever,
         chosen = (retriever_for(question) if retriever_for is not None else None) or retriever
         analyzed = chosen.analyze(question.question)
         first = candidates_of(chosen.first_stage(analyzed))
-        dense = chosen.snapshot if hasattr(chosen.snapshot, "dense_cosines") else None
+        # a dense list left out of training (its model saw these questions: rag/train_cli.py) leaves its
+        # scores of every candidate out too; they would be memory, not evidence
+        honest = chosen.weights_for(analyzed.language).get("dense", 0) > 0
+        dense = chosen.snapshot if honest and hasattr(chosen.snapshot, "dense_cosines") else None
         item = PreparedQuestion(question, analyzed, first, dense=dense)
         item.best_cosine = best_first_stage_cosine(first, candidate_cosines(dense, analyzed.text, first))
         _query_rows(item, first, extractor)

@@ -103,6 +103,10 @@ def register(app: typer.Typer) -> None:
                         "index_version": snapshot.version, "candidates": candidates,
                         "list_depth_factor": settings.list_depth_factor,
                         "dense_training": dense_training, "folds": folds, "seed": seed,
+                        # the languages whose candidates' dense scores it learned from (rag.train.prepare)
+                        "dense_features": sorted(language for language, values in weights.items()
+                                                 if values.get("dense", 0) > 0
+                                                 and language in snapshot.embedder_languages),
                         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         "cv": result.as_json(), "first_stage_cv": baseline.overall.as_row(), **validation,
                         # per question, so a benchmark can score questions routed between rerankers

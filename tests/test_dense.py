@@ -198,12 +198,12 @@ def test_gpu_clone_gives_the_cpu_results(data) -> None:  # pragma: no cover - no
     assert (gpu.search(queries, 5)[1] == cpu.search(queries, 5)[1]).all()
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_known_vectors_skips_unknown_ids_and_follows_adds_and_removals(kind: str) -> None:
     rng = np.random.default_rng(3)
-    vectors = rng.normal(size=(20, 8)).astype(np.float32)
+    vectors = rng.normal(size=(60, 8)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = DenseIndex.build(np.arange(1, 21), vectors, kind=kind)
+    index = DenseIndex.build(np.arange(1, 61), vectors, kind=kind, **({"nlist": 1} if kind == "ivf" else {}))
     found, got = index.known_vectors(np.array([5, 999, 7]))
     assert found.tolist() == [5, 7] and np.allclose(got, vectors[[4, 6]], atol=1e-6)
     index.remove(np.array([5]))

@@ -114,12 +114,17 @@ def test_training_features_of_a_question_come_from_models_that_never_saw_it(snap
     prepared = prepare(training_questions(), retriever, QueryFeatureExtractor(snapshot.store))
     options = CvOptions(neighbours=3, association_candidates=3, inner_folds=3)
     fold = _Fold(prepared, options)
-    for item, (votes, priors, cocited) in _training_rows(fold, prepared):
+    rows = list(_training_rows(fold, prepared))
+    assert [item for item, _ in rows] == prepared
+    for item, (votes, priors, cocited) in rows:
         gold = item.question.gold[0]
         others = [p for p in prepared if p.question.gold[0] == gold and p is not item]
         # its own citation is never counted: at most the other questions' (fewer: those in its inner fold)
         assert priors.articles.get(gold, 0) <= len(others)
-    assert len(list(_training_rows(fold, prepared))) == len(prepared)
+    # one model per inner fold, each of the questions outside it: three sets of priors, and some
+    # question's gold counted less than leave-one-out counts it (its inner fold-mates left out too)
+    assert len({id(priors) for _, (_, priors, _) in rows}) == 3
+    assert any(priors.articles.get(item.question.gold[0], 0) < 2 for item, (_, priors, _) in rows)
     loo = list(_training_rows(_Fold(prepared, CvOptions(neighbours=3, inner_folds=0)), prepared))
     assert all(priors.articles.get(item.question.gold[0], 0) == 2 for item, (_, priors, _) in loo)
     with pytest.raises(InputError, match="inner_folds"):
@@ -147,3 +152,24 @@ def test_the_served_reranker_adds_articles_cited_together_with_the_first_stage(s
     assert reranker.seeded_candidates("the patent act", first) == []  # a language it did not learn
     assert LtrModel.load(model.save(tmp_path / "ltr")).cocitation_candidates == 5
     assert COPY_10 in {c.unit_key for c in candidates_of(proposed)}
+
+
+def test_the_served_reranker_computes_the_features_training_computed(snapshot) -> None:
+    from rag.retrieval import law_names_of
+    from rag.train import _candidates, _features
+
+    retriever = first_stage_retriever(snapshot, candidates=20)
+    extractor = QueryFeatureExtractor(snapshot.store)
+    questions = [*training_questions(), TrainingQuestion("en", "patent infringement damages", (ART_22,))]
+    prepared = prepare(questions, retriever, extractor)
+    options = CvOptions(neighbours=3, association_candidates=3, cocitation_candidates=5)
+    model = train_final(prepared, snapshot.store, extractor, options, {"dataset": "x"})
+    reranker = LtrReranker(model, snapshot.store, law_names=law_names_of(snapshot), dense=snapshot)
+    fold = _Fold(prepared, options)
+    for item in (prepared[0], prepared[-1]):  # a Chinese question, and an English one with dense scores
+        votes, priors, cocited = fold.learned(item)
+        candidates = _candidates(item, votes, snapshot.store, options, cocited)
+        trained = _features(item, candidates, priors, votes, extractor, options, cocited)
+        served = reranker.features(item.question.question, candidates)
+        assert np.allclose(trained, served, atol=1e-5), item.question.question
+    assert np.any(served[:, list(FEATURE_NAMES).index("dense_cos")] != 0)

@@ -99,3 +99,21 @@ def test_a_date_leaves_out_the_versions_not_in_force_from_the_fast_search_too(tm
             assert bm25 and not {i for i, _ in bm25} & left_out
     finally:
         snapshot.close()
+
+
+def test_a_candidates_dense_score_comes_only_from_its_own_languages_model(tmp_path: Path) -> None:
+    routed, _, chinese = _routed()
+    build_from_documents(tmp_path / "index", corpus(), embedder=routed, options=BuildOptions())
+    snapshot = open_snapshot(tmp_path / "index", embedder=routed)
+    try:
+        ids, _, languages = snapshot.store.index_rows()
+        zh = [int(i) for i, language in zip(ids, languages) if language == "zh"]
+        en = [int(i) for i, language in zip(ids, languages) if language == "en"]
+        query = "专利权 侵权"
+        scores = snapshot.dense_cosines(query, zh + en)
+        # another language's vectors live in another model's space: never scored against this query
+        assert set(scores) == set(zh)
+        best = snapshot.search_dense_ids(query, 1)[0]
+        assert scores[best[0]] == pytest.approx(best[1], abs=1e-5)
+    finally:
+        snapshot.close()

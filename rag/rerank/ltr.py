@@ -250,9 +250,12 @@ class LtrReranker:
     def __init__(self, model: LtrModel, store: ChunkStore, *, law_names: LawNames | None = None,
                  clean_queries: bool = True, dense: DenseCosines | None = None) -> None:
         self.model = model
-        # the dense scores of every candidate (the snapshot reranked over); without it those features
-        # are 0, as they were for questions whose language had no dense model in training
+        # the dense scores of every candidate (the snapshot reranked over), for the languages it learned
+        # them for (all when its artefact does not say); otherwise those features are 0, as they were
+        # in training for a language whose dense list was left out or that no dense model serves
         self._dense = dense
+        recorded_dense = model.metadata.get("dense_features")
+        self._dense_languages = frozenset(recorded_dense) if recorded_dense is not None else None
         # It learned from Chinese lay questions (STARD): for other languages its features and
         # association votes mean nothing, so it leaves those queries' first-stage order alone.
         self.languages = frozenset(model.metadata.get("languages", ("zh",)))
@@ -312,13 +315,19 @@ class LtrReranker:
                                 source="cocited")
 
     def score(self, query: str, candidates: Sequence[Candidate]) -> np.ndarray:
+        return self.model.scorer.score(self.features(query, candidates))
+
+    def features(self, query: str, candidates: Sequence[Candidate]) -> np.ndarray:
+        """The model's input for ``candidates`` (first stage first, in rank order), as training computes
+        it (``rag.train._features``)."""
         analyzed = analyze_query(query, law_names=self._law_names, clean=self._clean)
         cocited = self.cocited(candidates)
-        cosines = candidate_cosines(self._dense, analyzed.text, candidates)
+        dense = (self._dense if self._dense_languages is None or analyzed.language in self._dense_languages
+                 else None)
+        cosines = candidate_cosines(dense, analyzed.text, candidates)
         best = best_first_stage_cosine(candidates, cosines)
-        features = feature_matrix(self._features.extract(analyzed, candidates, cosines, best),
-                                  learned_features(candidates, self._priors, self.votes(query), cocited))
-        return self.model.scorer.score(features)
+        return feature_matrix(self._features.extract(analyzed, candidates, cosines, best),
+                              learned_features(candidates, self._priors, self.votes(query), cocited))
 
     def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:
         if not hits:
