@@ -17,6 +17,7 @@ from ipqa.errors import ConfigError, InputError
 from rag.rerank.cocitation import CoCitations
 from rag.rerank.features import FEATURE_NAMES, QueryFeatureExtractor, candidates_of
 from rag.rerank.ltr import LinearScorer, LtrModel, LtrReranker, TreeScorer, fit_scorer
+from rag.rerank.tree_ensemble import TreeEnsemble
 from rag.retrieval import HybridRetriever
 from rag.train import (CvOptions, TrainingQuestion, _Fold, _training_rows, first_stage_retriever, prepare,
                        train_final)
@@ -54,13 +55,50 @@ def test_trees_learn_an_interaction_a_linear_model_cannot_and_round_trip(tmp_pat
     assert json.loads((tmp_path / "ltr" / "model.json").read_text(encoding="utf-8"))["scorer"]["kind"] == "trees"
 
 
+def test_the_served_trees_score_exactly_as_lightgbm_does_without_importing_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import lightgbm
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3000, 6))
+    x[rng.random(x.shape) < 0.2] = 0.0  # zeros, as most of the reranker's features often are
+    y = (x[:, 0] + x[:, 1] * x[:, 2] > 0.3) | (x[:, 3] == 0)
+    for nan_rows in (False, True):  # NaN seen in training: LightGBM's "NaN" missing type
+        data = x.copy()
+        if nan_rows:
+            data[::7, 4] = np.nan
+        booster = lightgbm.LGBMClassifier(n_estimators=40, num_leaves=15, min_child_samples=5, verbose=-1,
+                                          deterministic=True, force_row_wise=True).fit(data, y).booster_
+        ensemble = TreeEnsemble.from_lightgbm_dump(booster.dump_model())
+        probe = np.vstack([data[:500], np.zeros((1, 6)), np.full((1, 6), np.nan)])
+        assert np.allclose(ensemble.predict(probe), booster.predict(probe, raw_score=True), atol=1e-9)
+        again = TreeEnsemble.from_json(json.loads(json.dumps(ensemble.to_json())))
+        assert np.array_equal(again.predict(probe), ensemble.predict(probe))
+    with pytest.raises(ValueError, match="expected rows of 6 features"):
+        ensemble.predict(np.zeros((2, 5)))
+    broken = ensemble.to_json()
+    broken["left"][0] = 10**6
+    with pytest.raises(ValueError, match="points past"):
+        TreeEnsemble.from_json(broken)
+    # a saved tree reranker is loaded and scores without LightGBM being imported
+    x = rng.normal(size=(400, len(FEATURE_NAMES))).astype(np.float32)
+    path = LtrModel(scorer=TreeScorer.fit(x, x[:, 0] > 0), questions=("q",), gold=((A,),)).save(tmp_path / "ltr")
+    code = ("import sys, numpy as np; from rag.rerank.ltr import LtrModel; "
+            f"m = LtrModel.load({str(path)!r}); s = m.scorer.score(np.zeros((3, {len(FEATURE_NAMES)}))); "
+            "assert len(s) == 3; assert 'lightgbm' not in sys.modules, 'lightgbm imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr
+
+
 def test_a_tree_model_for_other_features_or_an_unknown_scorer_is_refused(tmp_path: Path) -> None:
     x = np.random.default_rng(1).normal(size=(300, 3))
     import lightgbm
 
     booster = lightgbm.LGBMClassifier(n_estimators=3, verbose=-1).fit(x, x[:, 0] > 0).booster_
     with pytest.raises(ValueError, match=f"reads 3 features, expected {len(FEATURE_NAMES)}"):
-        TreeScorer(booster.model_to_string())
+        TreeScorer.from_booster(booster)
     with pytest.raises(ConfigError, match="'forest' is unknown; valid: trees, linear"):
         fit_scorer("forest", x, x[:, 0] > 0)
     with pytest.raises(InputError, match="'forest' is unknown"):

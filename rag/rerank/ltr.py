@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -36,6 +35,7 @@ from rag.filters import matches, out_of_force_ids
 from rag.query import LawNames, analyze_query
 from rag.rerank.association import Priors, QuestionAssociations, Votes
 from rag.rerank.cocitation import CoCitations
+from rag.rerank.tree_ensemble import TreeEnsemble
 from rag.rerank.features import (
     FEATURE_NAMES,
     Candidate,
@@ -48,7 +48,7 @@ from rag.rerank.features import (
     learned_features,
 )
 
-ARTEFACT_FORMAT = 2  # 2: named scorers (linear | trees), co-citation features
+ARTEFACT_FORMAT = 3  # 2: named scorers (linear | trees), co-citation features; 3: trees as arrays
 MODEL_FILE = "model.json"
 
 
@@ -84,28 +84,28 @@ class LinearScorer:
 
 @dataclass(frozen=True)
 class TreeScorer:
-    """Gradient-boosted trees (LightGBM, binary log-loss): ``score`` is the raw margin."""
+    """Gradient-boosted trees (LightGBM, binary log-loss): ``score`` is the raw margin. Trained with
+    LightGBM; served from its trees copied into arrays (:class:`TreeEnsemble`: no LightGBM import, which
+    costs a one-shot search about a second). ``model`` keeps LightGBM's own text model beside them."""
 
     model: str  # LightGBM's text model format (``Booster.model_to_string``)
+    ensemble: TreeEnsemble = field(compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.startswith("tree"):
             raise ValueError("TreeScorer: model is not a LightGBM text model")
-        features = self._booster.num_feature()
-        if features != len(FEATURE_NAMES):
-            raise ValueError(f"TreeScorer: the model reads {features} features, expected {len(FEATURE_NAMES)}")
+        if self.ensemble.features != len(FEATURE_NAMES):
+            raise ValueError(f"TreeScorer: the model reads {self.ensemble.features} features, "
+                             f"expected {len(FEATURE_NAMES)}")
 
-    @cached_property
-    def _booster(self):
-        import lightgbm
-
-        return lightgbm.Booster(model_str=self.model)
+    @classmethod
+    def from_booster(cls, booster: Any) -> "TreeScorer":
+        return cls(booster.model_to_string(), TreeEnsemble.from_lightgbm_dump(booster.dump_model()))
 
     def score(self, features: np.ndarray) -> np.ndarray:
         if len(features) == 0:
             return np.zeros(0)
-        # one thread: a search scores a few hundred rows, where thread start-up costs more than it saves
-        return self._booster.predict(np.asarray(features, dtype=np.float64), raw_score=True, num_threads=1)
+        return self.ensemble.predict(features)
 
     @classmethod
     def fit(cls, features: np.ndarray, labels: np.ndarray, *, seed: int = 0, trees: int = 200,
@@ -120,7 +120,7 @@ class TreeScorer:
             min_child_samples=min_leaf, reg_lambda=1.0, random_state=seed, deterministic=True,
             force_row_wise=True, n_jobs=max(1, min(4, os.cpu_count() or 1)), verbose=-1)
         model.fit(features, labels)
-        return cls(model.booster_.model_to_string())
+        return cls.from_booster(model.booster_)
 
 
 Scorer = LinearScorer | TreeScorer
@@ -139,7 +139,7 @@ def fit_scorer(name: str, features: np.ndarray, labels: np.ndarray, *, seed: int
 
 def _scorer_json(scorer: Scorer) -> dict:
     if isinstance(scorer, TreeScorer):
-        return {"kind": "trees", "lightgbm": scorer.model}
+        return {"kind": "trees", "lightgbm": scorer.model, "ensemble": scorer.ensemble.to_json()}
     return {"kind": "linear", "mean": scorer.mean, "scale": scorer.scale, "coef": scorer.coef,
             "intercept": scorer.intercept}
 
@@ -147,7 +147,7 @@ def _scorer_json(scorer: Scorer) -> dict:
 def _scorer_from_json(payload: Mapping[str, Any]) -> Scorer:
     kind = payload.get("kind")
     if kind == "trees":
-        return TreeScorer(payload["lightgbm"])
+        return TreeScorer(payload["lightgbm"], TreeEnsemble.from_json(payload["ensemble"]))
     if kind == "linear":
         return LinearScorer(**{k: tuple(v) if isinstance(v, list) else v for k, v in payload.items() if k != "kind"})
     raise ValueError(f"scorer kind {kind!r} is unknown; valid: {', '.join(SCORERS)}")
