@@ -192,6 +192,11 @@ class DenseIndex:
         scan of every id: a reranker asks this for a few hundred candidates on every search. IVF gets
         a hash table from id to list position on first use (FAISS's ``DirectMap.Hashtable``)."""
         wanted = _as_ids(ids, "DenseIndex.known_vectors")
+        if self.kind != "ivf" and len(wanted):
+            try:  # candidates come from this index: nearly always all known, and no id set to build
+                return wanted, self._index.reconstruct_batch(wanted)
+            except RuntimeError:  # an unknown id among them (IDMap2 refuses the whole batch)
+                pass
         id_set = self._id_set
         if id_set is None:
             if self.kind == "ivf":

@@ -214,7 +214,7 @@ def register(app: typer.Typer) -> None:
         search_filters = with_as_of(parse_filters(filters), as_of)
         settings = Settings()
         with open_current(settings) as snapshot:
-            found = build_retriever(settings, snapshot).retrieve(query, k, search_filters)
+            found = build_retriever(settings, snapshot, one_shot=True).retrieve(query, k, search_filters)
             if as_json:
                 _echo_json([hit_to_dict(h, snapshot.store) for h in found])
                 return
@@ -247,12 +247,12 @@ def register(app: typer.Typer) -> None:
         """Answer a question with verified citations (streams the answer as it is generated)."""
         from ipqa.domain import Answer
         from ipqa.settings import Settings
-        from rag.compose import build_answerer
+        from rag.compose import build_answerer, build_retriever
 
         search_filters = with_as_of(parse_filters(filters), as_of)
         settings = Settings()
         with open_current(settings, answering=True) as snapshot:
-            answerer = build_answerer(settings, snapshot)
+            answerer = build_answerer(settings, snapshot, retriever=build_retriever(settings, snapshot, one_shot=True))
             if as_json:
                 answer = answerer.answer(question, question_type=question_type, filters=search_filters, k=k)
                 _echo_json(answer_to_dict(answer, snapshot.store))

@@ -121,10 +121,10 @@ def default_ltr_model_path(settings: Settings) -> Path:
 
 
 def reranker_options(settings: Settings, snapshot: "IndexSnapshot | None" = None,
-                     law_names: "LawNames | None" = None) -> RerankerOptions:
+                     law_names: "LawNames | None" = None, *, one_shot: bool = False) -> RerankerOptions:
     return RerankerOptions(reranker_path=settings.reranker_path, ltr_model_path=default_ltr_model_path(settings),
                            device=settings.embed_device, store=snapshot.store if snapshot is not None else None,
-                           law_names=law_names, dense=_dense_cosines(snapshot))
+                           law_names=law_names, dense=_dense_cosines(snapshot), one_shot=one_shot)
 
 
 def _dense_cosines(snapshot: object) -> object | None:
@@ -133,11 +133,12 @@ def _dense_cosines(snapshot: object) -> object | None:
 
 
 def build_reranker(settings: Settings, snapshot: "IndexSnapshot",
-                   law_names: "LawNames | None" = None) -> "Reranker | None":
+                   law_names: "LawNames | None" = None, *, one_shot: bool = False) -> "Reranker | None":
     """``settings.reranker``: ``auto`` is a cross-encoder when ``reranker_path`` is set, else the
     LTR model when its artefact exists (``ltr_model_path``, default ``<data_dir>/models/ltr``), else
     none."""
-    return reranker_registry().create(settings.reranker, reranker_options(settings, snapshot, law_names))
+    return reranker_registry().create(settings.reranker, reranker_options(settings, snapshot, law_names,
+                                                                          one_shot=one_shot))
 
 
 def default_field_model_path(settings: Settings) -> Path:
@@ -162,12 +163,13 @@ def build_domain_prior(settings: Settings) -> DomainPrior | None:
     return DomainPrior(FieldModel.load(directory), options)
 
 
-def build_retriever(settings: Settings, snapshot: "IndexSnapshot") -> HybridRetriever:
+def build_retriever(settings: Settings, snapshot: "IndexSnapshot", *, one_shot: bool = False) -> HybridRetriever:
     """The hybrid retriever over ``snapshot``, with the configured fusion, reranker (applied to
-    questions of ``reranker_fields``) and domain prior."""
+    questions of ``reranker_fields``) and domain prior. ``one_shot``: for a command that searches once
+    (no model whose import costs more than that search)."""
     law_names = law_names_of(snapshot)
-    reranker = build_reranker(settings, snapshot, law_names)
-    extra = build_extra_rerankers(settings, snapshot, law_names)
+    reranker = build_reranker(settings, snapshot, law_names, one_shot=one_shot)
+    extra = build_extra_rerankers(settings, snapshot, law_names, one_shot=one_shot)
     for served in [reranker, *(r for r, _ in extra)]:
         warn_if_trained_at_another_depth(served, settings)
     return HybridRetriever(snapshot, fusion=settings.fusion, rrf_k=settings.rrf_k, weights=settings.fusion_weights,
@@ -219,8 +221,8 @@ def extra_ltr_model_paths(settings: Settings) -> list[Path]:
     return sorted(p for p in models.glob(f"{EXTRA_LTR_PREFIX}*") if (p / MODEL_FILE).is_file()) if models.is_dir() else []
 
 
-def build_extra_rerankers(settings: Settings, snapshot: "IndexSnapshot",
-                          law_names: "LawNames | None" = None) -> list[tuple["Reranker", frozenset[str] | None]]:
+def build_extra_rerankers(settings: Settings, snapshot: "IndexSnapshot", law_names: "LawNames | None" = None,
+                          *, one_shot: bool = False) -> list[tuple["Reranker", frozenset[str] | None]]:
     """Each extra LTR model with the fields its artefact records as validated. One that records none
     (trained without a field model) serves no field when found under ``models/ltr-*``, and every
     field when ``ltr_extra_models`` names it on purpose."""
@@ -230,7 +232,8 @@ def build_extra_rerankers(settings: Settings, snapshot: "IndexSnapshot",
     out: list[tuple["Reranker", frozenset[str] | None]] = []
     for path in extra_ltr_model_paths(settings):
         reranker = LtrReranker(LtrModel.load(path), snapshot.store, law_names=law_names,
-                               dense=_dense_cosines(snapshot))  # type: ignore[arg-type]
+                               dense=_dense_cosines(snapshot),  # type: ignore[arg-type]
+                               tree_runtime="arrays" if one_shot else "lightgbm")
         fields = reranker.validated_fields
         out.append((reranker, fields if fields is not None else (None if named else frozenset())))
     return out

@@ -211,3 +211,21 @@ def test_the_served_reranker_computes_the_features_training_computed(snapshot) -
         served = reranker.features(item.question.question, candidates)
         assert np.allclose(trained, served, atol=1e-5), item.question.question
     assert np.any(served[:, list(FEATURE_NAMES).index("dense_cos")] != 0)
+
+
+def test_a_serving_process_scores_trees_with_lightgbm_and_a_one_shot_command_without(snapshot, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from rag.rerank import RerankerOptions, create_reranker
+
+    x = np.random.default_rng(5).normal(size=(400, len(FEATURE_NAMES))).astype(np.float32)
+    scorer = TreeScorer.fit(x, x[:, 0] + x[:, 3] > 0)
+    assert scorer.runtime == "arrays"
+    native = replace(scorer, runtime="lightgbm")
+    assert np.allclose(native.score(x[:60]), scorer.score(x[:60]), atol=1e-9)
+    with pytest.raises(ValueError, match="runtime 'gpu' is unknown; valid: arrays, lightgbm"):
+        replace(scorer, runtime="gpu")
+    path = LtrModel(scorer=scorer, questions=("q",), gold=((A,),)).save(tmp_path / "ltr").parent
+    for one_shot, runtime in ((False, "lightgbm"), (True, "arrays")):
+        options = RerankerOptions(ltr_model_path=path, store=snapshot.store, one_shot=one_shot)
+        assert create_reranker("ltr", options).model.scorer.runtime == runtime

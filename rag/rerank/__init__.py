@@ -51,6 +51,8 @@ class RerankerOptions:
     law_names: "LawNames | None" = field(default=None, compare=False, repr=False)
     # the snapshot's dense scores of any chunk (``indexes.snapshot.Snapshot.dense_cosines``) for ``ltr``
     dense: object | None = field(default=None, compare=False, repr=False)
+    # a serving process scores trees with LightGBM's predictor; a one-shot command without importing it
+    one_shot: bool = False
 
 
 def reranker_registry() -> "Registry[Reranker | None, RerankerOptions]":
@@ -71,7 +73,8 @@ def reranker_registry() -> "Registry[Reranker | None, RerankerOptions]":
         if options.store is None:
             raise ValueError("reranker 'ltr' needs the chunk store of the index it reranks over (store=...)")
         return LtrReranker(LtrModel.load(options.ltr_model_path), options.store, law_names=options.law_names,
-                           dense=options.dense)  # type: ignore[arg-type]
+                           dense=options.dense,  # type: ignore[arg-type]
+                           tree_runtime="arrays" if options.one_shot else "lightgbm")
 
     @registry.register("cross-encoder")
     def _cross_encoder(options: RerankerOptions) -> "Reranker":

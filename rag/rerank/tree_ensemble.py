@@ -62,26 +62,37 @@ class TreeEnsemble:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The raw score (sum of the leaves reached) of each row of ``x`` ``[rows, features]``."""
-        x = np.asarray(x, dtype=np.float64)
+        x = np.ascontiguousarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.features:
             raise ValueError(f"TreeEnsemble.predict: expected rows of {self.features} features, got shape {x.shape}")
-        current = np.broadcast_to(self.roots, (len(x), len(self.roots))).copy()
-        active = current >= 0
-        for _ in range(len(self.feature) + 1):  # no path is longer than the nodes (a cycle would be)
-            if not active.any():
+        trees = len(self.roots)
+        flat = x.ravel()
+        # one walker per (row, tree), all moving down one level per step; finished ones drop out
+        pair = np.arange(len(x) * trees)
+        base = (pair // trees) * self.features  # where the walker's row starts in ``flat``
+        node = np.tile(self.roots.astype(np.int64), len(x))
+        leaf = np.empty(len(pair), dtype=np.int64)
+        has_missing = bool(self.missing_nan.any() or self.missing_zero.any())
+        for _ in range(len(self.feature) + 2):  # no path is longer than the nodes (a cycle would be)
+            done = node < 0
+            if done.any():
+                leaf[pair[done]] = ~node[done]
+                walking = ~done
+                pair, base, node = pair[walking], base[walking], node[walking]
+            if not len(pair):
                 break
-            rows, trees = np.nonzero(active)
-            node = current[rows, trees]
-            value = x[rows, self.feature[node]]
+            value = flat[base + self.feature[node]]
             nan = np.isnan(value)
-            missing = (self.missing_nan[node] & nan) | (self.missing_zero[node] & (nan | (value == 0)))
-            value = np.where(nan, 0.0, value)  # missing_type None: LightGBM reads NaN as 0
-            go_left = np.where(missing, self.default_left[node], value <= self.threshold[node])
-            current[rows, trees] = np.where(go_left, self.left[node], self.right[node])
-            active = current >= 0
+            if has_missing or nan.any():
+                missing = (self.missing_nan[node] & nan) | (self.missing_zero[node] & (nan | (value == 0)))
+                value = np.where(nan, 0.0, value)  # missing_type None: LightGBM reads NaN as 0
+                go_left = np.where(missing, self.default_left[node], value <= self.threshold[node])
+            else:
+                go_left = value <= self.threshold[node]
+            node = np.where(go_left, self.left[node], self.right[node])
         else:
             raise ValueError("TreeEnsemble.predict: a path never reaches a leaf (the trees are malformed)")
-        return self.leaf_value[~current].sum(axis=1)
+        return self.leaf_value[leaf].reshape(len(x), trees).sum(axis=1)
 
     def to_json(self) -> dict:
         return {"features": self.features, "roots": self.roots.tolist(), "feature": self.feature.tolist(),
