@@ -12,8 +12,9 @@ Two scorers, chosen by name (:data:`SCORERS`):
 * ``linear``: logistic regression over standardised features; a few dozen numbers.
 
 The artefact (``model.json``, written by ``ipqa train reranker``) holds the feature names, the scorer
-(the linear weights, or LightGBM's own text model format: numbers, never a pickle), the association
-model's training questions and gold unit keys, and the cross-validated figures it was accepted on.
+(the linear weights, or LightGBM's own text model and the same trees as plain arrays: numbers, never
+a pickle), the association model's training questions and gold unit keys, and the cross-validated
+figures it was accepted on.
 """
 
 from __future__ import annotations
