@@ -94,7 +94,6 @@ class DenseIndex:
         self._use_gpu = gpu_available() if use_gpu is None else bool(use_gpu and gpu_available())
         self._gpu_index: Any = None
         self._gpu_dirty = True
-        self._id_set: frozenset[int] | None = None  # ids(), as a set on first need (known_vectors)
         self._apply_search_params()
 
     # ------------------------------------------------------------------ building
@@ -191,25 +190,27 @@ class DenseIndex:
         """``(found ids, their vectors)`` for the ``ids`` that are in the index, without :meth:`vectors`'
         scan of every id: a reranker asks this for a few hundred candidates on every search. IVF gets
         a hash table from id to list position on first use (FAISS's ``DirectMap.Hashtable``)."""
-        wanted = _as_ids(ids, "DenseIndex.known_vectors")
-        if self.kind != "ivf" and len(wanted):
-            try:  # candidates come from this index: nearly always all known, and no id set to build
-                return wanted, self._index.reconstruct_batch(wanted)
-            except RuntimeError:  # an unknown id among them (IDMap2 refuses the whole batch)
-                pass
-        id_set = self._id_set
-        if id_set is None:
-            if self.kind == "ivf":
-                import faiss
+        import faiss
 
-                self._index.set_direct_map_type(faiss.DirectMap.Hashtable)
-            id_set = self._id_set = frozenset(self.ids().tolist())
-        found = np.asarray([i for i in wanted.tolist() if i in id_set], dtype=np.int64)
-        if not len(found):
-            return found, np.zeros((0, self.dimension), dtype=np.float32)
-        if self.kind == "ivf":
-            return found, np.vstack([self._index.reconstruct(int(i)) for i in found])
-        return found, self._index.reconstruct_batch(found)  # IDMap2 maps ids itself
+        wanted = _as_ids(ids, "DenseIndex.known_vectors")
+        if not len(wanted):
+            return wanted, np.zeros((0, self.dimension), dtype=np.float32)
+        if self.kind == "ivf" and self._index.direct_map.type != faiss.DirectMap.Hashtable:
+            self._index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        try:  # candidates come from this index: nearly always all known
+            return wanted, self._index.reconstruct_batch(wanted)
+        except RuntimeError:  # an unknown id among them refuses the whole batch: one by one
+            pass
+        found, vectors = [], []
+        for i in wanted.tolist():
+            try:
+                vectors.append(self._index.reconstruct(i))
+            except RuntimeError:
+                continue
+            found.append(i)
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.dimension), dtype=np.float32)
+        return np.asarray(found, dtype=np.int64), np.vstack(vectors)
 
     # ------------------------------------------------------------------ changing
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -225,7 +226,6 @@ class DenseIndex:
             self.remove(id_array[present])
         self._index.add_with_ids(matrix, id_array)
         self._gpu_dirty = True
-        self._id_set = None
 
     def remove(self, ids: np.ndarray) -> int:
         """Remove ids (absent ones are ignored); returns how many were removed."""
@@ -243,7 +243,6 @@ class DenseIndex:
             selector = faiss.IDSelectorArray(id_array) if hashed else faiss.IDSelectorBatch(id_array)
             removed = int(self._index.remove_ids(selector))
         self._gpu_dirty = True
-        self._id_set = None
         return removed
 
     def _rebuild_hnsw_without(self, id_array: np.ndarray) -> int:

@@ -38,7 +38,7 @@ from rag.rerank.features import (
     learned_features,
 )
 from rag.rerank.cocitation import CoCitations
-from rag.rerank.ltr import SCORERS, LinearScorer, LtrModel, Scorer, association_hits, fit_scorer
+from rag.rerank.ltr import SCORERS, LtrModel, Scorer, association_hits, fit_scorer
 from rag.retrieval import HybridRetriever
 
 if TYPE_CHECKING:
@@ -313,9 +313,7 @@ def fit_fold(fold: _Fold, train: Sequence[PreparedQuestion], lookup: ChunkLookup
     x, y = np.vstack(features), np.concatenate(labels)
     if y.all() or not y.any():
         raise InputError("dataset", "the training candidates are all relevant or all irrelevant: nothing to learn")
-    if fold.options.scorer == "linear":
-        return LinearScorer.fit(x, y, c=fold.options.c)
-    return fit_scorer(fold.options.scorer, x, y, seed=fold.options.seed)
+    return fit_scorer(fold.options.scorer, x, y, seed=fold.options.seed, c=fold.options.c)
 
 
 def rank_with(fold: _Fold | None, item: PreparedQuestion, lookup: ChunkLookup, extractor: QueryFeatureExtractor,

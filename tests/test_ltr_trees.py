@@ -101,6 +101,11 @@ def test_a_tree_model_for_other_features_or_an_unknown_scorer_is_refused(tmp_pat
         TreeScorer.from_booster(booster)
     with pytest.raises(ConfigError, match="'forest' is unknown; valid: trees, linear"):
         fit_scorer("forest", x, x[:, 0] > 0)
+    # the linear model's regularisation reaches it through the registry (CvOptions.c)
+    features = np.random.default_rng(6).normal(size=(300, len(FEATURE_NAMES)))
+    labels = features[:, 0] > 0
+    weak, strong = (np.abs(fit_scorer("linear", features, labels, c=c).coef).sum() for c in (100.0, 0.001))
+    assert strong < weak / 10
     with pytest.raises(InputError, match="'forest' is unknown"):
         CvOptions(scorer="forest")
     model = LtrModel(scorer=LinearScorer.fit(np.random.default_rng(2).normal(size=(50, len(FEATURE_NAMES))),

@@ -87,8 +87,9 @@ class LinearScorer:
 @dataclass(frozen=True)
 class TreeScorer:
     """Gradient-boosted trees (LightGBM, binary log-loss): ``score`` is the raw margin. Trained with
-    LightGBM; served from its trees copied into arrays (:class:`TreeEnsemble`: no LightGBM import, which
-    costs a one-shot search about a second). ``model`` keeps LightGBM's own text model beside them."""
+    LightGBM and kept both as its text model (``model``) and as arrays (:class:`TreeEnsemble`); scored by
+    ``runtime``: LightGBM's predictor in a serving process, the arrays in a one-shot command (importing
+    LightGBM costs it about a second)."""
 
     model: str  # LightGBM's text model format (``Booster.model_to_string``)
     ensemble: TreeEnsemble = field(compare=False, repr=False)
@@ -141,17 +142,18 @@ class TreeScorer:
 
 Scorer = LinearScorer | TreeScorer
 TREE_RUNTIMES = ("arrays", "lightgbm")
-# every scorer ``ipqa train reranker --scorer`` can fit, by name: ``fit(features, labels, seed=)``
+# every scorer ``ipqa train reranker --scorer`` can fit, by name: ``fit(features, labels, seed=, c=)``
+# (``seed``: the trees' randomness; ``c``: the linear model's inverse regularisation)
 SCORERS: dict[str, Callable[..., Scorer]] = {
-    "trees": lambda features, labels, *, seed=0: TreeScorer.fit(features, labels, seed=seed),
-    "linear": lambda features, labels, *, seed=0: LinearScorer.fit(features, labels),
+    "trees": lambda features, labels, *, seed=0, c=1.0: TreeScorer.fit(features, labels, seed=seed),
+    "linear": lambda features, labels, *, seed=0, c=1.0: LinearScorer.fit(features, labels, c=c),
 }
 
 
-def fit_scorer(name: str, features: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> Scorer:
+def fit_scorer(name: str, features: np.ndarray, labels: np.ndarray, *, seed: int = 0, c: float = 1.0) -> Scorer:
     if name not in SCORERS:
         raise ConfigError(f"reranker scorer {name!r} is unknown; valid: {', '.join(SCORERS)}")
-    return SCORERS[name](features, labels, seed=seed)
+    return SCORERS[name](features, labels, seed=seed, c=c)
 
 
 def _scorer_json(scorer: Scorer) -> dict:
@@ -239,7 +241,7 @@ class LtrModel:
 def association_hits(votes: Votes, store: ChunkStore, limit: int,
                      filters: SearchFilters | None = None, *, source: str = "assoc") -> list[Hit]:
     """Every version of the ``limit`` articles the votes favour (those passing ``filters``), as hits
-    with source ``assoc``; unknown keys (an article not in this index) are skipped."""
+    with ``source`` (``assoc``, ``cocited``); unknown keys (an article not in this index) are skipped."""
     hits: list[Hit] = []
     documents: dict[str, Any] = {}
     excluded = out_of_force_ids(filters, store)
