@@ -61,7 +61,7 @@ def main() -> None:
     questions, unresolved = load_questions(args.dataset, snapshot.store)
     print(f"{len(questions)} questions, {len(unresolved)} unresolved gold names, index {snapshot.version}",
           file=sys.stderr)
-    extractor = QueryFeatureExtractor(snapshot.store)
+    extractor = QueryFeatureExtractor(snapshot.store, snapshot)
     prepared_by_stage = {}
     results = []
     for name, stage, overrides in ROWS:

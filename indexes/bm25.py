@@ -32,7 +32,7 @@ import os
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -323,6 +323,7 @@ class Bm25Index:
                  counts: TermCounts | None = None) -> None:
         self._ids = np.asarray(ids, dtype=np.int64)
         self._masks: dict[bytes, np.ndarray] = {}  # see _weight_mask
+        self._id_order: tuple[np.ndarray, np.ndarray] | None = None  # see _rows_of
         self._retriever = retriever
         self._tokenizer = tokenizer or default_tokenizer()
         self._counts = counts  # kept to be saved for the next incremental update (None once loaded)
@@ -462,6 +463,43 @@ class Bm25Index:
         tokens = self._tokenizer.tokenize(query, language or detect_language(query))
         vocab = self._retriever.vocab_dict
         return [token for token in tokens if token in vocab]
+
+    def matched_terms(self, tokens: Iterable[str], int_ids: Sequence[int]) -> np.ndarray:
+        """For each of ``int_ids``, how many of the distinct ``tokens`` its indexed text contains
+        (int32; 0 for an id not in the index, and tokens not in the vocabulary match nothing).
+
+        Read from the postings: a column's rows are ascending, so each token costs one binary search
+        of the candidates' rows in its column. Tokenising the candidates' texts instead cost the
+        learned reranker ~5 ms a search over 300 candidates.
+        """
+        ids = np.asarray(int_ids, dtype=np.int64).reshape(-1)
+        counts = np.zeros(len(ids), dtype=np.int32)
+        vocab = self._retriever.vocab_dict
+        columns = sorted({vocab[t] for t in set(tokens) if t != _EMPTY_TOKEN and t in vocab})
+        if not len(ids) or not columns or not len(self._ids):
+            return counts
+        rows, known = self._rows_of(ids)
+        targets = rows[known]
+        found = np.zeros(len(targets), dtype=np.int32)
+        matrix = self._retriever.scores
+        indptr, indices = matrix["indptr"], matrix["indices"]
+        for column in columns:
+            postings = indices[int(indptr[column]):int(indptr[column + 1])]
+            if not len(postings):
+                continue
+            at = np.minimum(np.searchsorted(postings, targets), len(postings) - 1)
+            found += postings[at] == targets
+        counts[known] = found
+        return counts
+
+    def _rows_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row of each id, whether the id is in the index); rows of unknown ids are meaningless."""
+        if self._id_order is None:  # computed once; two threads racing compute the same arrays
+            order = np.argsort(self._ids, kind="stable")
+            self._id_order = (order, self._ids[order])
+        order, sorted_ids = self._id_order
+        at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+        return order[at], sorted_ids[at] == ids
 
     def search(self, query: str, k: int, allowed_ids: np.ndarray | None = None,
                language: str | None = None) -> list[tuple[int, float]]:

@@ -110,4 +110,9 @@ class IndexSnapshot(Protocol):
         """Chunks by the int ids the searches return; ids not in this version are left out."""
         ...
 
+    def matched_terms(self, tokens: Iterable[str], int_ids: Sequence[int]) -> np.ndarray:
+        """How many of the distinct BM25 ``tokens`` each chunk of ``int_ids`` contains in its indexed
+        text (int32, 0 for ids not in this version): read from the BM25 postings, nothing tokenised."""
+        ...
+
     def close(self) -> None: ...

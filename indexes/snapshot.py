@@ -211,6 +211,11 @@ class Snapshot:
         scores = vectors @ self._query_vector(query)[0]
         return {int(i): float(score) for i, score in zip(ids, scores)}
 
+    def matched_terms(self, tokens: Iterable[str], int_ids: Sequence[int]) -> np.ndarray:
+        """How many of the distinct BM25 ``tokens`` each chunk of ``int_ids`` contains in its indexed
+        text (its document's title, citation and text), from the BM25 postings."""
+        return self._bm25.matched_terms(tokens, int_ids)
+
     def search_bm25(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
         return self._hits(self.search_bm25_ids(query, k, filters), "bm25")
 

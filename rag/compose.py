@@ -124,7 +124,7 @@ def reranker_options(settings: Settings, snapshot: "IndexSnapshot | None" = None
                      law_names: "LawNames | None" = None, *, one_shot: bool = False) -> RerankerOptions:
     return RerankerOptions(reranker_path=settings.reranker_path, ltr_model_path=default_ltr_model_path(settings),
                            device=settings.embed_device, store=snapshot.store if snapshot is not None else None,
-                           law_names=law_names, dense=_dense_cosines(snapshot), one_shot=one_shot)
+                           law_names=law_names, dense=_dense_cosines(snapshot), terms=snapshot, one_shot=one_shot)
 
 
 def _dense_cosines(snapshot: object) -> object | None:
@@ -231,7 +231,7 @@ def build_extra_rerankers(settings: Settings, snapshot: "IndexSnapshot", law_nam
     named = settings.ltr_extra_models is not None
     out: list[tuple["Reranker", frozenset[str] | None]] = []
     for path in extra_ltr_model_paths(settings):
-        reranker = LtrReranker(LtrModel.load(path), snapshot.store, law_names=law_names,
+        reranker = LtrReranker(LtrModel.load(path), snapshot.store, terms=snapshot, law_names=law_names,
                                dense=_dense_cosines(snapshot),  # type: ignore[arg-type]
                                tree_runtime="arrays" if one_shot else "lightgbm")
         fields = reranker.validated_fields

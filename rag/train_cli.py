@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
             weights, retriever_for, dense_training = _dense_for_training(settings.fusion_weights, snapshot,
                                                                          make_retriever)
             retriever = make_retriever(snapshot, weights)
-            extractor = QueryFeatureExtractor(snapshot.store)
+            extractor = QueryFeatureExtractor(snapshot.store, snapshot)
             with typer.progressbar(length=len(questions), label="first stage") as bar:
                 prepared = prepare(questions, retriever, extractor, progress=bar.update, retriever_for=retriever_for)
             baseline = cross_validate(prepared, snapshot.store, extractor, CvOptions(folds=folds, learned=False))

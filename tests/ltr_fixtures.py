@@ -25,7 +25,7 @@ def training_questions() -> list[TrainingQuestion]:
 def train_ltr(snapshot) -> LtrModel:
     """The final LTR model trained on :data:`TRAINING` over ``snapshot`` (a build of the index corpus)."""
     retriever = first_stage_retriever(snapshot, candidates=20)
-    extractor = QueryFeatureExtractor(snapshot.store)
+    extractor = QueryFeatureExtractor(snapshot.store, snapshot)
     prepared = prepare(training_questions(), retriever, extractor)
     return train_final(prepared, snapshot.store, extractor, CvOptions(neighbours=3, association_candidates=3),
                        {"dataset": "inline"})

@@ -103,6 +103,26 @@ def test_query_without_known_terms_returns_nothing() -> None:
         index.search("patent", 0)
 
 
+@pytest.mark.parametrize("order", ["ascending", "shuffled"])
+def test_matched_terms_count_each_ids_distinct_query_tokens_as_tokenising_its_text_does(
+        tmp_path: Path, order: str) -> None:
+    rows = CORPUS if order == "ascending" else [CORPUS[i] for i in (7, 2, 9, 0, 5, 3, 8, 1, 6, 4)]
+    built = Bm25Index.build([r[0] for r in rows], [r[2] for r in rows], [r[1] for r in rows])
+    built.save(tmp_path)
+    for index in (built, Bm25Index.load(tmp_path, mmap=True)):
+        for query, language in [("专利权的期限是多少年？侵犯专利权怎么赔偿", "zh"),
+                                ("How long does a patent or a trademark registration last?", "en")]:
+            tokens = tokenize(query, language) + ["never-in-any-text"]
+            asked = [999, *reversed(IDS), 101]  # an unknown id, every id, one twice
+            expected = [len(set(tokens) & set(tokenize(dict((r[0], r[2]) for r in CORPUS)[i], language)))
+                        if i in IDS else 0 for i in asked]
+            got = index.matched_terms(tokens, asked)
+            assert got.tolist() == expected and got.dtype == np.int32
+            assert max(expected) >= 2 and min(expected) == 0  # the comparison is not all zeros
+    assert built.matched_terms([], IDS).tolist() == [0] * len(IDS)
+    assert built.matched_terms(["专利"], []).tolist() == []
+
+
 def test_language_argument_overrides_detection() -> None:
     index = build()
     assert index.query_tokens("patent 专利", language="zh") == ["patent", "专利"]

@@ -43,8 +43,8 @@ def rerankers(snapshot, tmp_path_factory) -> dict[str, Reranker]:
     train_ltr(snapshot).save(ltr_dir)
     cross_encoder_dir = build_tiny_cross_encoder(tmp_path_factory.mktemp("ce") / "model")
     return {
-        "ltr": create_reranker("ltr", store=snapshot.store, ltr_model_path=ltr_dir),
-        "cross-encoder": create_reranker("cross-encoder", store=snapshot.store, reranker_path=cross_encoder_dir,
+        "ltr": create_reranker("ltr", store=snapshot.store, terms=snapshot, ltr_model_path=ltr_dir),
+        "cross-encoder": create_reranker("cross-encoder", store=snapshot.store, terms=snapshot, reranker_path=cross_encoder_dir,
                                          device="cpu"),
     }
 

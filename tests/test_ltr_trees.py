@@ -141,20 +141,20 @@ def test_the_snapshot_scores_any_chunk_as_its_dense_search_does(snapshot) -> Non
 def test_every_candidate_gets_its_dense_score_and_the_gap_to_the_best(snapshot) -> None:
     retriever = first_stage_retriever(snapshot, candidates=20)
     question = TrainingQuestion("1", "patent infringement damages", (ART_22,))  # the hashing model is English
-    prepared = prepare([question], retriever, QueryFeatureExtractor(snapshot.store))[0]
+    prepared = prepare([question], retriever, QueryFeatureExtractor(snapshot.store, snapshot))[0]
     names = list(FEATURE_NAMES)
     rows = np.array([prepared.rows[c.hit.chunk.id] for c in prepared.first])
     cos, gap = rows[:, names.index("dense_cos")], rows[:, names.index("dense_cos_gap")]
     assert prepared.dense is snapshot and prepared.best_cosine == pytest.approx(cos.max())
     assert np.allclose(gap, cos - cos.max()) and (cos != 0).any()
     # without a dense source the features are 0, as for a language no dense model serves
-    plain = QueryFeatureExtractor(snapshot.store).extract(prepared.analyzed, prepared.first)
+    plain = QueryFeatureExtractor(snapshot.store, snapshot).extract(prepared.analyzed, prepared.first)
     assert not plain[:, names.index("dense_cos")].any()
 
 
 def test_training_features_of_a_question_come_from_models_that_never_saw_it(snapshot) -> None:
     retriever = first_stage_retriever(snapshot, candidates=20)
-    prepared = prepare(training_questions(), retriever, QueryFeatureExtractor(snapshot.store))
+    prepared = prepare(training_questions(), retriever, QueryFeatureExtractor(snapshot.store, snapshot))
     options = CvOptions(neighbours=3, association_candidates=3, inner_folds=3)
     fold = _Fold(prepared, options)
     rows = list(_training_rows(fold, prepared))
@@ -176,14 +176,14 @@ def test_training_features_of_a_question_come_from_models_that_never_saw_it(snap
 
 def test_the_served_reranker_adds_articles_cited_together_with_the_first_stage(snapshot, tmp_path: Path) -> None:
     retriever = first_stage_retriever(snapshot, candidates=20)
-    extractor = QueryFeatureExtractor(snapshot.store)
+    extractor = QueryFeatureExtractor(snapshot.store, snapshot)
     questions = training_questions()
     # every novelty question also cited the copyright article: co-citation proposes it
     questions = [q if q.gold != (ART_22,) else type(q)(q.id, q.question, (ART_22, COPY_10)) for q in questions]
     prepared = prepare(questions, retriever, extractor)
     model = train_final(prepared, snapshot.store, extractor,
                         CvOptions(neighbours=3, association_candidates=0, cocitation_candidates=5), {"dataset": "x"})
-    reranker = LtrReranker(model, snapshot.store, dense=snapshot)
+    reranker = LtrReranker(model, snapshot.store, terms=snapshot, dense=snapshot)
     question = "专利法 新颖性 创造性 实用性"
     first = HybridRetriever(snapshot, expand_references=False).first_stage(retriever.analyze(question))
     proposed = reranker.seeded_candidates(question, first)
@@ -202,12 +202,12 @@ def test_the_served_reranker_computes_the_features_training_computed(snapshot) -
     from rag.train import _candidates, _features
 
     retriever = first_stage_retriever(snapshot, candidates=20)
-    extractor = QueryFeatureExtractor(snapshot.store)
+    extractor = QueryFeatureExtractor(snapshot.store, snapshot)
     questions = [*training_questions(), TrainingQuestion("en", "patent infringement damages", (ART_22,))]
     prepared = prepare(questions, retriever, extractor)
     options = CvOptions(neighbours=3, association_candidates=3, cocitation_candidates=5)
     model = train_final(prepared, snapshot.store, extractor, options, {"dataset": "x"})
-    reranker = LtrReranker(model, snapshot.store, law_names=law_names_of(snapshot), dense=snapshot)
+    reranker = LtrReranker(model, snapshot.store, terms=snapshot, law_names=law_names_of(snapshot), dense=snapshot)
     fold = _Fold(prepared, options)
     for item in (prepared[0], prepared[-1]):  # a Chinese question, and an English one with dense scores
         votes, priors, cocited = fold.learned(item)
@@ -232,5 +232,5 @@ def test_a_serving_process_scores_trees_with_lightgbm_and_a_one_shot_command_wit
         replace(scorer, runtime="gpu")
     path = LtrModel(scorer=scorer, questions=("q",), gold=((A,),)).save(tmp_path / "ltr").parent
     for one_shot, runtime in ((False, "lightgbm"), (True, "arrays")):
-        options = RerankerOptions(ltr_model_path=path, store=snapshot.store, one_shot=one_shot)
+        options = RerankerOptions(ltr_model_path=path, store=snapshot.store, terms=snapshot, one_shot=one_shot)
         assert create_reranker("ltr", options).model.scorer.runtime == runtime

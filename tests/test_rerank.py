@@ -67,7 +67,7 @@ def test_query_features_measure_overlap_law_naming_and_version(snapshot) -> None
     retriever = first_stage_retriever(snapshot, candidates=20)
     query = retriever.analyze("专利法 新颖性 创造性 实用性")
     hits = retriever.first_stage(query)
-    rows = QueryFeatureExtractor(snapshot.store).extract(query, candidates_of(hits))
+    rows = QueryFeatureExtractor(snapshot.store, snapshot).extract(query, candidates_of(hits))
     names = list(FEATURE_NAMES)
     top = dict(zip(names, rows[0]))
     assert hits[0].chunk.citation == "专利法 第二十二条"
@@ -76,6 +76,21 @@ def test_query_features_measure_overlap_law_naming_and_version(snapshot) -> None
     newest = {snapshot.store.document(h.chunk.document_id).version: row[names.index("newest_version")]
               for h, row in zip(hits, rows) if h.chunk.citation == "专利法 第一条"}
     assert newest == {"2020-10-17": 1.0, "2008-12-27": 0.0}  # 第一条 differs between the versions
+
+
+def test_term_overlap_is_the_share_of_query_terms_in_the_candidates_indexed_text(snapshot) -> None:
+    from indexes.text import indexable_text
+    from indexes.tokenize import tokenize
+
+    retriever = first_stage_retriever(snapshot, candidates=20)
+    query = retriever.analyze("专利权人 许可 实施 侵权 赔偿")
+    candidates = candidates_of(retriever.first_stage(query))
+    rows = QueryFeatureExtractor(snapshot.store, snapshot).extract(query, candidates)
+    terms = set(tokenize(query.lexical, query.language))
+    expected = [len(terms & set(tokenize(indexable_text(c.hit.chunk, snapshot.store.document(c.hit.chunk.document_id)),
+                                         "zh"))) / len(terms) for c in candidates]
+    got = rows[:, list(FEATURE_NAMES).index("term_overlap")]
+    assert got.tolist() == pytest.approx(expected) and len(set(expected)) > 1
 
 
 # --- the model and its artefact ------------------------------------------------------------------
@@ -111,7 +126,7 @@ def test_ltr_finds_what_bm25_cannot_through_past_questions(snapshot, trained: Lt
     question = "邻居工厂山寨仿冒我的产品"
     plain = HybridRetriever(snapshot, expand_references=False)
     assert all(h.chunk.citation != "专利法 第十一条" for h in plain.retrieve(question, 10))
-    reranker = LtrReranker(trained, snapshot.store)
+    reranker = LtrReranker(trained, snapshot.store, terms=snapshot)
     assert isinstance(reranker, CandidateSource)
     proposed = reranker.candidates(question)
     assert {h.chunk.citation for h in proposed} >= {"专利法 第十一条"}
@@ -126,7 +141,7 @@ def test_ltr_finds_what_bm25_cannot_through_past_questions(snapshot, trained: Lt
 def test_ltr_leaves_queries_in_languages_it_did_not_learn_alone(snapshot, trained: LtrModel) -> None:
     """Trained on Chinese lay questions: an English query keeps its first-stage order and gets no
     association candidates (their votes would come from Chinese questions)."""
-    reranker = LtrReranker(trained, snapshot.store)
+    reranker = LtrReranker(trained, snapshot.store, terms=snapshot)
     assert reranker.languages == frozenset({"zh"})
     first = first_stage_retriever(snapshot, candidates=20)
     query = "whoever actively induces infringement of a patent"
@@ -141,7 +156,7 @@ def test_a_query_the_reranker_does_not_serve_is_retrieved_as_without_it(snapshot
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """English queries skip the Chinese-trained reranker entirely: same hits as no reranker, and
     the candidates' chunks are not all loaded for a reranker that would not read them."""
-    reranker = LtrReranker(trained, snapshot.store)
+    reranker = LtrReranker(trained, snapshot.store, terms=snapshot)
     with_ltr = HybridRetriever(snapshot, reranker=reranker, expand_references=False)
     without = HybridRetriever(snapshot, expand_references=False)
     query = "whoever actively induces infringement of a patent"
@@ -156,7 +171,7 @@ def test_a_query_the_reranker_does_not_serve_is_retrieved_as_without_it(snapshot
 
 
 def test_rerank_returns_k_hits_in_score_order(snapshot, trained: LtrModel) -> None:
-    reranker = LtrReranker(trained, snapshot.store)
+    reranker = LtrReranker(trained, snapshot.store, terms=snapshot)
     first = first_stage_retriever(snapshot, candidates=20)
     hits = first.first_stage(first.analyze("专利权 许可 实施"))
     reranked = reranker.rerank("专利权 许可 实施", hits, 2)
@@ -167,7 +182,7 @@ def test_rerank_returns_k_hits_in_score_order(snapshot, trained: LtrModel) -> No
 
 def test_cross_validation_scores_each_question_with_a_model_that_never_saw_it(snapshot) -> None:
     retriever = first_stage_retriever(snapshot, candidates=20)
-    extractor = QueryFeatureExtractor(snapshot.store)
+    extractor = QueryFeatureExtractor(snapshot.store, snapshot)
     prepared = prepare(training_questions(), retriever, extractor)
     result = cross_validate(prepared, snapshot.store, extractor, CvOptions(folds=3, neighbours=3,
                                                                            association_candidates=3))
@@ -201,17 +216,17 @@ def test_load_questions_resolves_gold_and_names_a_bad_line(tmp_path: Path, snaps
 # --- the registry ----------------------------------------------------------------------------------
 
 def test_auto_picks_cross_encoder_then_ltr_then_none(tmp_path: Path, snapshot, trained: LtrModel) -> None:
-    assert create_reranker("auto", store=snapshot.store) is None
-    assert create_reranker("auto", store=snapshot.store, ltr_model_path=tmp_path / "absent") is None
+    assert create_reranker("auto", store=snapshot.store, terms=snapshot) is None
+    assert create_reranker("auto", store=snapshot.store, terms=snapshot, ltr_model_path=tmp_path / "absent") is None
     trained.save(tmp_path / "ltr")
-    assert isinstance(create_reranker("auto", store=snapshot.store, ltr_model_path=tmp_path / "ltr"), LtrReranker)
-    assert create_reranker("none", store=snapshot.store, ltr_model_path=tmp_path / "ltr") is None
+    assert isinstance(create_reranker("auto", store=snapshot.store, terms=snapshot, ltr_model_path=tmp_path / "ltr"), LtrReranker)
+    assert create_reranker("none", store=snapshot.store, terms=snapshot, ltr_model_path=tmp_path / "ltr") is None
     with pytest.raises(ConfigError, match="valid names: auto, cross-encoder, ltr, none"):
         create_reranker("bm42", store=snapshot.store)
     with pytest.raises(ConfigError, match="ltr_model_path"):
         create_reranker("ltr", store=snapshot.store)
     with pytest.raises(ConfigError, match="no config.json"):
-        create_reranker("auto", store=snapshot.store, reranker_path=tmp_path, ltr_model_path=tmp_path / "ltr")
+        create_reranker("auto", store=snapshot.store, terms=snapshot, reranker_path=tmp_path, ltr_model_path=tmp_path / "ltr")
 
 
 # --- cross-encoder -------------------------------------------------------------------------------
@@ -226,7 +241,7 @@ def test_cross_encoder_reranks_by_the_models_scores(tmp_path: Path, snapshot) ->
     from rag.rerank.cross_encoder import CrossEncoderReranker
 
     model_dir = build_tiny_cross_encoder(tmp_path / "ce", sentences=CROSS_ENCODER_SENTENCES)
-    reranker = create_reranker("auto", store=snapshot.store, reranker_path=model_dir, device="cpu")
+    reranker = create_reranker("auto", store=snapshot.store, terms=snapshot, reranker_path=model_dir, device="cpu")
     assert isinstance(reranker, CrossEncoderReranker)
     first = first_stage_retriever(snapshot, candidates=20)
     hits = first.first_stage(first.analyze("patent infringement brake"))
@@ -320,7 +335,7 @@ def test_cross_validated_figures_per_group_say_where_the_reranker_beats_the_firs
     from rag.train import validate_groups
 
     retriever = first_stage_retriever(snapshot, candidates=20)
-    extractor = QueryFeatureExtractor(snapshot.store)
+    extractor = QueryFeatureExtractor(snapshot.store, snapshot)
     prepared = prepare(training_questions(), retriever, extractor)
     learned = cross_validate(prepared, snapshot.store, extractor, CvOptions(folds=3, neighbours=3,
                                                                             association_candidates=3))
@@ -346,8 +361,8 @@ def test_the_served_fields_come_from_the_artefact_unless_the_setting_names_them(
     from rag.compose import STARD_VALIDATED_FIELDS, reranker_fields
 
     recorded = LtrReranker(dc_replace(trained, metadata={**trained.metadata, "validated_fields": ["patent"]}),
-                           snapshot.store)
-    legacy = LtrReranker(trained, snapshot.store)  # written before the record existed
+                           snapshot.store, terms=snapshot)
+    legacy = LtrReranker(trained, snapshot.store, terms=snapshot)  # written before the record existed
     assert reranker_fields("auto", recorded) == {"patent"}
     assert reranker_fields("auto", legacy) == STARD_VALIDATED_FIELDS and "patent" not in STARD_VALIDATED_FIELDS
     assert reranker_fields("auto", None) == STARD_VALIDATED_FIELDS
@@ -500,10 +515,10 @@ def test_a_reranker_trained_at_another_first_stage_depth_is_named_when_served(sn
 
     settings = Settings.model_validate({"candidates": 150, "list_depth_factor": 2})
     before_factor = LtrReranker(dc_replace(trained, metadata={"candidates": 150, "dataset": ["/d/stard-train.jsonl"]}),
-                                snapshot.store)
+                                snapshot.store, terms=snapshot)
     with pytest.warns(RuntimeWarning, match=r"stard-train.jsonl.*list_depth_factor=1.*ipqa train reranker"):
         warn_if_trained_at_another_depth(before_factor, settings)
-    same = LtrReranker(dc_replace(trained, metadata={"candidates": 150, "list_depth_factor": 2}), snapshot.store)
+    same = LtrReranker(dc_replace(trained, metadata={"candidates": 150, "list_depth_factor": 2}), snapshot.store, terms=snapshot)
     import warnings
 
     with warnings.catch_warnings():
@@ -517,7 +532,7 @@ def test_a_malformed_cv_record_in_an_artefact_is_a_config_error(snapshot, traine
 
     bad = dc_replace(trained, metadata={"cv_by_field": {"civil": {"validated": True, "reranked": {}}}})
     with pytest.raises(ConfigError, match="cv_by_field"):
-        LtrReranker(bad, snapshot.store)
+        LtrReranker(bad, snapshot.store, terms=snapshot)
 
 
 def test_ltr_reads_its_cv_mrr_per_validated_field_from_the_artefact(snapshot, trained) -> None:
@@ -526,8 +541,8 @@ def test_ltr_reads_its_cv_mrr_per_validated_field_from_the_artefact(snapshot, tr
     by_field = {"civil": {"questions": 40, "validated": True, "reranked": {"MRR": 0.4}, "first_stage": {"MRR": 0.3}},
                 "patent": {"questions": 40, "validated": False, "reranked": {"MRR": 0.9}, "first_stage": {"MRR": 0.95}}}
     model = dc_replace(trained, metadata={**trained.metadata, "validated_fields": ["civil"], "cv_by_field": by_field})
-    assert LtrReranker(model, snapshot.store).cv_mrr_by_field == {"civil": 0.4}
-    assert LtrReranker(dc_replace(trained, metadata={}), snapshot.store).cv_mrr_by_field == {}
+    assert LtrReranker(model, snapshot.store, terms=snapshot).cv_mrr_by_field == {"civil": 0.4}
+    assert LtrReranker(dc_replace(trained, metadata={}), snapshot.store, terms=snapshot).cv_mrr_by_field == {}
 
 
 def test_cv_as_served_scores_each_question_by_the_reranker_it_is_routed_to(snapshot) -> None:

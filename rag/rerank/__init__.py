@@ -51,6 +51,8 @@ class RerankerOptions:
     law_names: "LawNames | None" = field(default=None, compare=False, repr=False)
     # the snapshot's dense scores of any chunk (``indexes.snapshot.Snapshot.dense_cosines``) for ``ltr``
     dense: object | None = field(default=None, compare=False, repr=False)
+    # the snapshot's BM25 term matches (``indexes.snapshot.Snapshot.matched_terms``), needed by ``ltr``
+    terms: object | None = field(default=None, compare=False, repr=False)
     # a serving process scores trees with LightGBM's predictor; a one-shot command without importing it
     one_shot: bool = False
 
@@ -70,10 +72,12 @@ def reranker_registry() -> "Registry[Reranker | None, RerankerOptions]":
         if options.ltr_model_path is None:
             raise ConfigError("reranker 'ltr' needs ltr_model_path (IPQA_LTR_MODEL_PATH): the output directory "
                               "of `ipqa train reranker`")
-        if options.store is None:
-            raise ValueError("reranker 'ltr' needs the chunk store of the index it reranks over (store=...)")
-        return LtrReranker(LtrModel.load(options.ltr_model_path), options.store, law_names=options.law_names,
-                           dense=options.dense,  # type: ignore[arg-type]
+        if options.store is None or options.terms is None:
+            raise ValueError("reranker 'ltr' needs the chunk store and the BM25 term matches of the index it "
+                             "reranks over (store=..., terms=...)")
+        return LtrReranker(LtrModel.load(options.ltr_model_path), options.store,
+                           terms=options.terms,  # type: ignore[arg-type]
+                           law_names=options.law_names, dense=options.dense,  # type: ignore[arg-type]
                            tree_runtime="arrays" if options.one_shot else "lightgbm")
 
     @registry.register("cross-encoder")

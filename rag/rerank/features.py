@@ -3,7 +3,7 @@
 Two groups, because they are computed at different times during training:
 
 * *query features* depend only on the question, the candidate and the first-stage scores (BM25 and
-  dense scores and ranks, term overlap with the article text and with the law's title, whether the
+  dense scores and ranks, the share of its terms in the candidate's indexed text and in the law's title, whether the
   question names the candidate's law, whether it is the newest version). Computed once per
   question, even when five cross-validation folds score it;
 * *learned features* come from the training questions (article and law popularity priors, the
@@ -15,12 +15,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping, Protocol, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from indexes.protocols import ChunkStore, NewestVersion
-from indexes.read_cache import BoundedCache
 from indexes.store import int_id_for
 from indexes.tokenize import tokenize
 from ingest.citations import fallback_key, parse_citation
@@ -108,20 +107,25 @@ def _log_rank(rank: int | None, missing: int) -> float:
     return math.log1p(min(rank, missing) if rank is not None else missing)
 
 
+class TermMatches(Protocol):
+    """How many of a query's distinct BM25 tokens each chunk contains in its indexed text (its
+    document's title, citation and text): the index snapshot, from its BM25 postings."""
+
+    def matched_terms(self, tokens: Iterable[str], int_ids: Sequence[int]) -> np.ndarray: ...
+
+
 class QueryFeatureExtractor:
-    """Computes :data:`QUERY_FEATURES`. Tokenised law titles are remembered (there are few laws)."""
+    """Computes :data:`QUERY_FEATURES` over the index a candidate came from (``store`` for the newest
+    versions, ``terms`` for the term overlap). Tokenised law titles are remembered (there are few laws)."""
 
     # The rank given to a list's missing candidates: a constant, so a candidate's features do not
     # depend on how many others were found (training adds candidates fold by fold).
     MISSING_RANK = 1000
 
-    # Tokenising a candidate's text was a fifth of a reranked search; popular articles recur.
-    TOKEN_CACHE_CHUNKS = 20_000
-
-    def __init__(self, store: ChunkStore) -> None:
+    def __init__(self, store: ChunkStore, terms: TermMatches) -> None:
         self._store = store
+        self._terms = terms
         self._title_tokens: dict[str, frozenset[str]] = {}
-        self._chunk_tokens: BoundedCache[str, tuple[str, ...]] = BoundedCache(self.TOKEN_CACHE_CHUNKS)
 
     def _title(self, law: str, language: str) -> frozenset[str]:
         tokens = self._title_tokens.get(law)
@@ -136,17 +140,6 @@ class QueryFeatureExtractor:
         if newest is None:
             return 1.0
         return 1.0 if newest.chunk_id == candidate.hit.chunk.id or newest.text == candidate.hit.chunk.text else 0.0
-
-    def _text_tokens(self, chunks: Sequence[Chunk]) -> dict[str, tuple[str, ...]]:
-        """The distinct tokens of each chunk's text by chunk id, as tuples: unlike a set, a tuple
-        of strings is untracked by the cyclic garbage collector, so a full cache costs no
-        collection time."""
-        found = self._chunk_tokens.get_many(chunk.id for chunk in chunks)
-        new = {chunk.id: tuple(set(tokenize(chunk.text, str(chunk.language))))
-               for chunk in chunks if chunk.id not in found}
-        self._chunk_tokens.put_many(new)
-        found.update(new)
-        return found
 
     def extract(self, query: AnalyzedQuery, candidates: Sequence[Candidate],
                 cosines: Mapping[str, float] | None = None, best_cosine: float = 0.0) -> np.ndarray:
@@ -166,10 +159,11 @@ class QueryFeatureExtractor:
         missing = self.MISSING_RANK
         named = set(query.laws)
         newest = self._store.newest_versions(c.unit_key for c in candidates)  # one query
-        tokens = self._text_tokens([c.hit.chunk for c in candidates])
+        # the share of the query's terms in the candidate's indexed text: what BM25 matched, read
+        # from its postings (the text, its citation and its law's title, which title_overlap has alone)
+        overlap = self._terms.matched_terms(query_tokens, [int_id_for(c.hit.chunk.id) for c in candidates]) / n_query
         for row, candidate in enumerate(candidates):
             chunk = candidate.hit.chunk
-            text_tokens = tokens[chunk.id]
             title_tokens = self._title(candidate.law, str(chunk.language))
             component = scores[row]
             rows[row] = (
@@ -179,7 +173,7 @@ class QueryFeatureExtractor:
                 max(0.0, dense[row]) / dense_top,
                 _log_rank(int(component["dense_rank"]) if "dense_rank" in component else None, missing),
                 _log_rank(candidate.hit.rank or None, missing),
-                len(query_tokens.intersection(text_tokens)) / n_query,
+                overlap[row],
                 len(query_tokens & title_tokens) / n_query,
                 float(candidate.law.split("|")[-1] in named),
                 float(bool(named)),

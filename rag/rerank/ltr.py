@@ -43,6 +43,7 @@ from rag.rerank.features import (
     Candidate,
     DenseCosines,
     QueryFeatureExtractor,
+    TermMatches,
     best_first_stage_cosine,
     candidate_cosines,
     candidates_of,
@@ -266,8 +267,8 @@ class LtrReranker:
 
     name = "ltr"
 
-    def __init__(self, model: LtrModel, store: ChunkStore, *, law_names: LawNames | None = None,
-                 clean_queries: bool = True, dense: DenseCosines | None = None,
+    def __init__(self, model: LtrModel, store: ChunkStore, *, terms: TermMatches,
+                 law_names: LawNames | None = None, clean_queries: bool = True, dense: DenseCosines | None = None,
                  tree_runtime: str = "arrays") -> None:
         if isinstance(model.scorer, TreeScorer) and model.scorer.runtime != tree_runtime:
             model = replace(model, scorer=replace(model.scorer, runtime=tree_runtime))
@@ -302,7 +303,7 @@ class LtrReranker:
         self._priors = model.priors()
         self._associations = model.associations()
         self._cocitations = model.cocitations()
-        self._features = QueryFeatureExtractor(store)
+        self._features = QueryFeatureExtractor(store, terms)
         # One search asks for a query's votes twice (candidates, then features): remember recent ones.
         self._votes: BoundedCache[str, Votes] = BoundedCache(64)
 
