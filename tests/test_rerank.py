@@ -117,6 +117,11 @@ def test_a_missing_or_foreign_artefact_is_a_config_error(tmp_path: Path, trained
     path.write_text(json.dumps(payload), encoding="utf-8")
     with pytest.raises(ConfigError, match="retrain"):
         LtrModel.load(path)
+    # format 3 measured term_overlap on the text alone: its model would read today's overlap wrongly
+    payload = json.loads(trained.save(tmp_path / "ltr3").read_text(encoding="utf-8"))
+    (tmp_path / "ltr3" / "model.json").write_text(json.dumps({**payload, "format": 3}), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\(3\); retrain"):
+        LtrModel.load(tmp_path / "ltr3")
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(ConfigError, match="unreadable"):
         LtrModel.load(path)

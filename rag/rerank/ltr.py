@@ -51,7 +51,8 @@ from rag.rerank.features import (
     learned_features,
 )
 
-ARTEFACT_FORMAT = 3  # 2: named scorers (linear | trees), co-citation features; 3: trees as arrays
+ARTEFACT_FORMAT = 4  # 2: named scorers (linear | trees), co-citation features; 3: trees as arrays;
+# 4: term_overlap over the indexed text (title, citation, text) from the BM25 postings
 MODEL_FILE = "model.json"
 
 
