@@ -324,6 +324,7 @@ class Bm25Index:
         self._ids = np.asarray(ids, dtype=np.int64)
         self._masks: dict[bytes, np.ndarray] = {}  # see _weight_mask
         self._id_order: tuple[np.ndarray, np.ndarray] | None = None  # see _rows_of
+        self._last_mask: tuple[np.ndarray, np.ndarray] | None = None  # see _weight_mask
         self._retriever = retriever
         self._tokenizer = tokenizer or default_tokenizer()
         self._counts = counts  # kept to be saved for the next incremental update (None once loaded)
@@ -529,6 +530,13 @@ class Bm25Index:
     _MASKS_KEPT = 16
 
     def _weight_mask(self, allowed: np.ndarray) -> np.ndarray:
+        # The store hands out the same read-only cached array for a repeated filter: recognising it by
+        # identity spares hashing its ~650 KB on every search (the pair keeps the array alive, so its
+        # id cannot be reused by another; a tuple is replaced atomically, so threads need no lock).
+        # A writable array may have changed since: it is hashed.
+        last = self._last_mask
+        if last is not None and last[0] is allowed and not allowed.flags.writeable:
+            return last[1]
         key = hashlib.blake2b(allowed.tobytes(), digest_size=16).digest()
         masks = self._masks
         mask = masks.get(key)
@@ -538,6 +546,7 @@ class Bm25Index:
             if len(masks) >= self._MASKS_KEPT:
                 masks.clear()  # (not one by one: readers on other threads share this dict)
             masks[key] = mask
+        self._last_mask = (allowed, mask)
         return mask
 
 

@@ -89,6 +89,19 @@ def test_filter_that_excludes_the_best_match_still_returns_k_results() -> None:
     assert filtered == [pair for pair in unfiltered if pair[0] != best][:3]
 
 
+def test_a_filter_array_changed_in_place_is_not_served_the_previous_mask() -> None:
+    index = build()
+    query = "shall patent copyright trademark"
+    allowed = np.array([201, 202], dtype=np.int64)
+    assert {i for i, _ in index.search(query, 5, allowed_ids=allowed)} == {201, 202}
+    allowed[:] = [203, 204]  # the same (writable) array, other ids
+    assert {i for i, _ in index.search(query, 5, allowed_ids=allowed)} == {203, 204}
+    frozen = np.array([205], dtype=np.int64)
+    frozen.flags.writeable = False  # as the store hands its cached arrays out
+    assert [i for i, _ in index.search(query, 5, allowed_ids=frozen)] == [205]
+    assert [i for i, _ in index.search(query, 5, allowed_ids=frozen)] == [205]
+
+
 def test_filter_to_nothing_matching_returns_nothing() -> None:
     index = build()
     assert index.search("专利", 5, allowed_ids=np.array([201, 202], dtype=np.int64)) == []

@@ -102,11 +102,6 @@ def candidates_of(hits: Sequence[Hit]) -> list[Candidate]:
     return out
 
 
-def _log_rank(rank: int | None, missing: int) -> float:
-    # a rank deeper than a missing candidate's would say "worse than absent": clamp it
-    return math.log1p(min(rank, missing) if rank is not None else missing)
-
-
 class TermMatches(Protocol):
     """How many of a query's distinct BM25 tokens each chunk contains in its indexed text (its
     document's title, citation and text): the index snapshot, from its BM25 postings."""
@@ -146,44 +141,52 @@ class QueryFeatureExtractor:
         """float32 ``[len(candidates), len(QUERY_FEATURES)]``; ``cosines``: dense scores by chunk id
         (:func:`candidate_cosines`), ``best_cosine``: :func:`best_first_stage_cosine`."""
         cosines = cosines or {}
-        rows = np.zeros((len(candidates), len(QUERY_FEATURES)), dtype=np.float32)
         if not candidates:
-            return rows
+            return np.zeros((0, len(QUERY_FEATURES)), dtype=np.float32)
         query_tokens = set(tokenize(query.lexical, query.language))
         n_query = max(1, len(query_tokens))
         scores = [c.hit.component_scores for c in candidates]
+        chunks = [c.hit.chunk for c in candidates]
         bm25 = np.array([s.get("bm25", 0.0) for s in scores], dtype=np.float32)
         dense = np.array([s.get("dense", 0.0) for s in scores], dtype=np.float32)
         bm25_top = float(bm25.max()) if bm25.max() > 0 else 1.0
         dense_top = float(dense.max()) if dense.max() > 0 else 1.0
-        missing = self.MISSING_RANK
         named = set(query.laws)
         newest = self._store.newest_versions(c.unit_key for c in candidates)  # one query
         # the share of the query's terms in the candidate's indexed text: what BM25 matched, read
         # from its postings (the text, its citation and its law's title, which title_overlap has alone)
-        overlap = self._terms.matched_terms(query_tokens, [int_id_for(c.hit.chunk.id) for c in candidates]) / n_query
-        for row, candidate in enumerate(candidates):
-            chunk = candidate.hit.chunk
-            title_tokens = self._title(candidate.law, str(chunk.language))
-            component = scores[row]
-            rows[row] = (
-                bm25[row],
-                bm25[row] / bm25_top,
-                _log_rank(int(component["bm25_rank"]) if "bm25_rank" in component else None, missing),
-                max(0.0, dense[row]) / dense_top,
-                _log_rank(int(component["dense_rank"]) if "dense_rank" in component else None, missing),
-                _log_rank(candidate.hit.rank or None, missing),
-                overlap[row],
-                len(query_tokens & title_tokens) / n_query,
-                float(candidate.law.split("|")[-1] in named),
-                float(bool(named)),
-                self._is_newest(candidate, newest.get(candidate.unit_key)),
-                math.log1p(len(chunk.text)),
-                float(bool(candidate.hit.rank)),  # 0 for candidates only another source proposed
-                cosines.get(chunk.id, 0.0),
-                cosines[chunk.id] - best_cosine if chunk.id in cosines else 0.0,
-            )
+        overlap = self._terms.matched_terms(query_tokens, [int_id_for(chunk.id) for chunk in chunks]) / n_query
+        # column by column (a row at a time cost ~1 ms a search over 300 candidates)
+        columns = (
+            bm25,
+            bm25 / bm25_top,
+            self._log_ranks([s.get("bm25_rank") for s in scores]),
+            np.maximum(dense, 0.0) / dense_top,
+            self._log_ranks([s.get("dense_rank") for s in scores]),
+            self._log_ranks([c.hit.rank or None for c in candidates]),
+            overlap,
+            [len(query_tokens & self._title(c.law, str(chunk.language))) / n_query
+             for c, chunk in zip(candidates, chunks)],
+            [float(c.law.split("|")[-1] in named) for c in candidates],
+            np.full(len(candidates), float(bool(named))),
+            [self._is_newest(c, newest.get(c.unit_key)) for c in candidates],
+            np.log1p([len(chunk.text) for chunk in chunks]),
+            [float(bool(c.hit.rank)) for c in candidates],  # 0 for candidates only another source proposed
+            [cosines.get(chunk.id, 0.0) for chunk in chunks],
+            [cosines[chunk.id] - best_cosine if chunk.id in cosines else 0.0 for chunk in chunks],
+        )
+        rows = np.empty((len(candidates), len(QUERY_FEATURES)), dtype=np.float32)
+        for index, column in enumerate(columns):
+            rows[:, index] = column
         return rows
+
+    @classmethod
+    def _log_ranks(cls, ranks: Sequence[float | None]) -> np.ndarray:
+        """``log1p`` of each rank, None (missing from that list) read as :attr:`MISSING_RANK`; a rank
+        deeper than a missing candidate's would say "worse than absent": clamped to it."""
+        missing = cls.MISSING_RANK
+        values = np.array([missing if r is None else int(r) for r in ranks], dtype=np.float64)
+        return np.log1p(np.minimum(values, missing))
 
 
 def learned_features(candidates: Sequence[Candidate], priors: Priors, votes: Votes,
