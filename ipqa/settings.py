@@ -81,16 +81,16 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(default=10, ge=1, le=200)
     # The first-stage depth: `ipqa train reranker` trains the LTR model at this depth (keep them equal:
-    # retrain after changing it). With the tree reranker, 300 (list_depth_factor 1) cross-validates STARD
-    # R@100 0.882 as served against 0.871, at a search p50 of 35 ms against 25 (the target is 30):
-    # docs/benchmarks.md, "The reranker's tail".
-    # Each search goes list_depth_factor times deeper before fusion keeps `candidates`.
-    candidates: int = Field(default=150, ge=1, le=2000)
+    # retrain after changing it). With the tree reranker, 300 candidates from lists 300 deep cross-validate
+    # STARD R@100 0.8805 as served against 0.873 at 150 from lists 300 deep, at a search p50 of ~26 ms
+    # (the target is 30); 400 did no better (docs/benchmarks.md, "The reranker's tail").
+    candidates: int = Field(default=300, ge=1, le=2000)
     list_depth_factor: int = Field(
-        default=2, ge=1, le=10,
+        default=1, ge=1, le=10,
         description="Each first-stage search (BM25, named-law BM25, dense) returns candidates x this many hits "
-                    "and fusion keeps the best `candidates`: an article 200th by BM25 and 40th by dense then "
-                    "gets both votes. 2 cross-validated better than 1 on STARD (docs/benchmarks.md).")
+                    "and fusion keeps the best `candidates`: with 2, an article 200th by BM25 and 40th by dense "
+                    "gets both votes. With 150 candidates, 2 cross-validated better than 1 on STARD; 300 "
+                    "candidates from lists 300 deep (1) do better than either (docs/benchmarks.md).")
     expand_references: bool = True
     reranker: str = Field(default="auto", description="none | ltr | cross-encoder | auto")
     reranker_path: Path | None = None
