@@ -10,6 +10,7 @@ import bm25s
 import numpy as np
 import pytest
 
+import indexes.bm25 as bm25_module
 from indexes.bm25 import BM25_FORMAT, Bm25Index
 from indexes.embedding_cache import TokenCache
 from indexes.tokenize import Tokenizer, tokenize
@@ -89,7 +90,7 @@ def test_filter_that_excludes_the_best_match_still_returns_k_results() -> None:
     assert filtered == [pair for pair in unfiltered if pair[0] != best][:3]
 
 
-def test_a_filter_array_changed_in_place_is_not_served_the_previous_mask() -> None:
+def test_a_filter_array_changed_in_place_is_not_served_the_previous_mask(monkeypatch) -> None:
     index = build()
     query = "shall patent copyright trademark"
     allowed = np.array([201, 202], dtype=np.int64)
@@ -98,8 +99,15 @@ def test_a_filter_array_changed_in_place_is_not_served_the_previous_mask() -> No
     assert {i for i, _ in index.search(query, 5, allowed_ids=allowed)} == {203, 204}
     frozen = np.array([205], dtype=np.int64)
     frozen.flags.writeable = False  # as the store hands its cached arrays out
+    hashed = []
+    real_hash = bm25_module.hashlib.blake2b
+    monkeypatch.setattr(bm25_module.hashlib, "blake2b", lambda *a, **k: hashed.append(1) or real_hash(*a, **k))
     assert [i for i, _ in index.search(query, 5, allowed_ids=frozen)] == [205]
     assert [i for i, _ in index.search(query, 5, allowed_ids=frozen)] == [205]
+    assert len(hashed) == 1  # the second search knew the read-only array by identity
+    index.search(query, 5, allowed_ids=allowed)
+    index.search(query, 5, allowed_ids=allowed)
+    assert len(hashed) == 3  # a writable one is hashed every time
 
 
 def test_filter_to_nothing_matching_returns_nothing() -> None:
@@ -127,8 +135,8 @@ def test_matched_terms_count_each_ids_distinct_query_tokens_as_tokenising_its_te
                                 ("How long does a patent or a trademark registration last?", "en")]:
             tokens = tokenize(query, language) + ["never-in-any-text"]
             asked = [999, *reversed(IDS), 101]  # an unknown id, every id, one twice
-            expected = [len(set(tokens) & set(tokenize(dict((r[0], r[2]) for r in CORPUS)[i], language)))
-                        if i in IDS else 0 for i in asked]
+            texts = {r[0]: (r[2], r[1]) for r in CORPUS}  # each text tokenised in its own language
+            expected = [len(set(tokens) & set(tokenize(*texts[i]))) if i in texts else 0 for i in asked]
             got = index.matched_terms(tokens, asked)
             assert got.tolist() == expected and got.dtype == np.int32
             assert max(expected) >= 2 and min(expected) == 0  # the comparison is not all zeros

@@ -134,3 +134,16 @@ def test_chunks_by_int_ids_leaves_unknown_ids_out(snapshot) -> None:
     chunks = snapshot.chunks_by_int_ids([*ids, 12345])
     assert sorted(chunks) == sorted(ids)
     assert snapshot.chunks_by_int_ids([]) == {}
+
+
+def test_matched_terms_count_each_chunks_query_terms_as_tokenising_its_indexed_text_does(snapshot) -> None:
+    from indexes.tokenize import tokenize
+
+    ids, texts, languages = snapshot.store.index_rows()
+    for query, language in (("专利法 第十一条 专利权 许可 实施", "zh"), ("patent infringement brake caliper", "en")):
+        tokens = set(tokenize(query, language))
+        asked = [*ids.tolist()[::-1], 12345]  # every chunk (another order than the index's) and an unknown id
+        expected = [len(tokens & set(tokenize(t, lang))) for t, lang in zip(texts[::-1], languages[::-1])] + [0]
+        assert snapshot.matched_terms(tokens, asked).tolist() == expected
+        assert max(expected) >= 2
+

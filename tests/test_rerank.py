@@ -83,14 +83,21 @@ def test_term_overlap_is_the_share_of_query_terms_in_the_candidates_indexed_text
     from indexes.tokenize import tokenize
 
     retriever = first_stage_retriever(snapshot, candidates=20)
-    query = retriever.analyze("专利权人 许可 实施 侵权 赔偿")
+    # "专利法" is in the law's title and the citations, not in the articles' text: it counts now
+    query = retriever.analyze("专利法 专利权人 许可 实施 侵权 赔偿")
     candidates = candidates_of(retriever.first_stage(query))
     rows = QueryFeatureExtractor(snapshot.store, snapshot).extract(query, candidates)
     terms = set(tokenize(query.lexical, query.language))
-    expected = [len(terms & set(tokenize(indexable_text(c.hit.chunk, snapshot.store.document(c.hit.chunk.document_id)),
-                                         "zh"))) / len(terms) for c in candidates]
+
+    def share(text: str, language: str) -> float:
+        return len(terms & set(tokenize(text, language))) / len(terms)
+
+    indexed = [share(indexable_text(c.hit.chunk, snapshot.store.document(c.hit.chunk.document_id)),
+                     str(c.hit.chunk.language)) for c in candidates]
+    text_only = [share(c.hit.chunk.text, str(c.hit.chunk.language)) for c in candidates]
     got = rows[:, list(FEATURE_NAMES).index("term_overlap")]
-    assert got.tolist() == pytest.approx(expected) and len(set(expected)) > 1
+    assert got.tolist() == pytest.approx(indexed) and len(set(indexed)) > 1
+    assert any(a > b for a, b in zip(indexed, text_only))  # the test tells the two meanings apart
 
 
 # --- the model and its artefact ------------------------------------------------------------------
@@ -230,6 +237,8 @@ def test_auto_picks_cross_encoder_then_ltr_then_none(tmp_path: Path, snapshot, t
         create_reranker("bm42", store=snapshot.store)
     with pytest.raises(ConfigError, match="ltr_model_path"):
         create_reranker("ltr", store=snapshot.store)
+    with pytest.raises(ValueError, match="terms="):  # its term_overlap reads the index's postings
+        create_reranker("ltr", store=snapshot.store, ltr_model_path=tmp_path / "ltr")
     with pytest.raises(ConfigError, match="no config.json"):
         create_reranker("auto", store=snapshot.store, terms=snapshot, reranker_path=tmp_path, ltr_model_path=tmp_path / "ltr")
 

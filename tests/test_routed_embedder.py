@@ -70,6 +70,28 @@ def test_build_caches_per_model_and_search_stays_in_the_query_language(tmp_path:
         snapshot.close()
 
 
+def test_the_fast_search_serves_when_it_can_and_hands_over_when_its_top_misses_allowed_ids(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    routed, _, _ = _routed()
+    build_from_documents(tmp_path / "f", corpus(), embedder=routed, options=BuildOptions())
+    snapshot = open_snapshot(tmp_path / "f", embedder=routed)
+    try:
+        fast_results = []
+        real = snapshot._search_own_language
+        monkeypatch.setattr(snapshot, "_search_own_language",
+                            lambda *a: fast_results.append(real(*a)) or fast_results[-1])
+        hits = snapshot.search_dense_ids("专利权 发明", 3)
+        assert fast_results and fast_results[-1] == hits and len(hits) == 3  # served by the fast search
+        zh = snapshot.store.allowed_int_ids(SearchFilters(languages=frozenset({"zh"})))
+        # an allowed id its unrestricted top cannot hold (no vector): None, the caller restricts the search
+        unreachable = np.append(zh, np.int64(zh.max() + 1))
+        assert real("专利权 发明", len(unreachable), unreachable) is None
+        assert real("专利权 发明", len(zh), zh) is not None
+        assert real("专利权 发明", 3, np.empty(0, dtype=np.int64)) == []
+    finally:
+        snapshot.close()
+
+
 def test_a_date_leaves_out_the_versions_not_in_force_from_the_fast_search_too(tmp_path: Path) -> None:
     from factories import Unit, parsed_document
 
