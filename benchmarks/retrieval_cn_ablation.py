@@ -51,7 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-root", type=Path, default=settings.index_root)
     parser.add_argument("--dataset", type=Path, default=settings.shared_data / "evals" / "stard-train.jsonl")
-    parser.add_argument("--candidates", type=int, default=150)
+    parser.add_argument("--candidates", type=int, default=settings.candidates)  # the served depth
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()

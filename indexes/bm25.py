@@ -324,7 +324,7 @@ class Bm25Index:
         self._ids = np.asarray(ids, dtype=np.int64)
         self._masks: dict[bytes, np.ndarray] = {}  # see _weight_mask
         self._id_order: tuple[np.ndarray, np.ndarray] | None = None  # see _rows_of
-        self._last_mask: tuple[np.ndarray, np.ndarray] | None = None  # see _weight_mask
+        self._masks_by_identity: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # see _weight_mask
         self._retriever = retriever
         self._tokenizer = tokenizer or default_tokenizer()
         self._counts = counts  # kept to be saved for the next incremental update (None once loaded)
@@ -480,10 +480,11 @@ class Bm25Index:
         if not len(ids) or not columns or not len(self._ids):
             return counts
         rows, known = self._rows_of(ids)
-        targets = rows[known]
-        found = np.zeros(len(targets), dtype=np.int32)
         matrix = self._retriever.scores
         indptr, indices = matrix["indptr"], matrix["indices"]
+        # the postings' own dtype (int32): searchsorted would otherwise convert each column it searches
+        targets = rows[known].astype(indices.dtype, copy=False)
+        found = np.zeros(len(targets), dtype=np.int32)
         for column in columns:
             postings = indices[int(indptr[column]):int(indptr[column + 1])]
             if not len(postings):
@@ -531,12 +532,12 @@ class Bm25Index:
 
     def _weight_mask(self, allowed: np.ndarray) -> np.ndarray:
         # The store hands out the same read-only cached array for a repeated filter: recognising it by
-        # identity spares hashing its ~650 KB on every search (the pair keeps the array alive, so its
-        # id cannot be reused by another; a tuple is replaced atomically, so threads need no lock).
-        # A writable array may have changed since: it is hashed.
-        last = self._last_mask
-        if last is not None and last[0] is allowed and not allowed.flags.writeable:
-            return last[1]
+        # identity spares hashing its ~650 KB on every search (each entry keeps its array alive, so the
+        # id cannot be reused by another; several, as one search alternates the main list's filter and
+        # a named law's). A writable array may have changed since: it is hashed.
+        known = self._masks_by_identity.get(id(allowed))
+        if known is not None and known[0] is allowed and not allowed.flags.writeable:
+            return known[1]
         key = hashlib.blake2b(allowed.tobytes(), digest_size=16).digest()
         masks = self._masks
         mask = masks.get(key)
@@ -546,7 +547,9 @@ class Bm25Index:
             if len(masks) >= self._MASKS_KEPT:
                 masks.clear()  # (not one by one: readers on other threads share this dict)
             masks[key] = mask
-        self._last_mask = (allowed, mask)
+        if len(self._masks_by_identity) >= self._MASKS_KEPT:
+            self._masks_by_identity.clear()
+        self._masks_by_identity[id(allowed)] = (allowed, mask)
         return mask
 
 

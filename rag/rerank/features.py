@@ -3,7 +3,7 @@
 Two groups, because they are computed at different times during training:
 
 * *query features* depend only on the question, the candidate and the first-stage scores (BM25 and
-  dense scores and ranks, the share of its terms in the candidate's indexed text and in the law's title, whether the
+  dense scores and ranks, the share of the question's terms in the candidate's indexed text and in its law's title, whether the
   question names the candidate's law, whether it is the newest version). Computed once per
   question, even when five cross-validation folds score it;
 * *learned features* come from the training questions (article and law popularity priors, the
