@@ -11,7 +11,7 @@ import pytest
 from index_corpus import corpus, simple_unit_keys
 from indexes.read_cache import BoundedCache
 from indexes.store import SqliteChunkStore
-from ipqa.runtime import settle_heap
+from ipqa.runtime import SERVING_GC_THRESHOLDS, settle_heap
 
 
 def test_bounded_cache_evicts_the_least_recently_used_entry() -> None:
@@ -100,11 +100,14 @@ class _Cycle:
 
 
 def test_settle_heap_freezes_what_is_alive_and_collects_cycles_dropped_since() -> None:
+    thresholds = gc.get_threshold()
     try:
+        gc.set_threshold(700, 10, 10)
         cycle = _Cycle()
         alive = weakref.ref(cycle)
         settle_heap()
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == SERVING_GC_THRESHOLDS  # a serving process collects less often
         del cycle  # a garbage cycle among frozen objects: only the next settle_heap can free it
         gc.collect()
         assert alive() is not None
@@ -112,3 +115,4 @@ def test_settle_heap_freezes_what_is_alive_and_collects_cycles_dropped_since() -
         assert alive() is None
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
