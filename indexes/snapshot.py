@@ -40,6 +40,15 @@ def only_language(filters: SearchFilters | None, language: str) -> SearchFilters
     return replace(base, languages=languages)
 
 
+def _in_sorted(values: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """Whether each of ``values`` is in ``sorted_ids`` (ascending): a binary search each, where a
+    Python set would be built from tens of thousands of ids."""
+    if not len(sorted_ids):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
+    return sorted_ids[at] == values
+
+
 def _only_as_of(filters: SearchFilters) -> bool:
     """A filter that is only a date (the default: today): it leaves out a few versions, no more."""
     from dataclasses import replace
@@ -64,7 +73,6 @@ class Snapshot:
         self._dense = dense
         self._embedder = embedder
         self._reader_lock = reader_lock
-        self._language_ids: dict[str, frozenset[int]] = {}  # int ids per language, read on first need
         self._query_vectors: BoundedCache[str, np.ndarray] = BoundedCache(8)
         # Dense search needs both a model to encode the query and vectors to search.
         self.embedder_languages: frozenset[str] = (
@@ -172,8 +180,7 @@ class Snapshot:
         vector = self._query_vector(query)
         scores, ids = self._dense.search(vector, self.OWN_LANGUAGE_OVERSAMPLING * k + 32)
         found = ids[0]
-        at = np.minimum(np.searchsorted(allowed, found), len(allowed) - 1)
-        kept = np.flatnonzero((found >= 0) & (allowed[at] == found))[:k]
+        kept = np.flatnonzero(_in_sorted(found, allowed))[:k]  # FAISS's -1 (no result) is never an id
         if len(kept) < min(k, len(allowed)):
             return None
         return list(zip(found[kept].tolist(), scores[0][kept].tolist()))
@@ -187,13 +194,6 @@ class Snapshot:
             self._query_vectors.put_many({query: found})
         return found
 
-    def _own_language_ids(self, language: str) -> frozenset[int]:
-        own = self._language_ids.get(language)
-        if own is None:
-            ids = self.store.allowed_int_ids(only_language(None, language))
-            own = self._language_ids[language] = frozenset(int(i) for i in (ids if ids is not None else ()))
-        return own
-
     def dense_cosines(self, query: str, int_ids: Sequence[int]) -> dict[int, float]:
         """The dense score of ``query`` against the stored vector of each of ``int_ids`` (those with
         one, in the query's language: another language's vectors come from another model): the evidence
@@ -203,12 +203,13 @@ class Snapshot:
         if (self._dense is None or self._embedder is None or not len(int_ids)
                 or language not in self.embedder_languages):
             return {}
+        wanted = np.asarray(int_ids, dtype=np.int64)
         if routes_languages(self._embedder):
-            own = self._own_language_ids(language)
-            int_ids = [i for i in int_ids if int(i) in own]
-            if not int_ids:
+            own = self.store.allowed_int_ids(only_language(None, language))  # sorted, cached by the store
+            wanted = wanted[_in_sorted(wanted, own)] if own is not None else wanted[:0]
+            if not len(wanted):
                 return {}
-        ids, vectors = self._dense.known_vectors(np.asarray(int_ids, dtype=np.int64))
+        ids, vectors = self._dense.known_vectors(wanted)
         if not len(ids):
             return {}
         scores = vectors @ self._query_vector(query)[0]

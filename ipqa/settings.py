@@ -82,8 +82,8 @@ class Settings(BaseSettings):
     top_k: int = Field(default=10, ge=1, le=200)
     # The first-stage depth: `ipqa train reranker` trains the LTR model at this depth (keep them equal:
     # retrain after changing it). With the tree reranker, 300 candidates from lists 300 deep cross-validate
-    # STARD R@100 0.8805 as served against 0.873 at 150 from lists 300 deep, at a search p50 of ~26 ms
-    # (the target is 30); 400 did no better (docs/benchmarks.md, "The reranker's tail").
+    # STARD R@100 0.8805 as served against 0.873 at 150 from lists 300 deep, at a search p50 of 23-27 ms
+    # (the target is 30); 400 did no better (docs/benchmarks.md, "300 candidates by default").
     candidates: int = Field(default=300, ge=1, le=2000)
     list_depth_factor: int = Field(
         default=1, ge=1, le=10,

@@ -226,14 +226,14 @@ def build_extra_rerankers(settings: Settings, snapshot: "IndexSnapshot", law_nam
     """Each extra LTR model with the fields its artefact records as validated. One that records none
     (trained without a field model) serves no field when found under ``models/ltr-*``, and every
     field when ``ltr_extra_models`` names it on purpose."""
-    from rag.rerank.ltr import LtrModel, LtrReranker
+    from rag.rerank.ltr import LtrModel, LtrReranker, tree_runtime
 
     named = settings.ltr_extra_models is not None
     out: list[tuple["Reranker", frozenset[str] | None]] = []
     for path in extra_ltr_model_paths(settings):
         reranker = LtrReranker(LtrModel.load(path), snapshot.store, terms=snapshot, law_names=law_names,
                                dense=_dense_cosines(snapshot),  # type: ignore[arg-type]
-                               tree_runtime="arrays" if one_shot else "lightgbm")
+                               tree_runtime=tree_runtime(one_shot))
         fields = reranker.validated_fields
         out.append((reranker, fields if fields is not None else (None if named else frozenset())))
     return out

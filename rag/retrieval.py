@@ -380,17 +380,14 @@ class HybridRetriever:
                                filters: SearchFilters | None) -> list[Hit]:
         present = {hit.chunk.id for hit in hits}
         first_stage = tuple(hits)
-        for source in sources:
-            for hit in source.candidates(query, filters):
+        proposals = [source.candidates(query, filters) for source in sources]
+        proposals += [source.seeded_candidates(query, first_stage, filters) for source in sources
+                      if isinstance(source, SeededCandidateSource)]  # after every plain source's
+        for proposed in proposals:
+            for hit in proposed:
                 if hit.chunk.id not in present:
                     present.add(hit.chunk.id)
                     hits.append(hit)
-        for source in sources:
-            if isinstance(source, SeededCandidateSource):
-                for hit in source.seeded_candidates(query, first_stage, filters):
-                    if hit.chunk.id not in present:
-                        present.add(hit.chunk.id)
-                        hits.append(hit)
         return hits
 
     def _sources_for(self, query: str, reranker: Reranker | None = None) -> list[CandidateSource]:

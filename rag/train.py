@@ -38,7 +38,7 @@ from rag.rerank.features import (
     learned_features,
 )
 from rag.rerank.cocitation import CoCitations
-from rag.rerank.ltr import SCORERS, LtrModel, Scorer, association_hits, fit_scorer
+from rag.rerank.ltr import SCORERS, LtrModel, Scorer, association_hits, cocitation_hits, fit_scorer
 from rag.retrieval import HybridRetriever
 
 if TYPE_CHECKING:
@@ -247,10 +247,8 @@ def _candidates(item: PreparedQuestion, votes: Votes, lookup: ChunkLookup, optio
                   if hit.chunk.id not in present]
         present.update(hit.chunk.id for hit in extra)
     if options.cocitation_candidates and cocited:
-        first_units = {c.unit_key for c in item.first}
-        scores = {key: value for key, value in cocited.items() if key not in first_units}
-        extra += [hit for hit in association_hits(Votes(scores, {}), lookup,  # type: ignore[arg-type]
-                                                  options.cocitation_candidates, source="cocited")
+        extra += [hit for hit in cocitation_hits(cocited, {c.unit_key for c in item.first}, lookup,  # type: ignore[arg-type]
+                                                 options.cocitation_candidates)
                   if hit.chunk.id not in present]
     return item.first + candidates_of(extra) if extra else item.first
 

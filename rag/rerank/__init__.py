@@ -67,7 +67,7 @@ def reranker_registry() -> "Registry[Reranker | None, RerankerOptions]":
 
     @registry.register("ltr")
     def _ltr(options: RerankerOptions) -> "Reranker":
-        from rag.rerank.ltr import LtrModel, LtrReranker
+        from rag.rerank.ltr import LtrModel, LtrReranker, tree_runtime
 
         if options.ltr_model_path is None:
             raise ConfigError("reranker 'ltr' needs ltr_model_path (IPQA_LTR_MODEL_PATH): the output directory "
@@ -78,7 +78,7 @@ def reranker_registry() -> "Registry[Reranker | None, RerankerOptions]":
         return LtrReranker(LtrModel.load(options.ltr_model_path), options.store,
                            terms=options.terms,  # type: ignore[arg-type]
                            law_names=options.law_names, dense=options.dense,  # type: ignore[arg-type]
-                           tree_runtime="arrays" if options.one_shot else "lightgbm")
+                           tree_runtime=tree_runtime(options.one_shot))
 
     @registry.register("cross-encoder")
     def _cross_encoder(options: RerankerOptions) -> "Reranker":

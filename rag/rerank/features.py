@@ -3,9 +3,9 @@
 Two groups, because they are computed at different times during training:
 
 * *query features* depend only on the question, the candidate and the first-stage scores (BM25 and
-  dense scores and ranks, the share of the question's terms in the candidate's indexed text and in its law's title, whether the
-  question names the candidate's law, whether it is the newest version). Computed once per
-  question, even when five cross-validation folds score it;
+  dense scores and ranks, the share of the question's terms in the candidate's indexed text and in its
+  law's title, whether the question names the candidate's law, whether it is the newest version, the
+  candidate's dense score). Computed once per question, even when five cross-validation folds score it;
 * *learned features* come from the training questions (article and law popularity priors, the
   association votes of similar past questions) and so change with each fold.
 """

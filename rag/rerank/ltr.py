@@ -261,6 +261,19 @@ def association_hits(votes: Votes, store: ChunkStore, limit: int,
     return hits
 
 
+def cocitation_hits(cocited: Mapping[str, float], first_stage_units: set[str] | frozenset[str], store: ChunkStore,
+                    limit: int, filters: SearchFilters | None = None) -> list[Hit]:
+    """The ``limit`` articles cited together with the first stage's (``cocited``: their
+    :class:`CoCitations` scores) that the first stage did not find itself, as hits with source ``cocited``."""
+    scores = {key: value for key, value in cocited.items() if key not in first_stage_units}
+    return association_hits(Votes(scores, {}), store, limit, filters, source="cocited")
+
+
+def tree_runtime(one_shot: bool) -> str:
+    """How a process scores trees: LightGBM's predictor when it serves, the arrays when it searches once."""
+    return "arrays" if one_shot else "lightgbm"
+
+
 class LtrReranker:
     """Reranks first-stage hits with an :class:`LtrModel`; also proposes candidates of its own
     (``candidates``: the association votes), which :class:`rag.retrieval.HybridRetriever` merges
@@ -333,10 +346,8 @@ class LtrReranker:
         if not self.serves(query) or not self.model.cocitation_candidates:
             return []
         candidates = candidates_of(first_stage)
-        present = {c.unit_key for c in candidates}
-        scores = {key: value for key, value in self.cocited(candidates).items() if key not in present}
-        return association_hits(Votes(scores, {}), self._store, self.model.cocitation_candidates, filters,
-                                source="cocited")
+        return cocitation_hits(self.cocited(candidates), {c.unit_key for c in candidates}, self._store,
+                               self.model.cocitation_candidates, filters)
 
     def score(self, query: str, candidates: Sequence[Candidate]) -> np.ndarray:
         return self.model.scorer.score(self.features(query, candidates))
